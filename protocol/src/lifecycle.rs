@@ -1,0 +1,304 @@
+//! The runtime state machine, roles, and derived health.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Runtime state of an agent. **[compat]** spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeStatus {
+    Active,
+    Paused,
+    Terminated,
+}
+
+/// Verification state of an agent. **[compat]** spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    Unverified,
+    Pending,
+    Verified,
+    Suspended,
+}
+
+/// Health derived from the last heartbeat; never stored. **[ext]**
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Stale,
+    Unhealthy,
+    Never,
+}
+
+/// A lifecycle command: what `sekuire stop`, `resume` and `kill` ask for. Also the
+/// spelling of `pending_command` **[compat]**.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleAction {
+    Pause,
+    Resume,
+    Terminate,
+}
+
+/// What a key may do. **[ext]**
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+/// The outcome of applying an action to a state the machine allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: RuntimeStatus,
+    pub to: RuntimeStatus,
+}
+
+impl Transition {
+    /// False for a request of the state the agent is already in: a safe no-op.
+    pub fn changes_state(&self) -> bool {
+        self.from != self.to
+    }
+}
+
+/// Refusal to leave `terminated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: RuntimeStatus,
+    pub action: LifecycleAction,
+}
+
+impl RuntimeStatus {
+    pub const ALL: [RuntimeStatus; 3] = [Self::Active, Self::Paused, Self::Terminated];
+
+    /// Applies `action` to this state: the one place the state machine lives.
+    ///
+    /// Pause and resume of a state the agent is already in, and terminate of a terminated
+    /// agent, are no-ops; nothing leaves `terminated`.
+    pub fn apply(self, action: LifecycleAction) -> Result<Transition, InvalidTransition> {
+        use LifecycleAction as A;
+        use RuntimeStatus as S;
+        let to = match (self, action) {
+            (S::Terminated, A::Terminate) => S::Terminated,
+            (S::Terminated, _) => return Err(InvalidTransition { from: self, action }),
+            (_, A::Pause) => S::Paused,
+            (_, A::Resume) => S::Active,
+            (_, A::Terminate) => S::Terminated,
+        };
+        Ok(Transition { from: self, to })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Terminated => "terminated",
+        }
+    }
+}
+
+impl LifecycleAction {
+    pub const ALL: [LifecycleAction; 3] = [Self::Pause, Self::Resume, Self::Terminate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Terminate => "terminate",
+        }
+    }
+
+    /// Past tense as Sekuire's CLI prints it: `Agent <ID> paused`.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Self::Pause => "paused",
+            Self::Resume => "resumed",
+            Self::Terminate => "terminated",
+        }
+    }
+
+    /// The least role that may issue this command.
+    pub fn required_role(self) -> Role {
+        match self {
+            Self::Pause | Self::Resume => Role::Operator,
+            Self::Terminate => Role::Admin,
+        }
+    }
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Self::Viewer, Self::Operator, Self::Admin];
+
+    /// True when this role may issue `action` (roles are ordered viewer < operator < admin).
+    pub fn may(self, action: LifecycleAction) -> bool {
+        self >= action.required_role()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// The actions worth offering to someone with `role` on an agent in `status`: allowed by the
+/// role and by the state machine, and not a no-op. The dashboard shows exactly these buttons.
+pub fn offered_actions(role: Role, status: RuntimeStatus) -> Vec<LifecycleAction> {
+    LifecycleAction::ALL
+        .into_iter()
+        .filter(|action| role.may(*action))
+        .filter(|action| status.apply(*action).is_ok_and(|t| t.changes_state()))
+        .collect()
+}
+
+impl Health {
+    pub const ALL: [Health; 4] = [Self::Healthy, Self::Stale, Self::Unhealthy, Self::Never];
+
+    /// Health from the time of the last heartbeat: healthy within 1.5× the interval,
+    /// stale within 3×, unhealthy beyond, `never` without one. Times in milliseconds.
+    pub fn derive(last_heartbeat_ms: Option<i64>, interval_secs: i64, now_ms: i64) -> Health {
+        let Some(last) = last_heartbeat_ms else {
+            return Health::Never;
+        };
+        let age_ms = now_ms.saturating_sub(last);
+        let interval_ms = interval_secs.max(1) * 1000;
+        if age_ms * 2 <= interval_ms * 3 {
+            Health::Healthy
+        } else if age_ms <= interval_ms * 3 {
+            Health::Stale
+        } else {
+            Health::Unhealthy
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Stale => "stale",
+            Self::Unhealthy => "unhealthy",
+            Self::Never => "never",
+        }
+    }
+}
+
+impl VerificationStatus {
+    pub const ALL: [VerificationStatus; 4] =
+        [Self::Unverified, Self::Pending, Self::Verified, Self::Suspended];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unverified => "unverified",
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// Parses the wire spelling of an enum (`"paused"` → `Paused`) through serde, so there is
+/// one spelling table per enum: its `#[serde(rename_all)]`.
+pub fn parse_wire_name<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+macro_rules! display_as_wire_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_wire_name(s).ok_or_else(|| format!("unknown value `{s}`"))
+            }
+        }
+    )*};
+}
+display_as_wire_name!(RuntimeStatus, VerificationStatus, Health, LifecycleAction, Role);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use LifecycleAction as A;
+    use RuntimeStatus as S;
+
+    #[test]
+    fn pause_and_resume_move_between_active_and_paused() {
+        assert_eq!(S::Active.apply(A::Pause).map(|t| t.to), Ok(S::Paused));
+        assert_eq!(S::Paused.apply(A::Resume).map(|t| t.to), Ok(S::Active));
+    }
+
+    #[test]
+    fn same_state_requests_are_no_ops() {
+        assert!(!S::Paused.apply(A::Pause).unwrap().changes_state());
+        assert!(!S::Active.apply(A::Resume).unwrap().changes_state());
+        assert!(!S::Terminated.apply(A::Terminate).unwrap().changes_state());
+    }
+
+    #[test]
+    fn terminate_is_final() {
+        assert_eq!(S::Active.apply(A::Terminate).map(|t| t.to), Ok(S::Terminated));
+        assert_eq!(S::Paused.apply(A::Terminate).map(|t| t.to), Ok(S::Terminated));
+        assert!(S::Terminated.apply(A::Resume).is_err());
+        assert!(S::Terminated.apply(A::Pause).is_err());
+    }
+
+    #[test]
+    fn roles_are_ordered_viewer_operator_admin() {
+        assert!(!Role::Viewer.may(A::Pause));
+        assert!(Role::Operator.may(A::Pause) && Role::Operator.may(A::Resume));
+        assert!(!Role::Operator.may(A::Terminate));
+        assert!(Role::Admin.may(A::Terminate));
+    }
+
+    #[test]
+    fn offered_actions_follow_role_and_state() {
+        assert!(offered_actions(Role::Viewer, S::Active).is_empty());
+        assert_eq!(offered_actions(Role::Operator, S::Active), vec![A::Pause]);
+        assert_eq!(offered_actions(Role::Operator, S::Paused), vec![A::Resume]);
+        assert_eq!(offered_actions(Role::Admin, S::Active), vec![A::Pause, A::Terminate]);
+        assert_eq!(offered_actions(Role::Admin, S::Paused), vec![A::Resume, A::Terminate]);
+        assert!(offered_actions(Role::Admin, S::Terminated).is_empty());
+    }
+
+    #[test]
+    fn health_thresholds_are_one_and_a_half_and_three_intervals() {
+        let now = 1_000_000;
+        assert_eq!(Health::derive(None, 60, now), Health::Never);
+        assert_eq!(Health::derive(Some(now - 90_000), 60, now), Health::Healthy);
+        assert_eq!(Health::derive(Some(now - 90_001), 60, now), Health::Stale);
+        assert_eq!(Health::derive(Some(now - 180_000), 60, now), Health::Stale);
+        assert_eq!(Health::derive(Some(now - 180_001), 60, now), Health::Unhealthy);
+    }
+
+    #[test]
+    fn wire_names_round_trip() {
+        for s in S::ALL {
+            assert_eq!(s.as_str().parse::<S>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        for h in Health::ALL {
+            assert_eq!(h.as_str().parse::<Health>(), Ok(h));
+        }
+        for v in VerificationStatus::ALL {
+            assert_eq!(v.as_str().parse::<VerificationStatus>(), Ok(v));
+        }
+        for a in A::ALL {
+            assert_eq!(a.as_str().parse::<A>(), Ok(a));
+        }
+        assert!("Paused".parse::<S>().is_err());
+    }
+}

@@ -1,0 +1,393 @@
+//! JSON bodies of the registry API. Field names are the wire names; timestamps are
+//! RFC 3339 strings in UTC. Fields marked **[compat]** are read by Sekuire's own client.
+
+use crate::{Health, LifecycleAction, Role, RuntimeStatus, VerificationStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// An agent as `GET /api/v1/agents/{id}` and the fleet list return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Agent {
+    pub sekuire_id: String,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    pub runtime_status: RuntimeStatus,
+    pub verification_status: VerificationStatus,
+    pub reputation_score: u8,
+    /// Always present; `null` when the agent never sent a heartbeat. **[compat]**
+    pub last_heartbeat_at: Option<String>,
+    /// Set while an installation has not yet picked up the last lifecycle command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_command: Option<LifecycleAction>,
+    pub health: Health,
+    /// Interval the health is judged against, in seconds. **[ext]**
+    pub heartbeat_interval_seconds: i64,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    pub status_changed_at: Option<String>,
+    #[serde(default)]
+    pub status_changed_by: Option<String>,
+    pub installations: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Increases on every change; also the `ETag`. **[ext]**
+    pub revision: i64,
+}
+
+/// A page of the fleet list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgentList {
+    pub agents: Vec<Agent>,
+    /// Every match of the filter, not just this page.
+    pub total: u64,
+    /// Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Body of pause, resume and terminate. Sekuire's client sends `{}` or `{"reason": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LifecycleRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Answer to a lifecycle command. **[ext]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LifecycleResponse {
+    pub agent: Agent,
+    /// False when the agent already was in the requested state.
+    pub changed: bool,
+    /// The audit entry written; absent for a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<i64>,
+}
+
+/// Body of `POST /api/v1/agents/bulk/{action}`. **[ext]**
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkRequest {
+    pub ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What happened to one agent of a bulk request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkOutcome {
+    pub sekuire_id: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Answer to a bulk request: one outcome per requested id, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkResponse {
+    pub results: Vec<BulkOutcome>,
+}
+
+/// One line of the audit trail. Append-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: LifecycleAction,
+    pub sekuire_id: String,
+    pub agent_name: String,
+    pub from_status: RuntimeStatus,
+    pub to_status: RuntimeStatus,
+    pub reason: Option<String>,
+    pub request_id: String,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The `error` field of every error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    InvalidTransition,
+    PreconditionFailed,
+    PayloadTooLarge,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is sent with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::InvalidTransition => 409,
+            Self::PreconditionFailed => 412,
+            Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// Every error the registry sends, whatever went wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiError {
+    pub error: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub name: String,
+    pub role: Role,
+}
+
+/// `GET /api/v1/fleet/summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FleetSummary {
+    pub total: u64,
+    pub runtime_status: BTreeMap<RuntimeStatus, u64>,
+    pub health: BTreeMap<Health, u64>,
+    pub verification_status: BTreeMap<VerificationStatus, u64>,
+    /// Ten buckets: 0–9, 10–19, …, 90–100.
+    pub reputation_histogram: Vec<u64>,
+}
+
+/// Severity of an event log entry. **[compat]**
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One entry of an agent's event log. **[compat]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogEntry {
+    pub id: i64,
+    pub sekuire_id: String,
+    pub session_id: Option<String>,
+    pub event_type: String,
+    pub severity: Severity,
+    pub event_timestamp: String,
+    pub received_at: String,
+    pub event_data: Value,
+    pub metadata: Value,
+}
+
+/// A page of an agent's event log. **[compat]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogPage {
+    pub logs: Vec<LogEntry>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// An event as an SDK sends it in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IncomingLogEvent {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub event_type: String,
+    #[serde(default)]
+    pub severity: Severity,
+    /// When the event happened; the time of receipt when absent.
+    #[serde(default)]
+    pub event_timestamp: Option<String>,
+    #[serde(default)]
+    pub event_data: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+/// Body of `POST /api/v1/agents/{id}/logs/batch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogBatchRequest {
+    pub events: Vec<IncomingLogEvent>,
+}
+
+/// Answer to a log batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogBatchResponse {
+    pub accepted: u64,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/install-tokens`. **[compat]**
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InstallTokenRequest {
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub sekuire_id: Option<String>,
+    #[serde(default)]
+    pub expiry_minutes: Option<i64>,
+}
+
+/// A single-use install token. **[compat]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InstallToken {
+    pub token: String,
+    pub expires_at: String,
+    pub workspace_id: String,
+    pub agent_id: String,
+}
+
+/// Body of `POST /api/v1/installations/bootstrap`. **[compat]**
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BootstrapRequest {
+    pub install_token: String,
+    #[serde(default)]
+    pub upstream_url: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub heartbeat_interval_seconds: Option<i64>,
+}
+
+/// Credentials of a new installation. **[compat]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BootstrapResponse {
+    pub installation_id: String,
+    pub runtime_token: String,
+    pub refresh_token: String,
+    pub expires_at: String,
+    pub heartbeat_interval: i64,
+}
+
+/// Body of a lease or heartbeat. Both documented variants parse: `{"status": "running",
+/// "heartbeat_interval_seconds": 60}` and `{"status": "healthy", "uptime_seconds": …,
+/// "platform": {…}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LeaseRequest {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub heartbeat_interval_seconds: Option<i64>,
+    #[serde(default)]
+    pub uptime_seconds: Option<i64>,
+    #[serde(default)]
+    pub platform: Option<Value>,
+}
+
+/// Answer to a lease or heartbeat. **[compat]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LeaseResponse {
+    pub lease_expires_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_command: Option<LifecycleAction>,
+}
+
+/// A running instance of an agent, as the agent page lists it. **[ext]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Installation {
+    pub installation_id: String,
+    pub status: String,
+    pub created_at: String,
+    pub last_lease_at: Option<String>,
+    pub lease_expires_at: Option<String>,
+    pub heartbeat_interval_seconds: i64,
+    /// The last lifecycle command sent to this installation.
+    pub last_command: Option<LifecycleAction>,
+    /// When the installation picked it up; absent while it is pending.
+    pub command_delivered_at: Option<String>,
+}
+
+/// `GET /api/v1/agents/{id}/installations`. **[ext]**
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InstallationList {
+    pub installations: Vec<Installation>,
+}
+
+/// A single-use ticket that opens the event stream without putting a key in a URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventTicket {
+    pub ticket: String,
+    pub expires_at: String,
+}
+
+/// Payload of the `heartbeat` event of the live stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HeartbeatEvent {
+    pub sekuire_id: String,
+    pub last_heartbeat_at: String,
+    pub health: Health,
+}
+
+/// Names of the live stream's events.
+pub mod event_names {
+    pub const AGENT: &str = "agent";
+    pub const HEARTBEAT: &str = "heartbeat";
+    pub const AUDIT: &str = "audit";
+}

@@ -1,0 +1,235 @@
+//! `sekuire-registry`: serve the registry, manage keys, seed a database.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fleet_registry::{app, demo, store::Store, AppState, Config};
+use fleet_protocol::Role;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "sekuire-registry", version, about = "A Sekuire-compatible agent registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (and, with --dist, the dashboard).
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the log line says which).
+        #[arg(long, default_value = "127.0.0.1:9300")]
+        addr: SocketAddr,
+        /// SQLite database file; created when missing.
+        #[arg(long, default_value = "sekuire-registry.db")]
+        db: PathBuf,
+        /// Folder of the built dashboard to serve at `/`.
+        #[arg(long)]
+        dist: Option<PathBuf>,
+        /// Seed a demo fleet into an empty database, run simulated installations, and
+        /// print a sign-in link with a fresh admin key.
+        #[arg(long)]
+        demo: bool,
+        /// Another origin allowed to call the API from a browser (repeatable).
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+        /// Requests a second allowed per key (bursts of twice that); 0 for no limit.
+        #[arg(long, default_value_t = 200)]
+        rate_limit: u32,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Fill a database with generated agents, for scale tests.
+    Seed {
+        #[arg(long, default_value = "sekuire-registry.db")]
+        db: PathBuf,
+        #[arg(long)]
+        agents: usize,
+        /// Same seed, same fleet.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once, alone on the last line, and stored only as a hash.
+    Create {
+        #[arg(long, default_value = "sekuire-registry.db")]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List keys (names, roles, dates; never the keys).
+    List {
+        #[arg(long, default_value = "sekuire-registry.db")]
+        db: PathBuf,
+    },
+    /// Revoke a key by name; it stops working at once.
+    Revoke {
+        #[arg(long, default_value = "sekuire-registry.db")]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|_| format!("role must be viewer, operator or admin, not `{s}`"))
+}
+
+/// Agents in the demo fleet: enough to page, filter and search for real.
+const DEMO_FLEET_SIZE: usize = 240;
+const DEMO_SEED: u64 = 42;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            db,
+            dist,
+            demo,
+            cors_origins,
+            rate_limit,
+        } => {
+            serve(
+                addr,
+                &db,
+                Config {
+                    dist,
+                    cors_origins,
+                    rate_limit_per_second: rate_limit,
+                },
+                demo,
+            )
+            .await
+        }
+        Command::Keys { command } => keys(command).await,
+        Command::Seed { db, agents, seed } => {
+            let store = open(&db).await?;
+            let started = std::time::Instant::now();
+            demo::seed_fleet(&store, agents, seed).await?;
+            println!(
+                "seeded {agents} agents into {} in {:.1} s",
+                db.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn open(db: &std::path::Path) -> anyhow::Result<Store> {
+    Store::open(db)
+        .await
+        .with_context(|| format!("opening database {}", db.display()))
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { db, name, role } => {
+            let key = open(&db).await?.create_key(&name, role).await?;
+            println!("Created {role} key {name}. It is shown once; store it now:");
+            println!("{key}");
+        }
+        KeysCommand::List { db } => {
+            for k in open(&db).await?.list_keys().await? {
+                let state = k
+                    .revoked_at
+                    .map(|at| format!("revoked {at}"))
+                    .unwrap_or_else(|| "live".into());
+                println!("{:<24} {:<9} created {}  {state}", k.name, k.role, k.created_at);
+            }
+        }
+        KeysCommand::Revoke { db, name } => {
+            if open(&db).await?.revoke_key(&name).await? {
+                println!("Revoked key {name}.");
+            } else {
+                anyhow::bail!("no live key named {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(addr: SocketAddr, db: &std::path::Path, config: Config, demo: bool) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    if let Some(dist) = &config.dist {
+        anyhow::ensure!(
+            dist.join("index.html").is_file(),
+            "{} has no index.html; build the dashboard first (cargo xtask dist)",
+            dist.display()
+        );
+    }
+    let demo_key = if demo {
+        if store.agent_count().await? == 0 {
+            demo::seed_fleet(&store, DEMO_FLEET_SIZE, DEMO_SEED).await?;
+            tracing::info!(agents = DEMO_FLEET_SIZE, "seeded demo fleet");
+        }
+        Some(store.rotate_key("demo-admin", Role::Admin).await?)
+    } else {
+        None
+    };
+    let (state, stop) = AppState::new(store.clone(), config);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    let base_url = format!("http://{bound}");
+    tracing::info!("listening on {base_url}");
+    println!("Registry listening on {base_url} (API at {base_url}/api/v1, docs at {base_url}/api/v1/openapi.json)");
+    if let Some(key) = demo_key {
+        let fleet = store.agent_ids().await?;
+        tokio::spawn(demo::run_installations(
+            base_url.clone(),
+            key.clone(),
+            demo::demo_installations(&fleet, DEMO_SEED),
+        ));
+        println!("Demo fleet ready. Open this link to sign in as demo-admin:");
+        println!("{base_url}/#key={key}");
+    }
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

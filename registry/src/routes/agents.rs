@@ -1,0 +1,327 @@
+//! `/agents`: the fleet list, agent status, lifecycle commands (one and bulk), installations.
+
+use crate::error::{AppError, AppResult};
+use crate::extract::{comma_list, AgentId, ApiQuery, IfMatch, JsonBody};
+use crate::request_id;
+use crate::clock::now_ms;
+use crate::store::{AgentFilter, AgentSort, Caller, LifecycleCommand};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fleet_protocol::{
+    is_valid_sekuire_id, Agent, AgentList, ApiError, BulkOutcome, BulkRequest, BulkResponse,
+    InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse, DEFAULT_PAGE_LIMIT,
+    MAX_BULK_IDS, MAX_PAGE_LIMIT, MAX_REASON_CHARS,
+};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(list_agents))
+        .route("/agents/bulk/{action}", post(bulk_lifecycle))
+        .route("/agents/{id}", get(get_agent))
+        .route("/agents/{id}/pause", post(pause_agent))
+        .route("/agents/{id}/resume", post(resume_agent))
+        .route("/agents/{id}/terminate", post(terminate_agent))
+        .route("/agents/{id}/installations", get(list_installations))
+}
+
+/// Query of the fleet list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AgentListQuery {
+    /// Substring of the name, or prefix of the Sekuire ID; case-insensitive.
+    q: Option<String>,
+    /// Comma list: `active,paused`.
+    runtime_status: Option<String>,
+    /// Comma list of verification states.
+    verification_status: Option<String>,
+    /// Comma list: `healthy,stale,unhealthy,never`.
+    health: Option<String>,
+    min_reputation: Option<u8>,
+    max_reputation: Option<u8>,
+    /// `name`, `reputation_score`, `last_heartbeat_at`, `runtime_status`, `updated_at`; `-` for descending.
+    sort: Option<String>,
+    /// 1–500, default 50; larger values are capped at 500.
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Checks a page size: default when absent, capped at the maximum, never zero.
+pub fn page_limit(limit: Option<u32>) -> AppResult<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE_LIMIT),
+        Some(0) => Err(AppError::InvalidRequest("limit must be at least 1".into())),
+        Some(n) => Ok(n.min(MAX_PAGE_LIMIT)),
+    }
+}
+
+fn reputation_bound(name: &str, value: Option<u8>) -> AppResult<Option<u8>> {
+    match value {
+        Some(v) if v > 100 => Err(AppError::InvalidRequest(format!(
+            "{name} must be 0 to 100, got {v}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+impl AgentListQuery {
+    fn filter(&self) -> AppResult<AgentFilter> {
+        Ok(AgentFilter {
+            q: self.q.clone(),
+            runtime_status: comma_list("runtime_status", self.runtime_status.as_deref())?,
+            verification_status: comma_list(
+                "verification_status",
+                self.verification_status.as_deref(),
+            )?,
+            health: comma_list("health", self.health.as_deref())?,
+            min_reputation: reputation_bound("min_reputation", self.min_reputation)?,
+            max_reputation: reputation_bound("max_reputation", self.max_reputation)?,
+        })
+    }
+}
+
+/// The fleet list: filtered, sorted and paged by the registry.
+#[utoipa::path(get, path = "/api/v1/agents", params(AgentListQuery), tag = "agents",
+    responses((status = 200, body = AgentList), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn list_agents(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<AgentListQuery>,
+) -> AppResult<Json<AgentList>> {
+    let sort = match query.sort.as_deref() {
+        Some(s) if !s.is_empty() => s.parse()?,
+        _ => AgentSort::default(),
+    };
+    let list = state
+        .store
+        .list_agents(
+            &query.filter()?,
+            sort,
+            page_limit(query.limit)?,
+            query.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
+        .await?;
+    Ok(Json(list))
+}
+
+fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Agent status: every field `sekuire agent-status` prints, and more.
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents",
+    params(("id" = String, Path, description = "Sekuire ID")),
+    responses((status = 200, body = Agent), (status = 404, body = ApiError)))]
+pub async fn get_agent(
+    State(state): State<AppState>,
+    _caller: Caller,
+    AgentId(id): AgentId,
+) -> AppResult<Response> {
+    let agent = state.store.agent(&id).await?;
+    Ok(with_etag(agent.revision, Json(agent)))
+}
+
+fn checked_reason(reason: Option<String>) -> AppResult<Option<String>> {
+    match reason {
+        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(AppError::InvalidRequest(format!(
+            "reason is {} characters; the limit is {MAX_REASON_CHARS}",
+            r.chars().count()
+        ))),
+        Some(r) if r.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// Applies one lifecycle command, publishes the change, and answers like the spec says.
+async fn run_lifecycle(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: LifecycleAction,
+    expected_revision: Option<i64>,
+    reason: Option<&str>,
+) -> AppResult<LifecycleResponse> {
+    let request_id = request_id::current();
+    let outcome = state
+        .store
+        .apply_lifecycle(&LifecycleCommand {
+            sekuire_id: id,
+            action,
+            reason,
+            actor: &caller.name,
+            expected_revision,
+            request_id: &request_id,
+            at: now_ms(),
+        })
+        .await?;
+    let audit_id = outcome.audit.as_ref().map(|a| a.id);
+    if let Some(entry) = outcome.audit {
+        tracing::info!(sekuire_id = %id, action = %action, actor = %caller.name, audit_id = entry.id, "lifecycle change");
+        state.events.publish_agent(outcome.agent.clone());
+        state.events.publish_audit(entry);
+    }
+    Ok(LifecycleResponse {
+        changed: audit_id.is_some(),
+        agent: outcome.agent,
+        audit_id,
+    })
+}
+
+async fn lifecycle(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: Option<i64>,
+    request: LifecycleRequest,
+    action: LifecycleAction,
+) -> AppResult<Response> {
+    caller.require_action(action)?;
+    let reason = checked_reason(request.reason)?;
+    let response = run_lifecycle(&state, &caller, &id, action, if_match, reason.as_deref()).await?;
+    Ok(with_etag(response.agent.revision, Json(response)))
+}
+
+/// `sekuire stop`: the agent takes no new tasks; heartbeats go on. Needs `operator`.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/pause", tag = "lifecycle",
+    params(("id" = String, Path, description = "Sekuire ID"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    request_body = LifecycleRequest,
+    responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError),
+              (status = 409, body = ApiError), (status = 412, body = ApiError)))]
+pub async fn pause_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    AgentId(id): AgentId,
+    IfMatch(rev): IfMatch,
+    JsonBody(body): JsonBody<LifecycleRequest>,
+) -> AppResult<Response> {
+    lifecycle(state, caller, id, rev, body, LifecycleAction::Pause).await
+}
+
+/// `sekuire resume`: the agent takes new tasks again. Needs `operator`.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/resume", tag = "lifecycle",
+    params(("id" = String, Path, description = "Sekuire ID"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    request_body = LifecycleRequest,
+    responses((status = 200, body = LifecycleResponse), (status = 409, body = ApiError)))]
+pub async fn resume_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    AgentId(id): AgentId,
+    IfMatch(rev): IfMatch,
+    JsonBody(body): JsonBody<LifecycleRequest>,
+) -> AppResult<Response> {
+    lifecycle(state, caller, id, rev, body, LifecycleAction::Resume).await
+}
+
+/// `sekuire kill`: terminates the agent for good. Needs `admin`.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/terminate", tag = "lifecycle",
+    params(("id" = String, Path, description = "Sekuire ID"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    request_body = LifecycleRequest,
+    responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError)))]
+pub async fn terminate_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    AgentId(id): AgentId,
+    IfMatch(rev): IfMatch,
+    JsonBody(body): JsonBody<LifecycleRequest>,
+) -> AppResult<Response> {
+    lifecycle(state, caller, id, rev, body, LifecycleAction::Terminate).await
+}
+
+/// One command for many agents; each succeeds or fails on its own.
+#[utoipa::path(post, path = "/api/v1/agents/bulk/{action}", tag = "lifecycle",
+    params(("action" = LifecycleAction, Path, description = "pause, resume or terminate")),
+    request_body = BulkRequest,
+    responses((status = 200, body = BulkResponse), (status = 400, body = ApiError)))]
+pub async fn bulk_lifecycle(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(action): Path<String>,
+    JsonBody(body): JsonBody<BulkRequest>,
+) -> AppResult<Json<BulkResponse>> {
+    let action: LifecycleAction = action.parse().map_err(|_| {
+        AppError::NotFound(format!(
+            "no bulk action `{action}`; use pause, resume or terminate"
+        ))
+    })?;
+    caller.require_action(action)?;
+    if body.ids.is_empty() || body.ids.len() > MAX_BULK_IDS {
+        return Err(AppError::InvalidRequest(format!(
+            "ids must name 1 to {MAX_BULK_IDS} agents, got {}",
+            body.ids.len()
+        )));
+    }
+    let reason = checked_reason(body.reason)?;
+    let mut results = Vec::with_capacity(body.ids.len());
+    for id in body.ids {
+        let outcome = if is_valid_sekuire_id(&id) {
+            run_lifecycle(&state, &caller, &id, action, None, reason.as_deref()).await
+        } else {
+            Err(AppError::InvalidRequest(format!(
+                "`{id}` is not a Sekuire ID (1 to 64 lowercase hex characters)"
+            )))
+        };
+        results.push(match outcome {
+            Ok(done) => BulkOutcome {
+                sekuire_id: id,
+                ok: true,
+                changed: Some(done.changed),
+                error: None,
+                message: None,
+            },
+            // An outage is not one agent's failure: fail the request as a whole.
+            Err(err @ AppError::Internal(_)) => return Err(err),
+            Err(err) => BulkOutcome {
+                sekuire_id: id,
+                ok: false,
+                changed: None,
+                error: Some(err.code()),
+                message: Some(err.to_string()),
+            },
+        });
+    }
+    Ok(Json(BulkResponse { results }))
+}
+
+/// The running instances of an agent, with their last lease and command delivery.
+#[utoipa::path(get, path = "/api/v1/agents/{id}/installations", tag = "agents",
+    params(("id" = String, Path, description = "Sekuire ID")),
+    responses((status = 200, body = InstallationList)))]
+pub async fn list_installations(
+    State(state): State<AppState>,
+    _caller: Caller,
+    AgentId(id): AgentId,
+) -> AppResult<Json<InstallationList>> {
+    Ok(Json(InstallationList {
+        installations: state.store.list_installations(&id).await?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_over_a_thousand_characters_are_refused() {
+        assert!(checked_reason(Some("é".repeat(1_000))).is_ok());
+        assert!(checked_reason(Some("é".repeat(1_001))).is_err());
+        assert_eq!(checked_reason(Some("  ".into())).unwrap(), None);
+    }
+
+    #[test]
+    fn page_limits_default_cap_and_refuse_zero() {
+        assert_eq!(page_limit(None).unwrap(), 50);
+        assert_eq!(page_limit(Some(10_000)).unwrap(), 500);
+        assert!(page_limit(Some(0)).is_err());
+    }
+}

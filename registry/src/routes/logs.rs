@@ -1,0 +1,83 @@
+//! `/agents/{id}/logs`: an agent's event log, read and batch ingest. **[compat]**
+
+use crate::error::{AppError, AppResult};
+use crate::extract::{time_param, AgentId, ApiQuery, JsonBody};
+use crate::routes::agents::page_limit;
+use crate::store::{Caller, LogFilter};
+use crate::AppState;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fleet_protocol::{parse_wire_name, ApiError, LogBatchRequest, LogBatchResponse, LogPage, Role};
+use serde::Deserialize;
+
+/// Most events one batch may carry.
+const MAX_BATCH_EVENTS: usize = 1_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents/{id}/logs", get(list_logs))
+        .route("/agents/{id}/logs/batch", post(ingest_logs))
+}
+
+/// Query of an agent's event log, as Sekuire's API takes it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LogQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    event_type: Option<String>,
+    /// `debug`, `info`, `warn` or `error`.
+    severity: Option<String>,
+    /// RFC 3339.
+    start_time: Option<String>,
+    /// RFC 3339.
+    end_time: Option<String>,
+}
+
+/// An agent's event log, newest first; lifecycle changes appear as `event_type: "lifecycle"`.
+#[utoipa::path(get, path = "/api/v1/agents/{id}/logs", params(("id" = String, Path), LogQuery), tag = "logs",
+    responses((status = 200, body = LogPage), (status = 404, body = ApiError)))]
+pub async fn list_logs(
+    State(state): State<AppState>,
+    _caller: Caller,
+    AgentId(id): AgentId,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> AppResult<Json<LogPage>> {
+    let severity = match query.severity.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(parse_wire_name(s).ok_or_else(|| {
+            AppError::InvalidRequest(format!("severity must be debug, info, warn or error, got `{s}`"))
+        })?),
+        None => None,
+    };
+    let filter = LogFilter {
+        event_type: query.event_type.filter(|t| !t.is_empty()),
+        severity,
+        start_ms: time_param("start_time", query.start_time.as_deref())?,
+        end_ms: time_param("end_time", query.end_time.as_deref())?,
+    };
+    let page = state
+        .store
+        .list_logs(&id, &filter, page_limit(query.limit)?, query.offset.unwrap_or(0))
+        .await?;
+    Ok(Json(page))
+}
+
+/// Ingests SDK events for an agent, all or none. Needs `operator`: a viewer key only reads.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/logs/batch", params(("id" = String, Path)), tag = "logs",
+    request_body = LogBatchRequest,
+    responses((status = 200, body = LogBatchResponse), (status = 400, body = ApiError)))]
+pub async fn ingest_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    AgentId(id): AgentId,
+    JsonBody(batch): JsonBody<LogBatchRequest>,
+) -> AppResult<Json<LogBatchResponse>> {
+    caller.require_role(Role::Operator, "writing event logs")?;
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(AppError::InvalidRequest(format!(
+            "a batch holds at most {MAX_BATCH_EVENTS} events"
+        )));
+    }
+    let accepted = state.store.ingest_logs(&id, &batch.events).await?;
+    Ok(Json(LogBatchResponse { accepted }))
+}

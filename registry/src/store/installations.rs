@@ -1,0 +1,263 @@
+//! Installations: running instances of an agent. They bootstrap with a single-use install
+//! token, then lease with a runtime token; each lease is a heartbeat and the channel that
+//! delivers lifecycle commands.
+
+use super::{new_secret, secret_hash, Store};
+use crate::clock::{format_ms, now_ms};
+use crate::error::{AppError, AppResult};
+use fleet_protocol::{
+    BootstrapRequest, BootstrapResponse, Health, HeartbeatEvent, Installation, LifecycleAction,
+    RuntimeStatus,
+};
+
+/// Runtime tokens stay valid this long after bootstrap.
+const RUNTIME_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
+/// Longest heartbeat interval an installation may ask for (a day), in seconds.
+const MAX_HEARTBEAT_INTERVAL_SECS: i64 = 86_400;
+
+/// What a lease did: the command to deliver and the heartbeat to publish.
+#[derive(Debug)]
+pub struct LeaseOutcome {
+    pub lease_expires_at: String,
+    pub pending_command: Option<LifecycleAction>,
+    pub heartbeat: HeartbeatEvent,
+}
+
+#[derive(sqlx::FromRow)]
+struct InstallationRow {
+    installation_id: String,
+    status: String,
+    created_at: i64,
+    last_lease_at: Option<i64>,
+    lease_expires_at: Option<i64>,
+    heartbeat_interval_s: i64,
+    last_command: Option<String>,
+    command_delivered_at: Option<i64>,
+}
+
+fn parse_command(value: Option<&str>) -> Option<LifecycleAction> {
+    value.and_then(|v| v.parse().ok())
+}
+
+fn interval_or_default(requested: Option<i64>) -> AppResult<i64> {
+    match requested {
+        None => Ok(fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS),
+        Some(s) if (1..=MAX_HEARTBEAT_INTERVAL_SECS).contains(&s) => Ok(s),
+        Some(s) => Err(AppError::InvalidRequest(format!(
+            "heartbeat_interval_seconds must be 1 to {MAX_HEARTBEAT_INTERVAL_SECS}, got {s}"
+        ))),
+    }
+}
+
+impl Store {
+    /// Issues a single-use install token for an agent; returns it and its expiry (Unix ms).
+    pub async fn create_install_token(
+        &self,
+        workspace_id: &str,
+        sekuire_id: &str,
+        expiry_minutes: Option<i64>,
+        created_by: &str,
+    ) -> AppResult<(String, i64)> {
+        let minutes = expiry_minutes.unwrap_or(60);
+        if !(1..=7 * 24 * 60).contains(&minutes) {
+            return Err(AppError::InvalidRequest(
+                "expiry_minutes must be 1 to 10080 (a week)".into(),
+            ));
+        }
+        let agent = self.agent(sekuire_id).await?;
+        if agent.runtime_status == RuntimeStatus::Terminated {
+            return Err(AppError::InvalidTransition(format!(
+                "agent {sekuire_id} ({}) is terminated; it cannot get new installations",
+                agent.name
+            )));
+        }
+        let token = new_secret("skt_");
+        let expires_at = now_ms() + minutes * 60_000;
+        sqlx::query(
+            "INSERT INTO install_tokens (token_hash, workspace_id, sekuire_id, created_by, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(secret_hash(&token))
+        .bind(workspace_id)
+        .bind(sekuire_id)
+        .bind(created_by)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok((token, expires_at))
+    }
+
+    /// Redeems an install token (once) for a new installation and its runtime credentials.
+    /// An installation of a paused agent starts with `pause` pending, of a terminated one
+    /// with `terminate`, so it learns the state on its first lease.
+    pub async fn bootstrap(&self, request: &BootstrapRequest) -> AppResult<BootstrapResponse> {
+        let interval = interval_or_default(request.heartbeat_interval_seconds)?;
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let (sekuire_id, workspace_id): (String, String) = sqlx::query_as(
+            "UPDATE install_tokens SET used_at = ? \
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? \
+             RETURNING sekuire_id, workspace_id",
+        )
+        .bind(now)
+        .bind(secret_hash(&request.install_token))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::Unauthorized(
+            "install token is unknown, already used or expired",
+        ))?;
+        let status: String =
+            sqlx::query_scalar("SELECT runtime_status FROM agents WHERE sekuire_id = ?")
+                .bind(&sekuire_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let initial_command = match status.as_str() {
+            "paused" => Some("pause"),
+            "terminated" => Some("terminate"),
+            _ => None,
+        };
+        let installation_id = format!("inst_{}", &new_secret("")[..24]);
+        let runtime_token = new_secret("rt_");
+        let refresh_token = new_secret("rf_");
+        let capabilities = serde_json::to_string(&request.capabilities).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO installations (installation_id, sekuire_id, workspace_id, \
+             runtime_token_hash, refresh_token_hash, upstream_url, capabilities, \
+             heartbeat_interval_s, created_at, last_command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&installation_id)
+        .bind(&sekuire_id)
+        .bind(&workspace_id)
+        .bind(secret_hash(&runtime_token))
+        .bind(secret_hash(&refresh_token))
+        .bind(&request.upstream_url)
+        .bind(capabilities)
+        .bind(interval)
+        .bind(now)
+        .bind(initial_command)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE agents SET installations = installations + 1, \
+             pending_command = COALESCE(?, pending_command) WHERE sekuire_id = ?",
+        )
+        .bind(initial_command)
+        .bind(&sekuire_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BootstrapResponse {
+            installation_id,
+            runtime_token,
+            refresh_token,
+            expires_at: format_ms(now + RUNTIME_TOKEN_TTL_MS),
+            heartbeat_interval: interval,
+        })
+    }
+
+    /// Renews an installation's lease: sets the agent's heartbeat and hands over the pending
+    /// command. `pause`/`resume` are handed over once; `terminate` on every lease.
+    pub async fn lease(
+        &self,
+        installation_id: &str,
+        runtime_token: &str,
+        status: Option<&str>,
+        requested_interval: Option<i64>,
+    ) -> AppResult<LeaseOutcome> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let found: Option<(String, i64, Option<String>, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT sekuire_id, heartbeat_interval_s, last_command, command_delivered_at, created_at \
+             FROM installations WHERE installation_id = ? AND runtime_token_hash = ?",
+        )
+        .bind(installation_id)
+        .bind(secret_hash(runtime_token))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (sekuire_id, stored_interval, last_command, delivered_at, created_at) = found.ok_or(
+            AppError::Unauthorized("runtime token does not belong to this installation"),
+        )?;
+        if now - created_at > RUNTIME_TOKEN_TTL_MS {
+            return Err(AppError::Unauthorized("runtime token has expired"));
+        }
+        let interval = match requested_interval {
+            Some(_) => interval_or_default(requested_interval)?,
+            None => stored_interval,
+        };
+        let command = parse_command(last_command.as_deref());
+        let deliver = command.filter(|c| delivered_at.is_none() || *c == LifecycleAction::Terminate);
+        let lease_expires_at = now + interval * 3_000;
+        sqlx::query(
+            "UPDATE installations SET status = COALESCE(?, status), heartbeat_interval_s = ?, \
+             last_lease_at = ?, lease_expires_at = ?, \
+             command_delivered_at = CASE WHEN last_command IS NULL THEN NULL \
+                                         ELSE COALESCE(command_delivered_at, ?) END \
+             WHERE installation_id = ?",
+        )
+        .bind(status.map(|s| s.chars().take(32).collect::<String>()))
+        .bind(interval)
+        .bind(now)
+        .bind(lease_expires_at)
+        .bind(now)
+        .bind(installation_id)
+        .execute(&mut *tx)
+        .await?;
+        if deliver.is_some() {
+            // The agent's pending command clears once every installation has picked it up.
+            sqlx::query(
+                "UPDATE agents SET pending_command = NULL WHERE sekuire_id = ? AND NOT EXISTS \
+                 (SELECT 1 FROM installations WHERE sekuire_id = ? \
+                  AND last_command IS NOT NULL AND command_delivered_at IS NULL)",
+            )
+            .bind(&sekuire_id)
+            .bind(&sekuire_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE agents SET last_heartbeat_at = ?, heartbeat_interval_s = ? WHERE sekuire_id = ?",
+        )
+        .bind(now)
+        .bind(interval)
+        .bind(&sekuire_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(LeaseOutcome {
+            lease_expires_at: format_ms(lease_expires_at),
+            pending_command: deliver,
+            heartbeat: HeartbeatEvent {
+                sekuire_id,
+                last_heartbeat_at: format_ms(now),
+                health: Health::derive(Some(now), interval, now),
+            },
+        })
+    }
+
+    /// The installations of an agent, newest first.
+    pub async fn list_installations(&self, sekuire_id: &str) -> AppResult<Vec<Installation>> {
+        self.agent(sekuire_id).await?;
+        let rows: Vec<InstallationRow> = sqlx::query_as(
+            "SELECT installation_id, status, created_at, last_lease_at, lease_expires_at, \
+             heartbeat_interval_s, last_command, command_delivered_at \
+             FROM installations WHERE sekuire_id = ? ORDER BY created_at DESC, installation_id",
+        )
+        .bind(sekuire_id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Installation {
+                installation_id: row.installation_id,
+                status: row.status,
+                created_at: format_ms(row.created_at),
+                last_lease_at: row.last_lease_at.map(format_ms),
+                lease_expires_at: row.lease_expires_at.map(format_ms),
+                heartbeat_interval_seconds: row.heartbeat_interval_s,
+                last_command: parse_command(row.last_command.as_deref()),
+                command_delivered_at: row.command_delivered_at.map(format_ms),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,120 @@
+//! API keys: named, with a role, stored only as a hash.
+
+use super::{new_secret, secret_hash, Store};
+use crate::clock::{format_ms, now_ms};
+use crate::error::{AppError, AppResult};
+use fleet_protocol::Role;
+
+/// Who is calling: the key's name (the audit trail's actor) and its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A key as `keys list` shows it; the key itself is never kept.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl Store {
+    /// Creates a key and returns it: the only time it is ever visible.
+    pub async fn create_key(&self, name: &str, role: Role) -> AppResult<String> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(AppError::InvalidRequest(
+                "a key name is 1 to 100 characters".into(),
+            ));
+        }
+        let key = new_secret("sk_");
+        let inserted = sqlx::query(
+            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(secret_hash(&key))
+        .bind(now_ms())
+        .execute(&self.write)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(AppError::InvalidRequest(format!(
+                "a key named {name} already exists; revoke it or pick another name"
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Gives the key called `name` a new secret (creating the key if needed) and returns
+    /// it; the old secret stops working at once. The demo uses this on every start.
+    pub async fn rotate_key(&self, name: &str, role: Role) -> AppResult<String> {
+        let key = new_secret("sk_");
+        sqlx::query(
+            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, key_hash = excluded.key_hash, \
+             revoked_at = NULL",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(secret_hash(&key))
+        .bind(now_ms())
+        .execute(&self.write)
+        .await?;
+        Ok(key)
+    }
+
+    /// Every key, revoked ones included, by name.
+    pub async fn list_keys(&self) -> AppResult<Vec<ApiKeyRecord>> {
+        let rows: Vec<(String, String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY name")
+                .fetch_all(&self.read)
+                .await?;
+        rows.into_iter()
+            .map(|(name, role, created, revoked)| {
+                Ok(ApiKeyRecord {
+                    name,
+                    role: role
+                        .parse()
+                        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+                    created_at: format_ms(created),
+                    revoked_at: revoked.map(format_ms),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes the key called `name`; false when there is no such live key.
+    pub async fn revoke_key(&self, name: &str) -> AppResult<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(name)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The caller a live key belongs to, or `None` for an unknown or revoked key.
+    pub async fn authenticate(&self, key: &str) -> AppResult<Option<Caller>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT name, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(secret_hash(key))
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|(name, role)| {
+            Ok(Caller {
+                name,
+                role: role
+                    .parse()
+                    .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,137 @@
+//! Event logs: what SDKs report, plus a `lifecycle` line for every state change.
+
+use super::Store;
+use crate::clock::{format_ms, now_ms, parse_rfc3339};
+use crate::error::{AppError, AppResult};
+use fleet_protocol::{IncomingLogEvent, LogEntry, LogPage, Severity};
+use serde_json::Value;
+use sqlx::{QueryBuilder, Sqlite};
+
+/// Which log entries to read (`event_type`, `severity`, time range) and where to start.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub event_type: Option<String>,
+    pub severity: Option<Severity>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    id: i64,
+    sekuire_id: String,
+    session_id: Option<String>,
+    event_type: String,
+    severity: String,
+    event_timestamp: i64,
+    received_at: i64,
+    event_data: String,
+    metadata: String,
+}
+
+fn push_log_filter(qb: &mut QueryBuilder<'_, Sqlite>, sekuire_id: &str, filter: &LogFilter) {
+    qb.push(" WHERE sekuire_id = ").push_bind(sekuire_id.to_owned());
+    if let Some(event_type) = &filter.event_type {
+        qb.push(" AND event_type = ").push_bind(event_type.clone());
+    }
+    if let Some(severity) = filter.severity {
+        qb.push(" AND severity = ").push_bind(severity.as_str());
+    }
+    if let Some(start) = filter.start_ms {
+        qb.push(" AND event_timestamp >= ").push_bind(start);
+    }
+    if let Some(end) = filter.end_ms {
+        qb.push(" AND event_timestamp <= ").push_bind(end);
+    }
+}
+
+impl Store {
+    /// A page of an agent's event log, newest first, by limit and offset as Sekuire's API does.
+    pub async fn list_logs(
+        &self,
+        sekuire_id: &str,
+        filter: &LogFilter,
+        limit: u32,
+        offset: u64,
+    ) -> AppResult<LogPage> {
+        self.agent(sekuire_id).await?;
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM event_logs");
+        push_log_filter(&mut count, sekuire_id, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let mut page = QueryBuilder::<Sqlite>::new("SELECT * FROM event_logs");
+        push_log_filter(&mut page, sekuire_id, filter);
+        page.push(" ORDER BY event_timestamp DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" OFFSET ")
+            .push_bind(offset.min(i64::MAX as u64) as i64);
+        let rows: Vec<LogRow> = page.build_query_as().fetch_all(&self.read).await?;
+        let logs = rows
+            .into_iter()
+            .map(|row| {
+                Ok(LogEntry {
+                    id: row.id,
+                    severity: fleet_protocol::parse_wire_name(&row.severity).ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("corrupt severity {}", row.severity))
+                    })?,
+                    event_timestamp: format_ms(row.event_timestamp),
+                    received_at: format_ms(row.received_at),
+                    event_data: serde_json::from_str(&row.event_data).unwrap_or(Value::Null),
+                    metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
+                    sekuire_id: row.sekuire_id,
+                    session_id: row.session_id,
+                    event_type: row.event_type,
+                })
+            })
+            .collect::<AppResult<_>>()?;
+        Ok(LogPage {
+            logs,
+            total: total as u64,
+            limit,
+            offset,
+        })
+    }
+
+    /// Stores a batch of SDK events for an agent, all or none.
+    pub async fn ingest_logs(&self, sekuire_id: &str, events: &[IncomingLogEvent]) -> AppResult<u64> {
+        self.agent(sekuire_id).await?;
+        let now = now_ms();
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            if event.event_type.trim().is_empty() || event.event_type.len() > 100 {
+                return Err(AppError::InvalidRequest(format!(
+                    "events[{i}].event_type must be 1 to 100 characters"
+                )));
+            }
+            let at = match event.event_timestamp.as_deref() {
+                Some(ts) => parse_rfc3339(ts).ok_or_else(|| {
+                    AppError::InvalidRequest(format!(
+                        "events[{i}].event_timestamp is not an RFC 3339 time"
+                    ))
+                })?,
+                None => now,
+            };
+            rows.push((event, at));
+        }
+        let mut tx = self.write.begin().await?;
+        for chunk in rows.chunks(1_000) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO event_logs (sekuire_id, session_id, event_type, severity, \
+                 event_timestamp, received_at, event_data, metadata) ",
+            );
+            qb.push_values(chunk, |mut row, (event, at)| {
+                let object = |v: &Option<Value>| v.clone().unwrap_or_else(|| serde_json::json!({}));
+                row.push_bind(sekuire_id.to_owned())
+                    .push_bind(event.session_id.clone())
+                    .push_bind(event.event_type.clone())
+                    .push_bind(event.severity.as_str())
+                    .push_bind(*at)
+                    .push_bind(now)
+                    .push_bind(object(&event.event_data).to_string())
+                    .push_bind(object(&event.metadata).to_string());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(events.len() as u64)
+    }
+}
