@@ -193,8 +193,12 @@ impl Health {
 }
 
 impl VerificationStatus {
-    pub const ALL: [VerificationStatus; 4] =
-        [Self::Unverified, Self::Pending, Self::Verified, Self::Suspended];
+    pub const ALL: [VerificationStatus; 4] = [
+        Self::Unverified,
+        Self::Pending,
+        Self::Verified,
+        Self::Suspended,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,7 +231,13 @@ macro_rules! display_as_wire_name {
         }
     )*};
 }
-display_as_wire_name!(RuntimeStatus, VerificationStatus, Health, LifecycleAction, Role);
+display_as_wire_name!(
+    RuntimeStatus,
+    VerificationStatus,
+    Health,
+    LifecycleAction,
+    Role
+);
 
 #[cfg(test)]
 mod tests {
@@ -250,8 +260,14 @@ mod tests {
 
     #[test]
     fn terminate_is_final() {
-        assert_eq!(S::Active.apply(A::Terminate).map(|t| t.to), Ok(S::Terminated));
-        assert_eq!(S::Paused.apply(A::Terminate).map(|t| t.to), Ok(S::Terminated));
+        assert_eq!(
+            S::Active.apply(A::Terminate).map(|t| t.to),
+            Ok(S::Terminated)
+        );
+        assert_eq!(
+            S::Paused.apply(A::Terminate).map(|t| t.to),
+            Ok(S::Terminated)
+        );
         assert!(S::Terminated.apply(A::Resume).is_err());
         assert!(S::Terminated.apply(A::Pause).is_err());
     }
@@ -269,8 +285,14 @@ mod tests {
         assert!(offered_actions(Role::Viewer, S::Active).is_empty());
         assert_eq!(offered_actions(Role::Operator, S::Active), vec![A::Pause]);
         assert_eq!(offered_actions(Role::Operator, S::Paused), vec![A::Resume]);
-        assert_eq!(offered_actions(Role::Admin, S::Active), vec![A::Pause, A::Terminate]);
-        assert_eq!(offered_actions(Role::Admin, S::Paused), vec![A::Resume, A::Terminate]);
+        assert_eq!(
+            offered_actions(Role::Admin, S::Active),
+            vec![A::Pause, A::Terminate]
+        );
+        assert_eq!(
+            offered_actions(Role::Admin, S::Paused),
+            vec![A::Resume, A::Terminate]
+        );
         assert!(offered_actions(Role::Admin, S::Terminated).is_empty());
     }
 
@@ -281,7 +303,10 @@ mod tests {
         assert_eq!(Health::derive(Some(now - 90_000), 60, now), Health::Healthy);
         assert_eq!(Health::derive(Some(now - 90_001), 60, now), Health::Stale);
         assert_eq!(Health::derive(Some(now - 180_000), 60, now), Health::Stale);
-        assert_eq!(Health::derive(Some(now - 180_001), 60, now), Health::Unhealthy);
+        assert_eq!(
+            Health::derive(Some(now - 180_001), 60, now),
+            Health::Unhealthy
+        );
     }
 
     #[test]

@@ -19,14 +19,20 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let key = presented_key(&parts.headers)
             .filter(|k| !k.is_empty())
             .ok_or(AppError::Unauthorized(
@@ -98,7 +104,8 @@ impl RateLimiter {
         let (tokens, last) = buckets
             .entry(key_name.to_owned())
             .or_insert((capacity, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(capacity);
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(capacity);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -135,7 +142,9 @@ mod tests {
         }
         assert!(matches!(
             limiter.check("alice"),
-            Err(AppError::RateLimited { retry_after_secs: 1 })
+            Err(AppError::RateLimited {
+                retry_after_secs: 1
+            })
         ));
         assert!(limiter.check("bob").is_ok(), "buckets are per key");
     }

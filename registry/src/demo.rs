@@ -14,14 +14,44 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 const TEAMS: &[&str] = &[
-    "billing", "support", "fraud", "search", "ledger", "onboarding", "compliance", "pricing",
-    "catalog", "logistics", "claims", "risk", "growth", "security", "payroll", "inventory",
-    "research", "legal", "marketing", "ops",
+    "billing",
+    "support",
+    "fraud",
+    "search",
+    "ledger",
+    "onboarding",
+    "compliance",
+    "pricing",
+    "catalog",
+    "logistics",
+    "claims",
+    "risk",
+    "growth",
+    "security",
+    "payroll",
+    "inventory",
+    "research",
+    "legal",
+    "marketing",
+    "ops",
 ];
 const JOBS: &[&str] = &[
-    "triage-agent", "summarizer", "copilot", "reconciler", "classifier", "router", "planner",
-    "reviewer", "scout", "negotiator", "auditor", "dispatcher", "translator", "forecaster",
-    "responder", "curator",
+    "triage-agent",
+    "summarizer",
+    "copilot",
+    "reconciler",
+    "classifier",
+    "router",
+    "planner",
+    "reviewer",
+    "scout",
+    "negotiator",
+    "auditor",
+    "dispatcher",
+    "translator",
+    "forecaster",
+    "responder",
+    "curator",
 ];
 const DESCRIPTIONS: &[&str] = &[
     "Reads incoming tickets and routes them to the right queue.",
@@ -251,7 +281,10 @@ async fn simulate_installation(
 
 /// Chooses which demo agents get a simulated installation: most live agents, a few of
 /// which fall silent so that stale and unhealthy health show up within minutes.
-pub fn demo_installations(fleet: &[(String, RuntimeStatus)], seed: u64) -> Vec<(String, SimulatedInstallation)> {
+pub fn demo_installations(
+    fleet: &[(String, RuntimeStatus)],
+    seed: u64,
+) -> Vec<(String, SimulatedInstallation)> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x1157);
     let mut chosen = Vec::new();
     for (id, status) in fleet {
@@ -284,7 +317,9 @@ mod tests {
             a.iter().map(|x| &x.sekuire_id).collect::<Vec<_>>(),
             b.iter().map(|x| &x.sekuire_id).collect::<Vec<_>>()
         );
-        assert!(a.iter().all(|x| fleet_protocol::is_valid_sekuire_id(&x.sekuire_id)));
+        assert!(a
+            .iter()
+            .all(|x| fleet_protocol::is_valid_sekuire_id(&x.sekuire_id)));
         assert!(a.iter().all(|x| x.reputation_score <= 100));
     }
 }

@@ -22,13 +22,18 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("{0}")]
     InvalidTransition(String),
-    #[error("agent {sekuire_id} changed since revision {expected}; it is now at revision {current}")]
+    #[error(
+        "agent {sekuire_id} changed since revision {expected}; it is now at revision {current}"
+    )]
     PreconditionFailed {
         sekuire_id: String,
         expected: i64,
         current: i64,
     },
-    #[error("request body is over the limit of {} bytes", fleet_protocol::MAX_BODY_BYTES)]
+    #[error(
+        "request body is over the limit of {} bytes",
+        fleet_protocol::MAX_BODY_BYTES
+    )]
     PayloadTooLarge,
     #[error("too many requests for this key; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },

@@ -136,7 +136,10 @@ pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, AppErr
 }
 
 /// Splits a comma list query value into parsed items, naming the parameter on error.
-pub fn comma_list<T: std::str::FromStr>(param: &str, value: Option<&str>) -> Result<Vec<T>, AppError> {
+pub fn comma_list<T: std::str::FromStr>(
+    param: &str,
+    value: Option<&str>,
+) -> Result<Vec<T>, AppError> {
     value
         .unwrap_or_default()
         .split(',')

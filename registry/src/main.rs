@@ -2,13 +2,17 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fleet_registry::{app, demo, store::Store, AppState, Config};
 use fleet_protocol::Role;
+use fleet_registry::{app, demo, store::Store, AppState, Config};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "sekuire-registry", version, about = "A Sekuire-compatible agent registry")]
+#[command(
+    name = "sekuire-registry",
+    version,
+    about = "A Sekuire-compatible agent registry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -153,7 +157,10 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                     .revoked_at
                     .map(|at| format!("revoked {at}"))
                     .unwrap_or_else(|| "live".into());
-                println!("{:<24} {:<9} created {}  {state}", k.name, k.role, k.created_at);
+                println!(
+                    "{:<24} {:<9} created {}  {state}",
+                    k.name, k.role, k.created_at
+                );
             }
         }
         KeysCommand::Revoke { db, name } => {
@@ -167,7 +174,12 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(addr: SocketAddr, db: &std::path::Path, config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    addr: SocketAddr,
+    db: &std::path::Path,
+    config: Config,
+    demo: bool,
+) -> anyhow::Result<()> {
     let store = open(db).await?;
     if let Some(dist) = &config.dist {
         anyhow::ensure!(

@@ -1,9 +1,9 @@
 //! `/agents`: the fleet list, agent status, lifecycle commands (one and bulk), installations.
 
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::{comma_list, AgentId, ApiQuery, IfMatch, JsonBody};
 use crate::request_id;
-use crate::clock::now_ms;
 use crate::store::{AgentFilter, AgentSort, Caller, LifecycleCommand};
 use crate::AppState;
 use axum::extract::{Path, State};

@@ -72,7 +72,11 @@ async fn audit_page(
     };
     let page = state
         .store
-        .list_audit(&filter, limit, query.cursor.as_deref().filter(|c| !c.is_empty()))
+        .list_audit(
+            &filter,
+            limit,
+            query.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
         .await?;
     if !wants_csv {
         return Ok(Json(page).into_response());
@@ -88,7 +92,10 @@ async fn audit_page(
         audit_csv(&page.entries),
     )
         .into_response();
-    if let Some(next) = page.next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(next) = page
+        .next_cursor
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
         response.headers_mut().insert("x-next-cursor", next);
     }
     Ok(response)
@@ -136,8 +143,9 @@ fn csv_field(value: &str) -> String {
 }
 
 fn audit_csv(entries: &[AuditEntry]) -> String {
-    let mut out =
-        String::from("id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id\n");
+    let mut out = String::from(
+        "id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id\n",
+    );
     for e in entries {
         let fields = [
             e.id.to_string(),

@@ -17,10 +17,16 @@ use fleet_protocol::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/workspaces/{ws}/install-tokens", post(create_install_token))
+        .route(
+            "/workspaces/{ws}/install-tokens",
+            post(create_install_token),
+        )
         .route("/installations/bootstrap", post(bootstrap))
         .route("/installations/{installation_id}/lease", post(lease))
-        .route("/installations/{installation_id}/heartbeat", post(heartbeat))
+        .route(
+            "/installations/{installation_id}/heartbeat",
+            post(heartbeat),
+        )
 }
 
 fn is_plain_identifier(s: &str) -> bool {
@@ -55,7 +61,12 @@ pub async fn create_install_token(
         })?;
     let (token, expires_at) = state
         .store
-        .create_install_token(&workspace_id, &sekuire_id, body.expiry_minutes, &caller.name)
+        .create_install_token(
+            &workspace_id,
+            &sekuire_id,
+            body.expiry_minutes,
+            &caller.name,
+        )
         .await?;
     Ok(Json(InstallToken {
         token,

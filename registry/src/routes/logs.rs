@@ -45,7 +45,9 @@ pub async fn list_logs(
 ) -> AppResult<Json<LogPage>> {
     let severity = match query.severity.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(parse_wire_name(s).ok_or_else(|| {
-            AppError::InvalidRequest(format!("severity must be debug, info, warn or error, got `{s}`"))
+            AppError::InvalidRequest(format!(
+                "severity must be debug, info, warn or error, got `{s}`"
+            ))
         })?),
         None => None,
     };
@@ -57,7 +59,12 @@ pub async fn list_logs(
     };
     let page = state
         .store
-        .list_logs(&id, &filter, page_limit(query.limit)?, query.offset.unwrap_or(0))
+        .list_logs(
+            &id,
+            &filter,
+            page_limit(query.limit)?,
+            query.offset.unwrap_or(0),
+        )
         .await?;
     Ok(Json(page))
 }

@@ -154,7 +154,11 @@ impl std::str::FromStr for AgentSort {
 
 impl AgentSort {
     fn spec(self) -> String {
-        format!("{}{}", if self.descending { "-" } else { "" }, self.key.wire_name())
+        format!(
+            "{}{}",
+            if self.descending { "-" } else { "" },
+            self.key.wire_name()
+        )
     }
 }
 
@@ -244,15 +248,21 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &AgentFilter, now: i64
     }
     let statuses: Vec<_> = filter.runtime_status.iter().map(|s| s.as_str()).collect();
     push_in_list(qb, "runtime_status", &statuses);
-    let verifications: Vec<_> = filter.verification_status.iter().map(|s| s.as_str()).collect();
+    let verifications: Vec<_> = filter
+        .verification_status
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     push_in_list(qb, "verification_status", &verifications);
     let healths: Vec<_> = filter.health.iter().map(|s| s.as_str()).collect();
     push_in_list(qb, &health_sql(now), &healths);
     if let Some(min) = filter.min_reputation {
-        qb.push(" AND reputation_score >= ").push_bind(i64::from(min));
+        qb.push(" AND reputation_score >= ")
+            .push_bind(i64::from(min));
     }
     if let Some(max) = filter.max_reputation {
-        qb.push(" AND reputation_score <= ").push_bind(i64::from(max));
+        qb.push(" AND reputation_score <= ")
+            .push_bind(i64::from(max));
     }
 }
 
@@ -311,7 +321,11 @@ impl Store {
 
         let mut page = QueryBuilder::<Sqlite>::new("SELECT * FROM agents WHERE 1 = 1");
         push_filter(&mut page, filter, now);
-        let (cmp, dir) = if sort.descending { ("<", "DESC") } else { (">", "ASC") };
+        let (cmp, dir) = if sort.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
         if let Some(cursor) = &cursor {
             page.push(format!(" AND ({}, sekuire_id) {cmp} (", sort.key.sql()));
             match &cursor.value {
@@ -386,7 +400,10 @@ impl Store {
     /// Applies a lifecycle command: checks the revision and the state machine, then writes
     /// the new state, the audit entry, the lifecycle log line and the installations'
     /// pending command in one transaction. A same-state request changes nothing.
-    pub async fn apply_lifecycle(&self, command: &LifecycleCommand<'_>) -> AppResult<LifecycleOutcome> {
+    pub async fn apply_lifecycle(
+        &self,
+        command: &LifecycleCommand<'_>,
+    ) -> AppResult<LifecycleOutcome> {
         let LifecycleCommand {
             sekuire_id,
             action,

@@ -35,6 +35,16 @@ struct InstallationRow {
     command_delivered_at: Option<i64>,
 }
 
+/// What a lease needs to know of its installation.
+#[derive(sqlx::FromRow)]
+struct LeaseRow {
+    sekuire_id: String,
+    heartbeat_interval_s: i64,
+    last_command: Option<String>,
+    command_delivered_at: Option<i64>,
+    created_at: i64,
+}
+
 fn parse_command(value: Option<&str>) -> Option<LifecycleAction> {
     value.and_then(|v| v.parse().ok())
 }
@@ -167,7 +177,7 @@ impl Store {
     ) -> AppResult<LeaseOutcome> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
-        let found: Option<(String, i64, Option<String>, Option<i64>, i64)> = sqlx::query_as(
+        let found: Option<LeaseRow> = sqlx::query_as(
             "SELECT sekuire_id, heartbeat_interval_s, last_command, command_delivered_at, created_at \
              FROM installations WHERE installation_id = ? AND runtime_token_hash = ?",
         )
@@ -175,9 +185,15 @@ impl Store {
         .bind(secret_hash(runtime_token))
         .fetch_optional(&mut *tx)
         .await?;
-        let (sekuire_id, stored_interval, last_command, delivered_at, created_at) = found.ok_or(
-            AppError::Unauthorized("runtime token does not belong to this installation"),
-        )?;
+        let LeaseRow {
+            sekuire_id,
+            heartbeat_interval_s: stored_interval,
+            last_command,
+            command_delivered_at: delivered_at,
+            created_at,
+        } = found.ok_or(AppError::Unauthorized(
+            "runtime token does not belong to this installation",
+        ))?;
         if now - created_at > RUNTIME_TOKEN_TTL_MS {
             return Err(AppError::Unauthorized("runtime token has expired"));
         }
@@ -186,7 +202,8 @@ impl Store {
             None => stored_interval,
         };
         let command = parse_command(last_command.as_deref());
-        let deliver = command.filter(|c| delivered_at.is_none() || *c == LifecycleAction::Terminate);
+        let deliver =
+            command.filter(|c| delivered_at.is_none() || *c == LifecycleAction::Terminate);
         let lease_expires_at = now + interval * 3_000;
         sqlx::query(
             "UPDATE installations SET status = COALESCE(?, status), heartbeat_interval_s = ?, \

@@ -89,13 +89,12 @@ impl Store {
 
     /// Revokes the key called `name`; false when there is no such live key.
     pub async fn revoke_key(&self, name: &str) -> AppResult<bool> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(name)
-        .execute(&self.write)
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(name)
+                .execute(&self.write)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -30,7 +30,8 @@ struct LogRow {
 }
 
 fn push_log_filter(qb: &mut QueryBuilder<'_, Sqlite>, sekuire_id: &str, filter: &LogFilter) {
-    qb.push(" WHERE sekuire_id = ").push_bind(sekuire_id.to_owned());
+    qb.push(" WHERE sekuire_id = ")
+        .push_bind(sekuire_id.to_owned());
     if let Some(event_type) = &filter.event_type {
         qb.push(" AND event_type = ").push_bind(event_type.clone());
     }
@@ -92,7 +93,11 @@ impl Store {
     }
 
     /// Stores a batch of SDK events for an agent, all or none.
-    pub async fn ingest_logs(&self, sekuire_id: &str, events: &[IncomingLogEvent]) -> AppResult<u64> {
+    pub async fn ingest_logs(
+        &self,
+        sekuire_id: &str,
+        events: &[IncomingLogEvent],
+    ) -> AppResult<u64> {
         self.agent(sekuire_id).await?;
         let now = now_ms();
         let mut rows = Vec::with_capacity(events.len());

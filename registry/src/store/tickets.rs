@@ -18,12 +18,14 @@ impl Store {
             .bind(now)
             .execute(&self.write)
             .await?;
-        sqlx::query("INSERT INTO event_tickets (ticket_hash, key_name, expires_at) VALUES (?, ?, ?)")
-            .bind(secret_hash(&ticket))
-            .bind(key_name)
-            .bind(expires_at)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO event_tickets (ticket_hash, key_name, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(secret_hash(&ticket))
+        .bind(key_name)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
         Ok((ticket, expires_at))
     }
 

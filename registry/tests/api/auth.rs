@@ -1,0 +1,150 @@
+//! Keys and roles: 401 for no/unknown/revoked keys, 403 for roles too low, 429 past the limit.
+
+use crate::harness::{assert_error, read, TestApp};
+use fleet_registry::Config;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn requests_without_a_key_are_unauthorized() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("locked").await;
+    for (method, path) in [
+        ("GET", "/api/v1/agents".to_owned()),
+        ("GET", format!("/api/v1/agents/{id}")),
+        ("POST", format!("/api/v1/agents/{id}/pause")),
+        ("GET", "/api/v1/audit".to_owned()),
+        ("GET", "/api/v1/me".to_owned()),
+    ] {
+        let request = match method {
+            "GET" => app.client.get(app.url(&path)),
+            _ => app.client.post(app.url(&path)).json(&json!({})),
+        };
+        let (status, body) = read(request.send().await.unwrap()).await;
+        assert_error(status, &body, 401, "unauthorized");
+    }
+    let (status, body) = app.get("sk_not_a_real_key", "/api/v1/me").await;
+    assert_error(status, &body, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_at_once() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app.get(&app.viewer, "/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.store.revoke_key("viewer-victor").await.unwrap());
+    let (status, body) = app.get(&app.viewer, "/api/v1/me").await;
+    assert_error(status, &body, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn roles_gate_each_command() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("gated").await;
+    let (status, body) = app
+        .post(
+            &app.viewer,
+            &format!("/api/v1/agents/{id}/pause"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    let (status, body) = app
+        .post(
+            &app.operator,
+            &format!("/api/v1/agents/{id}/terminate"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    assert!(body["message"].as_str().unwrap().contains("admin"));
+    let (status, body) = app
+        .post(
+            &app.operator,
+            "/api/v1/workspaces/ws1/install-tokens",
+            json!({"sekuire_id": id}),
+        )
+        .await;
+    assert_error(status, &body, 403, "forbidden");
+    assert_eq!(
+        app.audit_count(&id).await,
+        0,
+        "refused commands change nothing"
+    );
+
+    let (status, _) = app
+        .post(
+            &app.operator,
+            &format!("/api/v1/agents/{id}/pause"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/agents/{id}/terminate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bearer_keys_are_accepted_and_me_names_the_caller() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&app.operator)
+        .send()
+        .await
+        .unwrap();
+    let (status, me) = read(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me, json!({"name": "operator-olga", "role": "operator"}));
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(Config {
+        rate_limit_per_second: 2,
+        ..Config::default()
+    })
+    .await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let response = app
+            .client
+            .get(app.url("/api/v1/me"))
+            .header("X-API-Key", &app.viewer)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("the burst of 4 is exceeded within 10 requests");
+    assert!(response.headers().contains_key("retry-after"));
+    let (status, body) = read(response).await;
+    assert_error(status, &body, 429, "rate_limited");
+    let (status, _) = app.get(&app.admin, "/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "other keys are unaffected");
+}
+
+#[tokio::test]
+async fn keys_are_stored_hashed_and_never_echoed() {
+    let app = TestApp::spawn().await;
+    let (_, body) = app.get("sk_wrong_but_secret", "/api/v1/me").await;
+    assert!(!body.to_string().contains("sk_wrong_but_secret"));
+    let needle = app.admin.as_bytes();
+    for file in ["registry.db", "registry.db-wal"] {
+        let raw = std::fs::read(app.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "{file} must not contain a key in clear"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! The fleet list (filters, sort, keyset paging), the summary, the audit trail, OpenAPI.
+
+use crate::harness::TestApp;
+use fleet_registry::demo;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+fn ids(page: &Value) -> Vec<String> {
+    page["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sekuire_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Walks every page of `query`, calling `between` after each page.
+async fn walk(app: &TestApp, query: &str, mut between: impl AsyncFnMut(usize)) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page_no in 0.. {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/agents?{query}&cursor={c}"),
+            None => format!("/api/v1/agents?{query}"),
+        };
+        let (status, page) = app.get(&app.viewer, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(page["agents"].as_array().unwrap().iter().cloned());
+        between(page_no).await;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn walking_a_filtered_sorted_list_returns_each_match_once_despite_inserts() {
+    let app = TestApp::spawn().await;
+    demo::seed_fleet(&app.store, 300, 9).await.unwrap();
+    for sort in [
+        "name",
+        "-reputation_score",
+        "last_heartbeat_at",
+        "-updated_at",
+        "runtime_status",
+    ] {
+        let query = format!("runtime_status=active,paused&min_reputation=30&sort={sort}&limit=17");
+        let (_, first) = app
+            .get(&app.viewer, &format!("/api/v1/agents?{query}"))
+            .await;
+        let total = first["total"].as_u64().unwrap() as usize;
+        let seen = walk(&app, &query, async |page_no| {
+            // New agents arrive while the user pages; keyset paging must not repeat or skip.
+            app.add_agent(&format!("zz-late-arrival-{sort}-{page_no}"))
+                .await;
+        })
+        .await;
+        let unique: HashSet<_> = seen.iter().map(|a| a["sekuire_id"].clone()).collect();
+        assert_eq!(unique.len(), seen.len(), "no agent twice ({sort})");
+        assert!(
+            seen.len() >= total,
+            "every match of the first page's total is seen ({sort})"
+        );
+        for agent in &seen {
+            assert_ne!(agent["runtime_status"], "terminated");
+            assert!(agent["reputation_score"].as_u64().unwrap() >= 30);
+        }
+        let arrived_meanwhile = format!("zz-late-arrival-{sort}-");
+        let originals = seen
+            .iter()
+            .filter(|a| !a["name"].as_str().unwrap().starts_with(&arrived_meanwhile))
+            .count();
+        assert_eq!(originals, total, "exactly the seeded matches ({sort})");
+    }
+}
+
+#[tokio::test]
+async fn sort_orders_are_honoured_with_ties_broken_by_id() {
+    let app = TestApp::spawn().await;
+    demo::seed_fleet(&app.store, 120, 3).await.unwrap();
+    let seen = walk(&app, "sort=-reputation_score&limit=25", async |_| {}).await;
+    assert_eq!(seen.len(), 120);
+    for pair in seen.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (ra, rb) = (
+            a["reputation_score"].as_u64(),
+            b["reputation_score"].as_u64(),
+        );
+        assert!(ra > rb || (ra == rb && a["sekuire_id"].as_str() > b["sekuire_id"].as_str()));
+    }
+}
+
+#[tokio::test]
+async fn search_matches_name_substrings_and_id_prefixes_case_insensitively() {
+    let app = TestApp::spawn().await;
+    let target = app.add_agent("Invoice-Triage-Agent").await;
+    app.add_agent("unrelated").await;
+    let (_, page) = app.get(&app.viewer, "/api/v1/agents?q=triage").await;
+    assert_eq!(ids(&page), vec![target.clone()]);
+    assert_eq!(page["total"], 1);
+    let (_, page) = app
+        .get(
+            &app.viewer,
+            &format!("/api/v1/agents?q={}", target.to_uppercase()),
+        )
+        .await;
+    assert_eq!(ids(&page), vec![target]);
+    let (_, page) = app.get(&app.viewer, "/api/v1/agents?q=%25").await;
+    assert_eq!(
+        page["total"], 0,
+        "% is matched literally, not as a wildcard"
+    );
+}
+
+#[tokio::test]
+async fn health_and_state_filters_and_the_summary_agree() {
+    let app = TestApp::spawn().await;
+    demo::seed_fleet(&app.store, 200, 5).await.unwrap();
+    let (_, summary) = app.get(&app.viewer, "/api/v1/fleet/summary").await;
+    assert_eq!(summary["total"], 200);
+    let histogram: u64 = summary["reputation_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(histogram, 200);
+    for health in ["healthy", "stale", "unhealthy", "never"] {
+        let (_, page) = app
+            .get(
+                &app.viewer,
+                &format!("/api/v1/agents?health={health}&limit=500"),
+            )
+            .await;
+        let expected = summary["health"][health].as_u64().unwrap_or(0);
+        assert_eq!(page["total"], expected, "{health}");
+        assert!(page["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["health"] == health));
+    }
+    for state in ["active", "paused", "terminated"] {
+        let (_, page) = app
+            .get(
+                &app.viewer,
+                &format!("/api/v1/agents?runtime_status={state}"),
+            )
+            .await;
+        assert_eq!(page["total"], summary["runtime_status"][state], "{state}");
+    }
+}
+
+#[tokio::test]
+async fn audit_filters_page_newest_first_and_export_csv() {
+    let app = TestApp::spawn().await;
+    let a = app.add_agent("audited-a").await;
+    let b = app.add_agent("audited-b").await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{a}/pause"),
+        json!({"reason": "first, with comma"}),
+    )
+    .await;
+    app.post(
+        &app.admin,
+        &format!("/api/v1/agents/{b}/terminate"),
+        json!({"reason": "=HYPERLINK(\"x\")"}),
+    )
+    .await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{a}/resume"),
+        json!({}),
+    )
+    .await;
+
+    let (_, all) = app.get(&app.viewer, "/api/v1/audit?limit=2").await;
+    let entries = all["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["action"], "resume", "newest first");
+    let (_, rest) = app
+        .get(
+            &app.viewer,
+            &format!(
+                "/api/v1/audit?limit=2&cursor={}",
+                all["next_cursor"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(rest["entries"][0]["action"], "pause");
+    assert!(rest.get("next_cursor").is_none());
+
+    let (_, by_actor) = app
+        .get(&app.viewer, "/api/v1/audit?actor=admin-alice")
+        .await;
+    assert_eq!(by_actor["entries"].as_array().unwrap().len(), 1);
+    let (_, by_action) = app
+        .get(&app.viewer, "/api/v1/audit?action=pause,resume")
+        .await;
+    assert_eq!(by_action["entries"].as_array().unwrap().len(), 2);
+    let (_, future) = app
+        .get(&app.viewer, "/api/v1/audit?since=2999-01-01T00:00:00Z")
+        .await;
+    assert!(future["entries"].as_array().unwrap().is_empty());
+
+    let csv = app
+        .client
+        .get(app.url("/api/v1/audit?format=csv"))
+        .header("X-API-Key", &app.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("id,at,actor,action"));
+    assert!(text.contains("\"first, with comma\""));
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"x\"\")\""),
+        "formulas are defused: {text}"
+    );
+    let accept = app
+        .client
+        .get(app.url("/api/v1/audit"))
+        .header("X-API-Key", &app.viewer)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(accept.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+}
+
+#[tokio::test]
+async fn the_audit_trail_cannot_be_edited_even_by_sql() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("immutable").await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        crate::harness::db_path(app.dir.path()).display()
+    ))
+    .await
+    .unwrap();
+    assert!(sqlx::query("DELETE FROM audit_entries")
+        .execute(&db)
+        .await
+        .is_err());
+    assert!(sqlx::query("UPDATE audit_entries SET reason = 'x'")
+        .execute(&db)
+        .await
+        .is_err());
+    assert_eq!(app.audit_count(&id).await, 1);
+}
+
+#[tokio::test]
+async fn openapi_describes_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/agents",
+        "/api/v1/agents/{id}",
+        "/api/v1/agents/{id}/pause",
+        "/api/v1/agents/{id}/resume",
+        "/api/v1/agents/{id}/terminate",
+        "/api/v1/agents/bulk/{action}",
+        "/api/v1/agents/{id}/audit",
+        "/api/v1/audit",
+        "/api/v1/agents/{id}/logs",
+        "/api/v1/agents/{id}/logs/batch",
+        "/api/v1/workspaces/{ws}/install-tokens",
+        "/api/v1/installations/bootstrap",
+        "/api/v1/installations/{installation_id}/lease",
+        "/api/v1/installations/{installation_id}/heartbeat",
+        "/api/v1/events",
+        "/api/v1/events/ticket",
+        "/api/v1/me",
+        "/api/v1/fleet/summary",
+    ] {
+        assert!(paths.contains_key(path), "openapi lacks {path}");
+    }
+}

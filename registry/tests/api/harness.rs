@@ -1,0 +1,190 @@
+//! A real registry on a random loopback port over a fresh SQLite file, with one key per
+//! role, driven over HTTP like any client would.
+
+use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
+use fleet_registry::store::{NewAgent, Store};
+use fleet_registry::{app, AppState, Config};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::TempDir;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub operator: String,
+    pub viewer: String,
+    pub store: Store,
+    pub dir: TempDir,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+static NEXT_AGENT: AtomicU64 = AtomicU64::new(1);
+
+/// A unique short Sekuire ID, as docs and tests use them (`7f8a9b3c2d1e`).
+pub fn fresh_id() -> String {
+    format!(
+        "{:012x}",
+        0xa000_0000_0000 + NEXT_AGENT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("registry.db")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Config::default()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&db_path(dir.path())).await.expect("open store");
+        let admin = store
+            .create_key("admin-alice", Role::Admin)
+            .await
+            .expect("key");
+        let operator = store
+            .create_key("operator-olga", Role::Operator)
+            .await
+            .expect("key");
+        let viewer = store
+            .create_key("viewer-victor", Role::Viewer)
+            .await
+            .expect("key");
+        Self::serve(dir, store, config, admin, operator, viewer).await
+    }
+
+    async fn serve(
+        dir: TempDir,
+        store: Store,
+        config: Config,
+        admin: String,
+        operator: String,
+        viewer: String,
+    ) -> TestApp {
+        let (state, stop) = AppState::new(store.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut shutdown = state.shutdown.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                })
+                .await
+                .expect("serve");
+        });
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            admin,
+            operator,
+            viewer,
+            store,
+            dir,
+            stop,
+            server,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub async fn restart(self) -> TestApp {
+        let _ = self.stop.send(true);
+        self.server.await.expect("server stopped cleanly");
+        let store = Store::open(&db_path(self.dir.path()))
+            .await
+            .expect("reopen store");
+        Self::serve(
+            self.dir,
+            store,
+            Config::default(),
+            self.admin,
+            self.operator,
+            self.viewer,
+        )
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers an active, verified agent and returns its id.
+    pub async fn add_agent(&self, name: &str) -> String {
+        let id = fresh_id();
+        self.store
+            .insert_agents(&[NewAgent {
+                sekuire_id: id.clone(),
+                name: name.to_owned(),
+                version: "1.0.0".into(),
+                description: String::new(),
+                runtime_status: RuntimeStatus::Active,
+                verification_status: VerificationStatus::Verified,
+                reputation_score: 85,
+                last_heartbeat_at: None,
+                created_at: fleet_registry::clock::now_ms(),
+            }])
+            .await
+            .expect("insert agent");
+        id
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .expect("request");
+        read(response).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("X-API-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(response).await
+    }
+
+    /// Number of audit entries recorded for an agent.
+    pub async fn audit_count(&self, id: &str) -> usize {
+        let (status, body) = self
+            .get(&self.admin, &format!("/api/v1/agents/{id}/audit?limit=500"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["entries"].as_array().map_or(0, Vec::len)
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
+    (status, body)
+}
+
+/// Asserts an error body of the spec's shape with the given code.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status.as_u16(), expected_status, "body: {body}");
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error has a message: {body}"
+    );
+}

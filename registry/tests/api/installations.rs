@@ -1,0 +1,239 @@
+//! Install tokens, bootstrap and leases: how running instances learn of pause and kill.
+
+use crate::harness::{assert_error, read, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Instance {
+    id: String,
+    token: String,
+}
+
+async fn install(app: &TestApp, sekuire_id: &str) -> Instance {
+    let (status, token) = app
+        .post(
+            &app.admin,
+            "/api/v1/workspaces/ws-test/install-tokens",
+            json!({"agent_id": sekuire_id, "sekuire_id": sekuire_id, "expiry_minutes": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert!(token["token"].as_str().unwrap().starts_with("skt_"));
+    let response = app
+        .client
+        .post(app.url("/api/v1/installations/bootstrap"))
+        .json(&json!({"install_token": token["token"], "upstream_url": "http://x", "capabilities": [], "heartbeat_interval_seconds": 60}))
+        .send()
+        .await
+        .unwrap();
+    let (status, boot) = read(response).await;
+    assert_eq!(status, StatusCode::OK, "{boot}");
+    assert_eq!(boot["heartbeat_interval"], 60);
+    Instance {
+        id: boot["installation_id"].as_str().unwrap().to_owned(),
+        token: boot["runtime_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn lease(app: &TestApp, instance: &Instance) -> Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/installations/{}/lease", instance.id)))
+        .bearer_auth(&instance.token)
+        .json(&json!({"status": "running", "heartbeat_interval_seconds": 60}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["lease_expires_at"].is_string());
+    body
+}
+
+#[tokio::test]
+async fn commands_reach_installations_pause_and_resume_once_terminate_always() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("runtime").await;
+    let first = install(&app, &id).await;
+    let second = install(&app, &id).await;
+    assert!(lease(&app, &first).await.get("pending_command").is_none());
+
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert_eq!(agent["pending_command"], "pause");
+    assert_eq!(agent["installations"], 2);
+
+    assert_eq!(lease(&app, &first).await["pending_command"], "pause");
+    assert!(
+        lease(&app, &first).await.get("pending_command").is_none(),
+        "pause is delivered once"
+    );
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert_eq!(
+        agent["pending_command"], "pause",
+        "the second installation has not picked it up"
+    );
+    assert_eq!(lease(&app, &second).await["pending_command"], "pause");
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert!(
+        agent.get("pending_command").is_none(),
+        "every installation has it: {agent}"
+    );
+
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/resume"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(lease(&app, &first).await["pending_command"], "resume");
+    assert!(lease(&app, &first).await.get("pending_command").is_none());
+
+    app.post(
+        &app.admin,
+        &format!("/api/v1/agents/{id}/terminate"),
+        json!({}),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(lease(&app, &first).await["pending_command"], "terminate");
+    }
+    // The heartbeat variant body answers the same.
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/installations/{}/heartbeat", second.id)))
+        .bearer_auth(&second.token)
+        .json(&json!({"status": "healthy", "uptime_seconds": 3600, "platform": {"os": "linux"}}))
+        .send()
+        .await
+        .unwrap();
+    let (_, body) = read(response).await;
+    assert_eq!(body["pending_command"], "terminate");
+}
+
+#[tokio::test]
+async fn leases_while_paused_keep_the_heartbeat_moving() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("paused-but-alive").await;
+    let instance = install(&app, &id).await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    lease(&app, &instance).await;
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert_eq!(agent["runtime_status"], "paused");
+    assert_eq!(agent["health"], "healthy");
+    let first_beat = agent["last_heartbeat_at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    lease(&app, &instance).await;
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert!(agent["last_heartbeat_at"].as_str().unwrap() > first_beat.as_str());
+    assert_eq!(
+        agent["revision"], 2,
+        "heartbeats do not invalidate what an operator saw"
+    );
+}
+
+#[tokio::test]
+async fn an_install_token_works_once() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("once").await;
+    let (_, token) = app
+        .post(
+            &app.admin,
+            "/api/v1/workspaces/ws/install-tokens",
+            json!({"sekuire_id": id}),
+        )
+        .await;
+    let boot = |token: Value| {
+        app.client
+            .post(app.url("/api/v1/installations/bootstrap"))
+            .json(&json!({"install_token": token}))
+            .send()
+    };
+    assert_eq!(
+        boot(token["token"].clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let (status, body) = read(boot(token["token"].clone()).await.unwrap()).await;
+    assert_error(status, &body, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn leases_need_the_installations_own_runtime_token() {
+    let app = TestApp::spawn().await;
+    let a = install(&app, &app.add_agent("a").await).await;
+    let b = install(&app, &app.add_agent("b").await).await;
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/installations/{}/lease", a.id)))
+        .bearer_auth(&b.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_error(status, &body, 401, "unauthorized");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/installations/{}/lease", a.id)))
+        .header("X-API-Key", &app.admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "API keys do not lease"
+    );
+}
+
+#[tokio::test]
+async fn a_new_installation_of_a_paused_agent_learns_it_on_first_lease() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("late-starter").await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    let instance = install(&app, &id).await;
+    assert_eq!(lease(&app, &instance).await["pending_command"], "pause");
+}
+
+#[tokio::test]
+async fn installations_are_listed_with_their_command_delivery() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("listed").await;
+    let instance = install(&app, &id).await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    let (_, list) = app
+        .get(&app.viewer, &format!("/api/v1/agents/{id}/installations"))
+        .await;
+    assert_eq!(list["installations"][0]["last_command"], "pause");
+    assert_eq!(
+        list["installations"][0]["command_delivered_at"],
+        Value::Null
+    );
+    lease(&app, &instance).await;
+    let (_, list) = app
+        .get(&app.viewer, &format!("/api/v1/agents/{id}/installations"))
+        .await;
+    assert!(list["installations"][0]["command_delivered_at"].is_string());
+    assert!(list["installations"][0]["last_lease_at"].is_string());
+}

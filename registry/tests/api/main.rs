@@ -1,0 +1,14 @@
+//! Black-box tests of the registry API: a real server on loopback, a real SQLite file.
+//! One test binary (modules below) so the suite links once.
+
+// In test helpers a panic is the failure report, as in the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod auth;
+mod errors;
+mod events;
+mod fleet;
+mod installations;
+mod lifecycle;
