@@ -1,0 +1,198 @@
+//! Typed client of the registry API: one async fn per endpoint, one `Clone` error type.
+//! Knows HTTP and nothing about signals; pages decide what a failure means to the user.
+
+use crate::model::audit_query::AuditQuery;
+use crate::model::fleet_query::FleetQuery;
+use fleet_protocol::{
+    Agent, AgentList, ApiError, AuditPage, BulkRequest, BulkResponse, ErrorCode, EventTicket,
+    FleetSummary, InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse, Me,
+};
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Why a call failed, in words a user can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiFailure {
+    /// HTTP status; 0 when the registry could not be reached at all.
+    pub status: u16,
+    pub code: Option<ErrorCode>,
+    pub message: String,
+}
+
+impl ApiFailure {
+    fn unreachable(detail: impl std::fmt::Display) -> ApiFailure {
+        ApiFailure {
+            status: 0,
+            code: None,
+            message: format!("The registry could not be reached ({detail})."),
+        }
+    }
+
+    /// The registry is down or the network is gone: retry later, keep what is shown.
+    pub fn is_unreachable(&self) -> bool {
+        self.status == 0
+    }
+
+    /// The key was rejected: sign in again.
+    pub fn is_unauthorized(&self) -> bool {
+        self.code == Some(ErrorCode::Unauthorized) || self.status == 401
+    }
+
+    /// Someone changed the agent since it was loaded.
+    pub fn is_stale(&self) -> bool {
+        self.code == Some(ErrorCode::PreconditionFailed)
+    }
+}
+
+/// A registry and the key to use with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registry {
+    /// Origin of the registry, without a trailing slash.
+    pub base_url: String,
+    pub key: String,
+}
+
+impl Registry {
+    pub fn new(base_url: &str, key: &str) -> Registry {
+        Registry {
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+            key: key.trim().to_owned(),
+        }
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        request.header("X-API-Key", &self.key)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        let request = self.authorized(Request::get(&self.url(path)));
+        decode(request.send().await.map_err(ApiFailure::unreachable)?).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        revision: Option<i64>,
+    ) -> Result<T, ApiFailure> {
+        let mut request = self.authorized(Request::post(&self.url(path)));
+        if let Some(revision) = revision {
+            request = request.header("If-Match", &format!("\"{revision}\""));
+        }
+        let request = request.json(body).map_err(ApiFailure::unreachable)?;
+        decode(request.send().await.map_err(ApiFailure::unreachable)?).await
+    }
+
+    /// Who the key belongs to; also how a key is checked at sign-in.
+    pub async fn me(&self) -> Result<Me, ApiFailure> {
+        self.get("/api/v1/me").await
+    }
+
+    pub async fn fleet_summary(&self) -> Result<FleetSummary, ApiFailure> {
+        self.get("/api/v1/fleet/summary").await
+    }
+
+    pub async fn list_agents(&self, view: &FleetQuery) -> Result<AgentList, ApiFailure> {
+        self.get(&view.to_api_path()).await
+    }
+
+    pub async fn agent(&self, sekuire_id: &str) -> Result<Agent, ApiFailure> {
+        self.get(&format!("/api/v1/agents/{sekuire_id}")).await
+    }
+
+    pub async fn installations(&self, sekuire_id: &str) -> Result<InstallationList, ApiFailure> {
+        self.get(&format!("/api/v1/agents/{sekuire_id}/installations"))
+            .await
+    }
+
+    /// Pause, resume or terminate one agent, refused with 412 unless it is still at
+    /// `revision`: an operator never acts on a state they have not seen.
+    pub async fn apply(
+        &self,
+        sekuire_id: &str,
+        action: LifecycleAction,
+        reason: Option<String>,
+        revision: i64,
+    ) -> Result<LifecycleResponse, ApiFailure> {
+        self.post(
+            &format!("/api/v1/agents/{sekuire_id}/{action}"),
+            &LifecycleRequest { reason },
+            Some(revision),
+        )
+        .await
+    }
+
+    pub async fn apply_bulk(
+        &self,
+        action: LifecycleAction,
+        ids: Vec<String>,
+        reason: Option<String>,
+    ) -> Result<BulkResponse, ApiFailure> {
+        self.post(
+            &format!("/api/v1/agents/bulk/{action}"),
+            &BulkRequest { ids, reason },
+            None,
+        )
+        .await
+    }
+
+    pub async fn audit(&self, view: &AuditQuery) -> Result<AuditPage, ApiFailure> {
+        self.get(&view.to_api_path(false)).await
+    }
+
+    /// The whole filtered audit trail as CSV text.
+    pub async fn audit_csv(&self, view: &AuditQuery) -> Result<String, ApiFailure> {
+        let request = self.authorized(Request::get(&self.url(&view.to_api_path(true))));
+        let response = request.send().await.map_err(ApiFailure::unreachable)?;
+        if !response.ok() {
+            return Err(failure(response).await);
+        }
+        response.text().await.map_err(ApiFailure::unreachable)
+    }
+
+    /// A single-use ticket for the event stream (keys never go into URLs).
+    pub async fn event_ticket(&self) -> Result<EventTicket, ApiFailure> {
+        self.post("/api/v1/events/ticket", &serde_json::json!({}), None)
+            .await
+    }
+
+    /// The event stream URL for `ticket`.
+    pub fn events_url(&self, ticket: &str) -> String {
+        self.url(&format!(
+            "/api/v1/events?ticket={}",
+            crate::model::encode_component(ticket)
+        ))
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
+    if !response.ok() {
+        return Err(failure(response).await);
+    }
+    response.json().await.map_err(|err| ApiFailure {
+        status: response.status(),
+        code: None,
+        message: format!("The registry sent an answer this dashboard cannot read ({err})."),
+    })
+}
+
+async fn failure(response: Response) -> ApiFailure {
+    let status = response.status();
+    match response.json::<ApiError>().await {
+        Ok(body) => ApiFailure {
+            status,
+            code: Some(body.error),
+            message: body.message,
+        },
+        Err(_) => ApiFailure {
+            status,
+            code: None,
+            message: format!("The registry answered {status} {}.", response.status_text()),
+        },
+    }
+}

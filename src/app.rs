@@ -1,0 +1,229 @@
+//! The router, the providers, and what happens once at start: theme, clock, sign-in from
+//! a saved key or a `#key=` link.
+
+use crate::api::Registry;
+use crate::components::chrome::{
+    ConnectionBanner, LiveToggle, ShortcutHelp, ThemePicker, ToastHost,
+};
+use crate::model::encode_component;
+use crate::pages::{
+    agent::AgentPage, audit::AuditPage, connect::ConnectPage, fleet::FleetPage, not_found::NotFound,
+};
+use crate::state::live::LiveFeed;
+use crate::state::{storage, use_app, AppContext};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Redirect, Route, Router, Routes, A};
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::{path, NavigateOptions};
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+
+/// Navigates to a dashboard URL, pushing a history entry. `Copy`, for use in handlers.
+pub fn use_go() -> impl Fn(&str) + Copy + 'static {
+    let navigate = StoredValue::new_local(use_navigate());
+    move |url: &str| navigate.with_value(|n| n(url, NavigateOptions::default()))
+}
+
+/// Like [`use_go`] but replacing the current history entry.
+pub fn use_replace() -> impl Fn(&str) + Copy + 'static {
+    let navigate = StoredValue::new_local(use_navigate());
+    move |url: &str| {
+        navigate.with_value(|n| {
+            n(
+                url,
+                NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                },
+            )
+        })
+    }
+}
+
+/// The whole dashboard.
+#[component]
+pub fn App() -> impl IntoView {
+    let ctx = AppContext::new();
+    provide_context(ctx);
+
+    Effect::new(move |_| {
+        let theme = ctx.theme.get();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-theme", theme.as_str());
+        }
+    });
+    let clock = set_interval_with_handle(
+        move || ctx.now_ms.set(js_sys::Date::now() as i64),
+        Duration::from_secs(1),
+    );
+    on_cleanup(move || {
+        if let Ok(clock) = clock {
+            clock.clear();
+        }
+    });
+    spawn_local(restore_session(ctx));
+
+    view! {
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header/>
+            <ConnectionBanner/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/agents"/> }/>
+                    <Route path=path!("/connect") view=ConnectPage/>
+                    <Route path=path!("/agents") view=|| view! { <Protected><FleetPage/></Protected> }/>
+                    <Route path=path!("/agents/:id") view=|| view! { <Protected><AgentPage/></Protected> }/>
+                    <Route path=path!("/audit") view=|| view! { <Protected><AuditPage/></Protected> }/>
+                </Routes>
+            </main>
+            <ToastHost/>
+            <ShortcutHelp/>
+            <LiveFeed/>
+            <KeyboardShortcuts/>
+        </Router>
+    }
+}
+
+/// Signs in at start: a `#key=…` link first (then the fragment is removed from the
+/// address bar and history), else a key saved in this tab or on this device.
+async fn restore_session(ctx: AppContext) {
+    let window = window();
+    let location = window.location();
+    let origin = location.origin().unwrap_or_default();
+    let hash = location.hash().unwrap_or_default();
+    let (registry, remember) = if let Some(key) = hash.strip_prefix("#key=") {
+        let clean = format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        );
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
+        }
+        (Some(Registry::new(&origin, key)), false)
+    } else {
+        match storage::saved_credentials() {
+            Some((base, key, remembered)) => {
+                let base = if base.is_empty() { origin } else { base };
+                (Some(Registry::new(&base, &key)), remembered)
+            }
+            None => (None, false),
+        }
+    };
+    if let Some(registry) = registry {
+        match registry.me().await {
+            Ok(me) => ctx.sign_in(registry, me, remember),
+            Err(failure) if failure.is_unauthorized() => ctx.sign_out(Some(
+                "Your key was rejected by the registry. Sign in again to continue.".into(),
+            )),
+            Err(failure) => ctx.rejected.set(Some(failure.message)),
+        }
+    }
+    ctx.restoring.set(false);
+}
+
+/// Pages that need a session: until there is one, send the user to sign in and bring
+/// them back here afterwards.
+#[component]
+fn Protected(children: ChildrenFn) -> impl IntoView {
+    let ctx = use_app();
+    let location = use_location();
+    let replace = use_replace();
+    Effect::new(move |_| {
+        if !ctx.restoring.get() && ctx.session.with(Option::is_none) {
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            replace(&format!("/connect?next={}", encode_component(&here)));
+        }
+    });
+    view! {
+        <Show
+            when=move || ctx.session.with(Option::is_some)
+            fallback=|| view! { <p class="loading" aria-busy="true">"Signing in…"</p> }
+        >
+            {children()}
+        </Show>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let ctx = use_app();
+    let who = move || {
+        ctx.session.with(|s| {
+            s.as_ref()
+                .map(|s| (s.me.name.clone(), s.me.role.to_string()))
+        })
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/agents">"Sekuire " <span>"fleet"</span></a>
+            <Show when=move || who().is_some()>
+                <nav aria-label="Main">
+                    <A href="/agents">"Fleet"</A>
+                    <A href="/audit">"Audit"</A>
+                </nav>
+            </Show>
+            <div class="topbar-right">
+                <Show when=move || who().is_some()>
+                    <LiveToggle/>
+                </Show>
+                <ThemePicker/>
+                {move || who().map(|(name, role)| view! {
+                    <span class="whoami" data-testid="whoami">{name}" · "<span class="role">{role}</span></span>
+                    <button type="button" class="link" data-testid="sign-out" on:click=move |_| ctx.sign_out(None)>"Sign out"</button>
+                })}
+                <button type="button" class="icon" aria-label="Keyboard shortcuts" on:click=move |_| ctx.help_open.set(true)>"?"</button>
+            </div>
+        </header>
+    }
+}
+
+/// `/` search, `g a` fleet, `g l` audit, `?` help. Ignored while typing in a field.
+#[component]
+fn KeyboardShortcuts() -> impl IntoView {
+    let ctx = use_app();
+    let go = use_go();
+    let g_pressed_at = StoredValue::new(0.0_f64);
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+        let in_field = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if in_field || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let now = js_sys::Date::now();
+        let after_g = now - g_pressed_at.get_value() < 1_500.0;
+        match ev.key().as_str() {
+            "/" => {
+                ev.prevent_default();
+                match document().get_element_by_id("fleet-search") {
+                    Some(search) => {
+                        if let Ok(search) = search.dyn_into::<web_sys::HtmlElement>() {
+                            let _ = search.focus();
+                        }
+                    }
+                    None => go("/agents"),
+                }
+            }
+            "?" => ctx.help_open.update(|open| *open = !*open),
+            "g" => g_pressed_at.set_value(now),
+            "a" if after_g => {
+                g_pressed_at.set_value(0.0);
+                go("/agents");
+            }
+            "l" if after_g => {
+                g_pressed_at.set_value(0.0);
+                go("/audit");
+            }
+            _ => {}
+        }
+    });
+    on_cleanup(move || handle.remove());
+}

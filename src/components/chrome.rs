@@ -1,0 +1,141 @@
+//! App chrome: toasts, the lost-connection banner, the shortcut help, the live indicator.
+
+use crate::components::dialog::Modal;
+use crate::state::live::LiveState;
+use crate::state::{storage, use_app, Theme, ToastKind};
+use leptos::prelude::*;
+
+/// Toasts, announced politely to screen readers.
+#[component]
+pub fn ToastHost() -> impl IntoView {
+    let ctx = use_app();
+    view! {
+        <div class="toasts" role="status" aria-live="polite" data-testid="toasts">
+            <For
+                each=move || ctx.toasts.get()
+                key=|t| t.id
+                children=move |toast| {
+                    let class = match toast.kind {
+                        ToastKind::Success => "toast success",
+                        ToastKind::Info => "toast info",
+                        ToastKind::Error => "toast error",
+                    };
+                    let id = toast.id;
+                    view! {
+                        <div class=class data-testid="toast">
+                            <span>{toast.text}</span>
+                            <button
+                                type="button"
+                                class="toast-close"
+                                aria-label="Dismiss"
+                                on:click=move |_| ctx.toasts.update(|t| t.retain(|x| x.id != id))
+                            >
+                                "×"
+                            </button>
+                        </div>
+                    }
+                }
+            />
+        </div>
+    }
+}
+
+/// Shown while the registry is unreachable; the data on screen stays.
+#[component]
+pub fn ConnectionBanner() -> impl IntoView {
+    let ctx = use_app();
+    view! {
+        <Show when=move || ctx.connection_lost.get()>
+            <div class="banner warning" role="alert" data-testid="connection-banner">
+                "Lost connection to the registry. Retrying automatically — what you see may be out of date."
+            </div>
+        </Show>
+    }
+}
+
+/// Live updates on/off, with the feed's state.
+#[component]
+pub fn LiveToggle() -> impl IntoView {
+    let ctx = use_app();
+    let label = move || match ctx.live_state.get() {
+        LiveState::Off => "Live off",
+        LiveState::Connecting => "Connecting…",
+        LiveState::Live => "Live",
+        LiveState::Reconnecting => "Reconnecting…",
+    };
+    view! {
+        <label class="live-toggle" title="Update rows as the fleet changes">
+            <input
+                type="checkbox"
+                data-testid="live-toggle"
+                prop:checked=move || ctx.live_enabled.get()
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    storage::save_live_updates(on);
+                    ctx.live_enabled.set(on);
+                }
+            />
+            <span class=move || format!("live-dot {}", if ctx.live_state.get() == LiveState::Live { "on" } else { "off" })></span>
+            <span data-testid="live-state">{label}</span>
+        </label>
+    }
+}
+
+/// System / light / dark.
+#[component]
+pub fn ThemePicker() -> impl IntoView {
+    let ctx = use_app();
+    view! {
+        <label class="theme-picker">
+            <span class="visually-hidden">"Theme"</span>
+            <select
+                data-testid="theme"
+                on:change=move |ev| {
+                    let theme = Theme::parse(&event_target_value(&ev));
+                    storage::save_theme(theme.as_str());
+                    ctx.theme.set(theme);
+                }
+            >
+                {Theme::ALL
+                    .into_iter()
+                    .map(|t| {
+                        view! {
+                            <option value=t.as_str() selected=move || ctx.theme.get() == t>
+                                {match t {
+                                    Theme::System => "System theme",
+                                    Theme::Light => "Light",
+                                    Theme::Dark => "Dark",
+                                }}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// `?`: the keyboard shortcuts.
+#[component]
+pub fn ShortcutHelp() -> impl IntoView {
+    let ctx = use_app();
+    let close = Callback::new(move |()| ctx.help_open.set(false));
+    view! {
+        <Show when=move || ctx.help_open.get()>
+            <Modal title="Keyboard shortcuts".to_owned() on_close=close>
+                <table class="shortcuts">
+                    <tbody>
+                        <tr><td><kbd>"/"</kbd></td><td>"Search the fleet"</td></tr>
+                        <tr><td><kbd>"g"</kbd>" "<kbd>"a"</kbd></td><td>"Go to the fleet"</td></tr>
+                        <tr><td><kbd>"g"</kbd>" "<kbd>"l"</kbd></td><td>"Go to the audit log"</td></tr>
+                        <tr><td><kbd>"?"</kbd></td><td>"Show this help"</td></tr>
+                        <tr><td><kbd>"Esc"</kbd></td><td>"Close a dialog"</td></tr>
+                    </tbody>
+                </table>
+                <div class="dialog-actions">
+                    <button type="button" on:click=move |_| close.run(())>"Close"</button>
+                </div>
+            </Modal>
+        </Show>
+    }
+}

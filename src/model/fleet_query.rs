@@ -1,0 +1,222 @@
+//! The fleet page's view state: filters, search, sort and page, all kept in the URL so a
+//! link reproduces the view and back/forward work.
+
+use super::{join_list, parse_list, query_string};
+use fleet_protocol::{Agent, Health, RuntimeStatus, VerificationStatus};
+
+/// Rows a fleet page shows.
+pub const PAGE_SIZE: u32 = 50;
+
+/// Sort orders offered in the fleet table, as the registry spells them.
+pub const SORTS: [(&str, &str); 8] = [
+    ("name", "Name A–Z"),
+    ("-name", "Name Z–A"),
+    ("-reputation_score", "Reputation, high first"),
+    ("reputation_score", "Reputation, low first"),
+    ("-last_heartbeat_at", "Heartbeat, newest first"),
+    ("last_heartbeat_at", "Heartbeat, oldest first"),
+    ("runtime_status", "Runtime state"),
+    ("-updated_at", "Recently changed"),
+];
+
+/// What the fleet table shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetQuery {
+    pub q: String,
+    pub runtime_status: Vec<RuntimeStatus>,
+    pub health: Vec<Health>,
+    pub verification_status: Vec<VerificationStatus>,
+    pub min_reputation: Option<u8>,
+    /// Registry sort spec; empty means by name.
+    pub sort: String,
+    /// Keyset cursor of the page; `None` for the first.
+    pub cursor: Option<String>,
+    /// 1-based page number, for display; the cursor is what fetches.
+    pub page: u32,
+}
+
+impl FleetQuery {
+    /// Reads the view from URL query parameters.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> FleetQuery {
+        FleetQuery {
+            q: get("q").unwrap_or_default(),
+            runtime_status: parse_list(get("runtime_status")),
+            health: parse_list(get("health")),
+            verification_status: parse_list(get("verification_status")),
+            min_reputation: get("min_reputation")
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v <= 100),
+            sort: get("sort")
+                .filter(|s| SORTS.iter().any(|(spec, _)| spec == s))
+                .unwrap_or_default(),
+            cursor: get("cursor").filter(|c| !c.is_empty()),
+            page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
+        }
+    }
+
+    fn filter_pairs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("q", self.q.trim().to_owned()),
+            ("runtime_status", join_list(&self.runtime_status)),
+            ("health", join_list(&self.health)),
+            ("verification_status", join_list(&self.verification_status)),
+            (
+                "min_reputation",
+                self.min_reputation
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("sort", self.sort.clone()),
+        ]
+    }
+
+    /// The dashboard URL of this view: `/agents?runtime_status=paused&q=bot`.
+    pub fn to_url(&self) -> String {
+        let mut pairs = self.filter_pairs();
+        if let Some(cursor) = &self.cursor {
+            pairs.push(("cursor", cursor.clone()));
+            pairs.push(("page", self.page.to_string()));
+        }
+        format!("/agents{}", query_string(&pairs))
+    }
+
+    /// The registry request of this view: `/api/v1/agents?...&limit=50`.
+    pub fn to_api_path(&self) -> String {
+        let mut pairs = self.filter_pairs();
+        pairs.push(("limit", PAGE_SIZE.to_string()));
+        if let Some(cursor) = &self.cursor {
+            pairs.push(("cursor", cursor.clone()));
+        }
+        format!("/api/v1/agents{}", query_string(&pairs))
+    }
+
+    /// The same filters from the first page: every filter change starts there.
+    pub fn first_page(mut self) -> FleetQuery {
+        self.cursor = None;
+        self.page = 1;
+        self
+    }
+
+    /// The next page, after `cursor`.
+    pub fn next_page(&self, cursor: String) -> FleetQuery {
+        FleetQuery {
+            cursor: Some(cursor),
+            page: self.page + 1,
+            ..self.clone()
+        }
+    }
+
+    /// True when any filter or search narrows the fleet.
+    pub fn is_filtered(&self) -> bool {
+        !self.q.trim().is_empty()
+            || !self.runtime_status.is_empty()
+            || !self.health.is_empty()
+            || !self.verification_status.is_empty()
+            || self.min_reputation.is_some()
+    }
+
+    /// Whether `agent` belongs in this view, judged in the browser for live updates the
+    /// same way the registry filters (name substring or id prefix, case-insensitive).
+    pub fn matches(&self, agent: &Agent, health: Health) -> bool {
+        let q = self.q.trim().to_lowercase();
+        let text_ok = q.is_empty()
+            || agent.name.to_lowercase().contains(&q)
+            || agent.sekuire_id.starts_with(&q);
+        text_ok
+            && (self.runtime_status.is_empty()
+                || self.runtime_status.contains(&agent.runtime_status))
+            && (self.health.is_empty() || self.health.contains(&health))
+            && (self.verification_status.is_empty()
+                || self
+                    .verification_status
+                    .contains(&agent.verification_status))
+            && self
+                .min_reputation
+                .is_none_or(|min| agent.reputation_score >= min)
+    }
+}
+
+/// Adds `item` to `list` when absent, removes it when present: a filter chip's click.
+pub fn toggle<T: PartialEq + Copy>(list: &[T], item: T) -> Vec<T> {
+    if list.contains(&item) {
+        list.iter().copied().filter(|x| *x != item).collect()
+    } else {
+        let mut out = list.to_vec();
+        out.push(item);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> FleetQuery {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        FleetQuery::from_params(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_url_round_trips_the_view() {
+        let view = FleetQuery {
+            q: "triage bot".into(),
+            runtime_status: vec![RuntimeStatus::Paused],
+            health: vec![Health::Stale, Health::Unhealthy],
+            min_reputation: Some(40),
+            sort: "-reputation_score".into(),
+            ..FleetQuery::default()
+        };
+        let url = view.to_url();
+        assert_eq!(
+            url,
+            "/agents?q=triage%20bot&runtime_status=paused&health=stale%2Cunhealthy&min_reputation=40&sort=-reputation_score"
+        );
+        let back = from(&[
+            ("q", "triage bot"),
+            ("runtime_status", "paused"),
+            ("health", "stale,unhealthy"),
+            ("min_reputation", "40"),
+            ("sort", "-reputation_score"),
+        ]);
+        assert_eq!(back, FleetQuery { page: 1, ..view });
+    }
+
+    #[test]
+    fn hand_edited_urls_fall_back_to_defaults() {
+        let view = from(&[
+            ("sort", "colour"),
+            ("min_reputation", "900"),
+            ("page", "-3"),
+        ]);
+        assert_eq!(view.sort, "");
+        assert_eq!(view.min_reputation, None);
+        assert_eq!(view.page, 1);
+    }
+
+    #[test]
+    fn api_path_asks_the_registry_for_one_page() {
+        let view = from(&[
+            ("runtime_status", "active,paused"),
+            ("cursor", "abc"),
+            ("page", "2"),
+        ]);
+        assert_eq!(
+            view.to_api_path(),
+            "/api/v1/agents?runtime_status=active%2Cpaused&limit=50&cursor=abc"
+        );
+        assert_eq!(view.clone().first_page().cursor, None);
+        let next = view.next_page("def".into());
+        assert_eq!((next.cursor.as_deref(), next.page), (Some("def"), 3));
+    }
+
+    #[test]
+    fn toggling_a_chip_adds_then_removes() {
+        let on = toggle(&[], RuntimeStatus::Paused);
+        assert_eq!(on, vec![RuntimeStatus::Paused]);
+        assert!(toggle(&on, RuntimeStatus::Paused).is_empty());
+    }
+}

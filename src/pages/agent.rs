@@ -1,0 +1,333 @@
+//! `/agents/{id}`: everything `sekuire agent-status` shows, the lifecycle actions, the
+//! agent's audit timeline and its installations.
+
+use crate::api::ApiFailure;
+use crate::components::badges::{
+    HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
+};
+use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
+use crate::model::audit_query::AuditQuery;
+use crate::model::time::{exact_time, parse_timestamp_ms, relative_time};
+use crate::pages::fleet::done_sentence;
+use crate::pages::{settle, ErrorPanel};
+use crate::state::live::LiveEvent;
+use crate::state::{use_app, ToastKind};
+use fleet_protocol::{
+    offered_actions, Agent, AuditPage, InstallationList, LifecycleAction, Role, RuntimeStatus,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+/// "3 min ago (2026-01-15 10:30:00 UTC)", or a dash.
+fn when(ts: Option<&str>, now_ms: i64) -> String {
+    match ts {
+        Some(ts) => match parse_timestamp_ms(ts) {
+            Some(ms) => format!("{} ({})", relative_time(now_ms, ms), exact_time(ts)),
+            None => ts.to_owned(),
+        },
+        None => "—".to_owned(),
+    }
+}
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let ctx = use_app();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let agent = RwSignal::new(None::<Agent>);
+    let error = RwSignal::new(None::<ApiFailure>);
+    let installations = RwSignal::new(None::<InstallationList>);
+    let installations_error = RwSignal::new(None::<ApiFailure>);
+    let audit = RwSignal::new(None::<AuditPage>);
+    let audit_error = RwSignal::new(None::<ApiFailure>);
+    let notice = RwSignal::new(None::<String>);
+    let dialog = RwSignal::new(None::<LifecycleAction>);
+    let busy = RwSignal::new(false);
+
+    let load_history = move || {
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
+        let sekuire_id = id.get_untracked();
+        spawn_local(async move {
+            let trail = AuditQuery {
+                agent: sekuire_id.clone(),
+                ..AuditQuery::default()
+            };
+            settle(ctx, registry.audit(&trail).await, audit, audit_error);
+            settle(
+                ctx,
+                registry.installations(&sekuire_id).await,
+                installations,
+                installations_error,
+            );
+        });
+    };
+    let load = move || {
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
+        let sekuire_id = id.get_untracked();
+        spawn_local(async move {
+            settle(ctx, registry.agent(&sekuire_id).await, agent, error);
+        });
+        load_history();
+    };
+    Effect::new(move |_| {
+        id.track();
+        ctx.reload_epoch.track();
+        notice.set(None);
+        load();
+    });
+
+    ctx.on_live_event(move |event| {
+        let this = id.get_untracked();
+        match event {
+            LiveEvent::Agent(fresh) if fresh.sekuire_id == this => {
+                agent.set(Some((**fresh).clone()));
+                load_history();
+            }
+            LiveEvent::Heartbeat(beat) if beat.sekuire_id == this => agent.update(|a| {
+                if let Some(a) = a {
+                    a.last_heartbeat_at = Some(beat.last_heartbeat_at.clone());
+                    a.health = beat.health;
+                }
+            }),
+            LiveEvent::Resync => load(),
+            _ => {}
+        }
+    });
+
+    // Every action carries the revision on screen; a 412 shows the new state and asks again.
+    let act = move |action: LifecycleAction, reason: Option<String>| {
+        let (Some(registry), Some(seen)) = (ctx.registry(), agent.get_untracked()) else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match registry
+                .apply(&seen.sekuire_id, action, reason, seen.revision)
+                .await
+            {
+                Ok(done) => {
+                    ctx.toast(
+                        ToastKind::Success,
+                        done_sentence(&done.agent.name, action, done.changed),
+                    );
+                    agent.set(Some(done.agent));
+                    notice.set(None);
+                    dialog.set(None);
+                    load_history();
+                }
+                Err(failure) if failure.is_stale() => {
+                    dialog.set(None);
+                    if let Ok(fresh) = registry.agent(&seen.sekuire_id).await {
+                        notice.set(Some(format!(
+                            "{} changed while you were looking at it: it is now {}{}. Nothing was done — review the current state below and choose again.",
+                            fresh.name,
+                            fresh.runtime_status,
+                            fresh.status_changed_by.as_deref().map(|by| format!(" (changed by {by})")).unwrap_or_default(),
+                        )));
+                        agent.set(Some(fresh));
+                        load_history();
+                    }
+                }
+                Err(failure) => {
+                    ctx.observe_failure(&failure);
+                    ctx.toast(ToastKind::Error, failure.message);
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let close_dialog = Callback::new(move |()| dialog.set(None));
+    let confirm_pause =
+        Callback::new(move |reason: Option<String>| act(LifecycleAction::Pause, reason));
+    let confirm_terminate =
+        Callback::new(move |reason: String| act(LifecycleAction::Terminate, Some(reason)));
+
+    view! {
+        <section class="agent-page">
+            <p><a href="/agents" class="back">"← Fleet"</a></p>
+            {move || match (agent.get(), error.get()) {
+                (None, Some(failure)) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
+                (None, None) => view! { <p class="loading" aria-busy="true">"Loading agent…"</p> }.into_any(),
+                (Some(a), _) => {
+                    let role = ctx.role().unwrap_or(Role::Viewer);
+                    let offered = offered_actions(role, a.runtime_status);
+                    let can_terminate = offered.contains(&LifecycleAction::Terminate);
+                    let terminated = a.runtime_status == RuntimeStatus::Terminated;
+                    let name = a.name.clone();
+                    view! {
+                        <AgentHeader agent=a.clone()/>
+                        {terminated.then(|| view! {
+                            <div class="banner danger" role="status" data-testid="terminated-banner">
+                                <strong>"Terminated"</strong>
+                                {format!(
+                                    " by {} {}.",
+                                    a.status_changed_by.clone().unwrap_or_else(|| "unknown".into()),
+                                    when(a.status_changed_at.as_deref(), ctx.now_ms.get_untracked())
+                                )}
+                                {a.status_reason.clone().map(|r| view! { " Reason: " <q>{r}</q> })}
+                                " This cannot be undone; the agent has no actions."
+                            </div>
+                        })}
+                        {move || notice.get().map(|n| view! { <p class="alert" role="alert" data-testid="stale-notice">{n}</p> })}
+                        <AgentFacts agent=a.clone()/>
+                        {(!terminated && !offered.is_empty()).then(|| view! {
+                            <div class="actions-row" data-testid="agent-actions">
+                                {offered.contains(&LifecycleAction::Pause).then(|| view! {
+                                    <button type="button" class="primary" data-testid="pause" on:click=move |_| dialog.set(Some(LifecycleAction::Pause))>"Pause…"</button>
+                                })}
+                                {offered.contains(&LifecycleAction::Resume).then(|| view! {
+                                    <button type="button" class="primary" data-testid="resume" disabled=move || busy.get() on:click=move |_| act(LifecycleAction::Resume, None)>"Resume"</button>
+                                })}
+                            </div>
+                        })}
+                        {can_terminate.then(|| view! {
+                            <section class="danger-zone" aria-labelledby="danger-zone-title">
+                                <h2 id="danger-zone-title">"Danger zone"</h2>
+                                <p>"Terminating stops this agent for good. Running instances are told to shut down; nothing can resume it."</p>
+                                <button type="button" class="danger-outline" data-testid="terminate" on:click=move |_| dialog.set(Some(LifecycleAction::Terminate))>"Terminate agent…"</button>
+                            </section>
+                        })}
+                        {move || match dialog.get() {
+                            Some(LifecycleAction::Pause) => Some(view! {
+                                <PauseDialog agent_name=name.clone() on_confirm=confirm_pause on_cancel=close_dialog busy=busy.into()/>
+                            }.into_any()),
+                            Some(LifecycleAction::Terminate) => Some(view! {
+                                <TerminateDialog agent_name=name.clone() on_confirm=confirm_terminate on_cancel=close_dialog busy=busy.into()/>
+                            }.into_any()),
+                            _ => None,
+                        }}
+                    }.into_any()
+                }
+            }}
+            <div class="two-col">
+                <AuditTimeline audit=audit error=audit_error/>
+                <InstallationTable installations=installations error=installations_error/>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn AgentHeader(agent: Agent) -> impl IntoView {
+    view! {
+        <div class="agent-head">
+            <h1 data-testid="agent-title">{agent.name.clone()}<span class="muted version">{format!(" v{}", agent.version)}</span></h1>
+            <RuntimeBadge status=agent.runtime_status/>
+            <VerificationBadge status=agent.verification_status/>
+            <PendingBadge command=agent.pending_command/>
+        </div>
+        {(!agent.description.is_empty()).then(|| view! { <p class="description">{agent.description.clone()}</p> })}
+    }
+}
+
+/// The fields of `sekuire agent-status`, plus health and the last change.
+#[component]
+fn AgentFacts(agent: Agent) -> impl IntoView {
+    let ctx = use_app();
+    let changed_at = agent.status_changed_at.clone();
+    view! {
+        <dl class="facts card" data-testid="agent-facts">
+            <dt>"Sekuire ID"</dt>
+            <dd><ShortId sekuire_id=agent.sekuire_id.clone() full=true/></dd>
+            <dt>"Runtime state"</dt>
+            <dd><RuntimeBadge status=agent.runtime_status/></dd>
+            <dt>"Verification"</dt>
+            <dd><VerificationBadge status=agent.verification_status/></dd>
+            <dt>"Reputation"</dt>
+            <dd><ReputationBar score=agent.reputation_score/></dd>
+            <dt>"Health"</dt>
+            <dd><HealthCell last_heartbeat_at=agent.last_heartbeat_at.clone() interval_secs=agent.heartbeat_interval_seconds/></dd>
+            <dt>"Last heartbeat"</dt>
+            <dd>{agent.last_heartbeat_at.as_deref().map(exact_time).unwrap_or_else(|| "never".into())}</dd>
+            <dt>"Pending command"</dt>
+            <dd>{agent.pending_command.map(|c| c.to_string()).unwrap_or_else(|| "none".into())}</dd>
+            <dt>"Installations"</dt>
+            <dd>{agent.installations}</dd>
+            <dt>"Last change"</dt>
+            <dd data-testid="last-change">
+                {agent.status_changed_by.clone().map(|by| format!("by {by}, ")).unwrap_or_default()}
+                {move || when(changed_at.as_deref(), ctx.now_ms.get())}
+                {agent.status_reason.clone().map(|r| view! { <br/>"Reason: "<q data-testid="status-reason">{r}</q> })}
+            </dd>
+            <dt>"Revision"</dt>
+            <dd class="mono">{agent.revision}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn AuditTimeline(
+    audit: RwSignal<Option<AuditPage>>,
+    error: RwSignal<Option<ApiFailure>>,
+) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Audit timeline"</h2>
+            {move || error.get().map(|f| view! { <p class="alert">{f.message}</p> })}
+            {move || audit.get().map(|page| {
+                if page.entries.is_empty() {
+                    view! { <p class="muted">"No lifecycle changes yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="timeline" data-testid="agent-audit">
+                            {page.entries.into_iter().map(|e| view! {
+                                <li>
+                                    <time datetime=e.at.clone()>{exact_time(&e.at)}</time>
+                                    <span><strong>{e.actor}</strong>" "{e.action.past_tense()}" ("{e.from_status.as_str()}" → "{e.to_status.as_str()}")"</span>
+                                    {e.reason.map(|r| view! { <q>{r}</q> })}
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn InstallationTable(
+    installations: RwSignal<Option<InstallationList>>,
+    error: RwSignal<Option<ApiFailure>>,
+) -> impl IntoView {
+    let ctx = use_app();
+    view! {
+        <section class="card">
+            <h2>"Installations"</h2>
+            {move || error.get().map(|f| view! { <p class="alert">{f.message}</p> })}
+            {move || installations.get().map(|list| {
+                if list.installations.is_empty() {
+                    view! { <p class="muted">"No running instances have registered."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="compact">
+                            <thead><tr><th scope="col">"Installation"</th><th scope="col">"Status"</th><th scope="col">"Last lease"</th><th scope="col">"Command"</th></tr></thead>
+                            <tbody>
+                                {list.installations.into_iter().map(|i| {
+                                    let command = match (i.last_command, i.command_delivered_at.as_deref()) {
+                                        (Some(c), Some(at)) => format!("{c} delivered {}", when(Some(at), ctx.now_ms.get_untracked())),
+                                        (Some(c), None) => format!("{c} pending"),
+                                        (None, _) => "—".to_owned(),
+                                    };
+                                    view! {
+                                        <tr>
+                                            <td class="mono small">{i.installation_id}</td>
+                                            <td>{i.status}</td>
+                                            <td>{when(i.last_lease_at.as_deref(), ctx.now_ms.get_untracked())}</td>
+                                            <td>{command}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,724 @@
+//! `/agents`: the fleet at a glance. Search, filters, sort and paging are the registry's
+//! work (the browser never downloads the fleet); the view lives in the URL.
+
+use crate::api::ApiFailure;
+use crate::app::use_go;
+use crate::components::badges::{
+    HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
+};
+use crate::components::charts::{HealthBar, ReputationHistogram};
+use crate::components::lifecycle_dialogs::{BulkDialog, BulkLine};
+use crate::model::fleet_query::{toggle, FleetQuery, SORTS};
+use crate::model::time::parse_timestamp_ms;
+use crate::pages::{settle, ErrorPanel, LatestOnly};
+use crate::state::live::LiveEvent;
+use crate::state::{use_app, AppContext, ToastKind};
+use fleet_protocol::{
+    offered_actions, Agent, AgentList, FleetSummary, Health, LifecycleAction, Role, RuntimeStatus,
+    VerificationStatus,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+use std::time::Duration;
+
+/// How long typing must pause before the search goes to the registry.
+const SEARCH_DEBOUNCE: Duration = Duration::from_millis(250);
+
+fn agent_health(agent: &Agent, now_ms: i64) -> Health {
+    Health::derive(
+        agent
+            .last_heartbeat_at
+            .as_deref()
+            .and_then(parse_timestamp_ms),
+        agent.heartbeat_interval_seconds,
+        now_ms,
+    )
+}
+
+/// "Agent my-agent paused", the sentence every action ends in.
+pub fn done_sentence(agent_name: &str, action: LifecycleAction, changed: bool) -> String {
+    if changed {
+        format!("Agent {agent_name} {}.", action.past_tense())
+    } else {
+        format!("Agent {agent_name} was already {}.", action.past_tense())
+    }
+}
+
+#[component]
+pub fn FleetPage() -> impl IntoView {
+    let ctx = use_app();
+    let query = use_query_map();
+    let go = use_go();
+    let view_q = Memo::new(move |_| query.with(|q| FleetQuery::from_params(|k| q.get(k))));
+    let list = RwSignal::new(None::<AgentList>);
+    let summary = RwSignal::new(None::<FleetSummary>);
+    let summary_error = RwSignal::new(None::<ApiFailure>);
+    let error = RwSignal::new(None::<ApiFailure>);
+    let loading = RwSignal::new(false);
+    let changes = RwSignal::new(0u32);
+    let selected = RwSignal::new(Vec::<String>::new());
+    let latest = LatestOnly::new();
+
+    let load = move || {
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
+        let view = view_q.get_untracked();
+        let ticket = latest.start();
+        loading.set(true);
+        spawn_local(async move {
+            let page = registry.list_agents(&view).await;
+            if !latest.is_current(ticket) {
+                return;
+            }
+            loading.set(false);
+            if page.is_ok() {
+                changes.set(0);
+            }
+            settle(ctx, page, list, error);
+        });
+    };
+    let load_summary = move || {
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
+        spawn_local(async move {
+            settle(ctx, registry.fleet_summary().await, summary, summary_error);
+        });
+    };
+    Effect::new(move |_| {
+        view_q.track();
+        ctx.reload_epoch.track();
+        selected.set(Vec::new());
+        load();
+    });
+    Effect::new(move |_| {
+        ctx.reload_epoch.track();
+        load_summary();
+    });
+
+    ctx.on_live_event(move |event| match event {
+        LiveEvent::Agent(agent) => {
+            let fits = view_q.with_untracked(|v| {
+                v.matches(agent, agent_health(agent, ctx.now_ms.get_untracked()))
+            });
+            let on_page = list.with_untracked(|l| {
+                l.as_ref()
+                    .is_some_and(|l| l.agents.iter().any(|a| a.sekuire_id == agent.sekuire_id))
+            });
+            if on_page {
+                // Updated in place; a row that no longer fits stays until the user asks.
+                list.update(|l| {
+                    if let Some(row) = l.as_mut().and_then(|l| {
+                        l.agents
+                            .iter_mut()
+                            .find(|a| a.sekuire_id == agent.sekuire_id)
+                    }) {
+                        *row = (**agent).clone();
+                    }
+                });
+            }
+            if on_page != fits {
+                changes.update(|n| *n += 1);
+            }
+        }
+        LiveEvent::Heartbeat(beat) => {
+            let on_page = list.with_untracked(|l| {
+                l.as_ref()
+                    .is_some_and(|l| l.agents.iter().any(|a| a.sekuire_id == beat.sekuire_id))
+            });
+            if on_page {
+                list.update(|l| {
+                    if let Some(row) = l.as_mut().and_then(|l| {
+                        l.agents
+                            .iter_mut()
+                            .find(|a| a.sekuire_id == beat.sekuire_id)
+                    }) {
+                        row.last_heartbeat_at = Some(beat.last_heartbeat_at.clone());
+                        row.health = beat.health;
+                    }
+                });
+            }
+        }
+        LiveEvent::Resync => {
+            load();
+            load_summary();
+        }
+        LiveEvent::Audit(_) => {}
+    });
+
+    let set_view = move |f: &dyn Fn(&mut FleetQuery)| {
+        let mut next = view_q.get_untracked().first_page();
+        f(&mut next);
+        go(&next.to_url());
+    };
+
+    // Search as you type, debounced; the box follows the URL on back/forward.
+    let search_text = RwSignal::new(view_q.get_untracked().q);
+    Effect::new(move |_| search_text.set(view_q.with(|v| v.q.clone())));
+    let pending_search: StoredValue<Option<TimeoutHandle>> = StoredValue::new(None);
+    let on_search = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        search_text.set(text.clone());
+        if let Some(handle) = pending_search.get_value() {
+            handle.clear();
+        }
+        let handle =
+            set_timeout_with_handle(move || set_view(&|v| v.q = text.clone()), SEARCH_DEBOUNCE)
+                .ok();
+        pending_search.set_value(handle);
+    };
+
+    let role = move || ctx.role().unwrap_or(Role::Viewer);
+    let may_operate = move || role() >= Role::Operator;
+    let may_terminate = move || role() >= Role::Admin;
+    let rows = move || list.with(|l| l.as_ref().map(|l| l.agents.clone()).unwrap_or_default());
+
+    // Bulk actions on the selected rows.
+    let bulk_action = RwSignal::new(None::<LifecycleAction>);
+    let bulk_busy = RwSignal::new(false);
+    let bulk_results = RwSignal::new(None::<Vec<BulkLine>>);
+    let selected_names = move || {
+        let ids = selected.get();
+        list.with(|l| {
+            l.as_ref()
+                .map(|l| {
+                    l.agents
+                        .iter()
+                        .filter(|a| ids.contains(&a.sekuire_id))
+                        .map(|a| (a.sekuire_id.clone(), a.name.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    };
+    let run_bulk = Callback::new(move |reason: Option<String>| {
+        let (Some(registry), Some(action)) = (ctx.registry(), bulk_action.get_untracked()) else {
+            return;
+        };
+        let targets = selected_names();
+        bulk_busy.set(true);
+        spawn_local(async move {
+            let ids = targets.iter().map(|(id, _)| id.clone()).collect();
+            match registry.apply_bulk(action, ids, reason).await {
+                Ok(response) => {
+                    let lines: Vec<BulkLine> = response
+                        .results
+                        .iter()
+                        .map(|r| {
+                            let agent_name = targets
+                                .iter()
+                                .find(|(id, _)| *id == r.sekuire_id)
+                                .map(|(_, n)| n.clone())
+                                .unwrap_or_else(|| r.sekuire_id.clone());
+                            let text = match (r.ok, r.changed) {
+                                (true, Some(true)) => action.past_tense().to_owned(),
+                                (true, _) => format!("already {}", action.past_tense()),
+                                (false, _) => r.message.clone().unwrap_or_else(|| "failed".into()),
+                            };
+                            BulkLine {
+                                agent_name,
+                                ok: r.ok,
+                                text,
+                            }
+                        })
+                        .collect();
+                    let failed = lines.iter().filter(|l| !l.ok).count();
+                    let kind = if failed == 0 {
+                        ToastKind::Success
+                    } else {
+                        ToastKind::Error
+                    };
+                    ctx.toast(
+                        kind,
+                        format!(
+                            "{} of {} agents {}.",
+                            lines.len() - failed,
+                            lines.len(),
+                            action.past_tense()
+                        ),
+                    );
+                    bulk_results.set(Some(lines));
+                    load();
+                    load_summary();
+                }
+                Err(failure) => {
+                    ctx.observe_failure(&failure);
+                    ctx.toast(ToastKind::Error, failure.message);
+                }
+            }
+            bulk_busy.set(false);
+        });
+    });
+    let close_bulk = Callback::new(move |()| {
+        if bulk_results.with_untracked(Option::is_some) {
+            selected.set(Vec::new());
+        }
+        bulk_action.set(None);
+        bulk_results.set(None);
+    });
+
+    view! {
+        <section class="fleet">
+            <div class="page-head">
+                <h1>"Fleet"</h1>
+                <SummaryStrip summary=summary/>
+            </div>
+
+            <div class="toolbar" role="search">
+                <label class="search">
+                    <span class="visually-hidden">"Search agents by name or Sekuire ID"</span>
+                    <input
+                        id="fleet-search"
+                        type="search"
+                        placeholder="Search name or ID  ( / )"
+                        data-testid="search"
+                        prop:value=move || search_text.get()
+                        on:input=on_search
+                    />
+                </label>
+                <FilterChips
+                    label="State"
+                    testid="filter-runtime"
+                    options=RuntimeStatus::ALL.iter().map(|s| (s.as_str(), *s)).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.runtime_status.clone()))
+                    on_toggle=Callback::new(move |s: RuntimeStatus| set_view(&|v| v.runtime_status = toggle(&v.runtime_status, s)))
+                />
+                <FilterChips
+                    label="Health"
+                    testid="filter-health"
+                    options=Health::ALL.iter().map(|s| (s.as_str(), *s)).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.health.clone()))
+                    on_toggle=Callback::new(move |h: Health| set_view(&|v| v.health = toggle(&v.health, h)))
+                />
+                <FilterChips
+                    label="Verification"
+                    testid="filter-verification"
+                    options=VerificationStatus::ALL.iter().map(|s| (s.as_str(), *s)).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.verification_status.clone()))
+                    on_toggle=Callback::new(move |s: VerificationStatus| set_view(&|v| v.verification_status = toggle(&v.verification_status, s)))
+                />
+                <label class="select">
+                    <span>"Min. reputation"</span>
+                    <select
+                        data-testid="min-reputation"
+                        on:change=move |ev| {
+                            let min = event_target_value(&ev).parse().ok();
+                            set_view(&|v| v.min_reputation = min);
+                        }
+                    >
+                        {[None, Some(20u8), Some(40), Some(60), Some(80)]
+                            .into_iter()
+                            .map(|m| view! {
+                                <option
+                                    value=m.map(|m| m.to_string()).unwrap_or_default()
+                                    selected=move || view_q.with(|v| v.min_reputation == m)
+                                >
+                                    {m.map(|m| format!("{m}+")).unwrap_or_else(|| "Any".into())}
+                                </option>
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label class="select">
+                    <span>"Sort"</span>
+                    <select
+                        data-testid="sort"
+                        on:change=move |ev| {
+                            let sort = event_target_value(&ev);
+                            set_view(&|v| v.sort = if sort == "name" { String::new() } else { sort.clone() });
+                        }
+                    >
+                        {SORTS
+                            .into_iter()
+                            .map(|(spec, label)| view! {
+                                <option
+                                    value=spec
+                                    selected=move || view_q.with(|v| v.sort == spec || (v.sort.is_empty() && spec == "name"))
+                                >
+                                    {label}
+                                </option>
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+            </div>
+
+            <Show when=move || { changes.get() > 0 }>
+                <button
+                    type="button"
+                    class="pill"
+                    data-testid="changes-pill"
+                    on:click=move |_| { load(); load_summary(); }
+                >
+                    {move || format!("{} {} — show", changes.get(), if changes.get() == 1 { "change" } else { "changes" })}
+                </button>
+            </Show>
+
+            <Show when=move || !selected.with(Vec::is_empty)>
+                <div class="bulk-bar" data-testid="bulk-bar">
+                    <span>{move || format!("{} selected", selected.with(Vec::len))}</span>
+                    <Show when=may_operate>
+                        <button type="button" data-testid="bulk-pause" on:click=move |_| bulk_action.set(Some(LifecycleAction::Pause))>"Pause selected"</button>
+                        <button type="button" data-testid="bulk-resume" on:click=move |_| bulk_action.set(Some(LifecycleAction::Resume))>"Resume selected"</button>
+                    </Show>
+                    <Show when=may_terminate>
+                        <button type="button" class="danger-outline" data-testid="bulk-terminate" on:click=move |_| bulk_action.set(Some(LifecycleAction::Terminate))>"Terminate selected"</button>
+                    </Show>
+                    <button type="button" class="link" on:click=move |_| selected.set(Vec::new())>"Clear selection"</button>
+                </div>
+            </Show>
+
+            {move || bulk_action.get().map(|action| view! {
+                <BulkDialog
+                    action=action
+                    agent_names=selected_names().into_iter().map(|(_, n)| n).collect()
+                    on_confirm=run_bulk
+                    on_close=close_bulk
+                    busy=bulk_busy.into()
+                    results=bulk_results.into()
+                />
+            })}
+
+            {move || match (list.with(Option::is_some), error.get()) {
+                (false, Some(failure)) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
+                (false, None) => view! { <p class="loading" aria-busy="true" data-testid="loading">"Loading agents…"</p> }.into_any(),
+                (true, stale) => view! {
+                    {stale.map(|failure| view! {
+                        <p class="alert" role="alert">
+                            {failure.message}" Showing what was loaded before. "
+                            <button type="button" class="link" on:click=move |_| load()>"Retry"</button>
+                        </p>
+                    })}
+                    <FleetTable rows=Signal::derive(rows) selected=selected list=list/>
+                    <Pager view=view_q list=list loading=loading.into()/>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Counts by state and health, each a link that sets the filter, with the two charts.
+#[component]
+fn SummaryStrip(summary: RwSignal<Option<FleetSummary>>) -> impl IntoView {
+    move || {
+        summary.get().map(|s| {
+            let by_state = RuntimeStatus::ALL
+                .into_iter()
+                .map(|state| {
+                    let href = FleetQuery {
+                        runtime_status: vec![state],
+                        ..FleetQuery::default()
+                    }
+                    .to_url();
+                    let n = s.runtime_status.get(&state).copied().unwrap_or(0);
+                    view! {
+                        <a class=format!("count runtime-{state}") href=href data-testid=format!("count-{state}")>
+                            <strong>{n}</strong>" "{state.as_str()}
+                        </a>
+                    }
+                })
+                .collect_view();
+            let by_health = Health::ALL
+                .into_iter()
+                .map(|health| {
+                    let href = FleetQuery {
+                        health: vec![health],
+                        ..FleetQuery::default()
+                    }
+                    .to_url();
+                    let n = s.health.get(&health).copied().unwrap_or(0);
+                    view! {
+                        <a class=format!("count health-{health}") href=href>
+                            <strong>{n}</strong>" "{health.as_str()}
+                        </a>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="summary" data-testid="summary">
+                    <div class="summary-group">
+                        <span class="summary-total"><strong>{s.total}</strong>" agents"</span>
+                        {by_state}
+                    </div>
+                    <div class="summary-group">
+                        {by_health}
+                        <HealthBar counts=s.health.clone()/>
+                    </div>
+                    <div class="summary-group">
+                        <span class="muted small">"Reputation"</span>
+                        <ReputationHistogram buckets=s.reputation_histogram.clone()/>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+/// Toggle chips for one filter.
+#[component]
+fn FilterChips<T>(
+    label: &'static str,
+    testid: &'static str,
+    options: Vec<(&'static str, T)>,
+    chosen: Signal<Vec<T>>,
+    on_toggle: Callback<T>,
+) -> impl IntoView
+where
+    T: Copy + PartialEq + Send + Sync + 'static,
+{
+    view! {
+        <fieldset class="chips" data-testid=testid>
+            <legend>{label}</legend>
+            {options
+                .into_iter()
+                .map(|(name, value)| {
+                    let on = move || chosen.with(|c| c.contains(&value));
+                    view! {
+                        <button
+                            type="button"
+                            class=move || if on() { format!("chip on chip-{name}") } else { format!("chip chip-{name}") }
+                            aria-pressed=move || on().to_string()
+                            data-value=name
+                            on:click=move |_| on_toggle.run(value)
+                        >
+                            {name}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}
+
+/// The fleet table: one keyed row per agent, re-rendered only when that agent changes.
+#[component]
+fn FleetTable(
+    rows: Signal<Vec<Agent>>,
+    selected: RwSignal<Vec<String>>,
+    list: RwSignal<Option<AgentList>>,
+) -> impl IntoView {
+    let all_selected = move || {
+        let rows = rows.get();
+        !rows.is_empty() && selected.with(|s| rows.iter().all(|r| s.contains(&r.sekuire_id)))
+    };
+    let toggle_all = move |_| {
+        if all_selected() {
+            selected.set(Vec::new());
+        } else {
+            selected.set(
+                rows.get_untracked()
+                    .into_iter()
+                    .map(|a| a.sekuire_id)
+                    .collect(),
+            );
+        }
+    };
+    view! {
+        <Show
+            when=move || !rows.with(Vec::is_empty)
+            fallback=move || view! {
+                <div class="card empty" data-testid="empty-state">
+                    <p><strong>"No agents match this view."</strong></p>
+                    <p><a href="/agents">"Clear search and filters"</a></p>
+                </div>
+            }
+        >
+            <div class="table-wrap">
+                <table class="fleet-table" data-testid="fleet-table">
+                    <caption class="visually-hidden">"Agents in the fleet"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col" class="select-col">
+                                <input type="checkbox" aria-label="Select all agents on this page" prop:checked=all_selected on:change=toggle_all/>
+                            </th>
+                            <th scope="col">"Agent"</th>
+                            <th scope="col">"Sekuire ID"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col">"Health"</th>
+                            <th scope="col">"Verification"</th>
+                            <th scope="col">"Reputation"</th>
+                            <th scope="col">"Pending"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || rows.get()
+                            key=|a| (a.sekuire_id.clone(), a.revision, a.last_heartbeat_at.clone(), a.pending_command)
+                            children=move |agent| view! { <FleetRow agent=agent selected=selected list=list/> }
+                        />
+                    </tbody>
+                </table>
+            </div>
+        </Show>
+    }
+}
+
+/// Runs one agent's inline pause or resume from the table, with the revision on screen.
+fn inline_action(
+    ctx: AppContext,
+    agent: Agent,
+    action: LifecycleAction,
+    list: RwSignal<Option<AgentList>>,
+) {
+    let Some(registry) = ctx.registry() else {
+        return;
+    };
+    let replace_row = move |fresh: Agent| {
+        list.update(|l| {
+            if let Some(row) = l.as_mut().and_then(|l| {
+                l.agents
+                    .iter_mut()
+                    .find(|a| a.sekuire_id == fresh.sekuire_id)
+            }) {
+                *row = fresh;
+            }
+        })
+    };
+    spawn_local(async move {
+        match registry
+            .apply(&agent.sekuire_id, action, None, agent.revision)
+            .await
+        {
+            Ok(done) => {
+                ctx.toast(
+                    ToastKind::Success,
+                    done_sentence(&done.agent.name, action, done.changed),
+                );
+                replace_row(done.agent);
+            }
+            Err(failure) if failure.is_stale() => {
+                if let Ok(fresh) = registry.agent(&agent.sekuire_id).await {
+                    ctx.toast(
+                        ToastKind::Error,
+                        format!(
+                            "Agent {} changed since this page loaded: it is now {}. Nothing was done; check and try again.",
+                            fresh.name, fresh.runtime_status
+                        ),
+                    );
+                    replace_row(fresh);
+                }
+            }
+            Err(failure) => {
+                ctx.observe_failure(&failure);
+                ctx.toast(ToastKind::Error, failure.message);
+            }
+        }
+    });
+}
+
+#[component]
+fn FleetRow(
+    agent: Agent,
+    selected: RwSignal<Vec<String>>,
+    list: RwSignal<Option<AgentList>>,
+) -> impl IntoView {
+    let ctx = use_app();
+    let id = agent.sekuire_id.clone();
+    let checked = {
+        let id = id.clone();
+        move || selected.with(|s| s.contains(&id))
+    };
+    let toggle_selected = {
+        let id = id.clone();
+        move |_| {
+            selected.update(|s| {
+                if let Some(i) = s.iter().position(|x| *x == id) {
+                    s.remove(i);
+                } else {
+                    s.push(id.clone());
+                }
+            })
+        }
+    };
+    let inline_actions = {
+        let agent = agent.clone();
+        move || {
+            let role = ctx.role().unwrap_or(Role::Viewer);
+            offered_actions(role, agent.runtime_status)
+                .into_iter()
+                .filter(|a| *a != LifecycleAction::Terminate)
+                .map(|action| {
+                    let agent = agent.clone();
+                    let label = format!(
+                        "{} {}",
+                        if action == LifecycleAction::Pause {
+                            "Pause"
+                        } else {
+                            "Resume"
+                        },
+                        agent.name
+                    );
+                    view! {
+                        <button
+                            type="button"
+                            class="small"
+                            data-testid=format!("row-{action}")
+                            aria-label=label
+                            on:click=move |_| inline_action(ctx, agent.clone(), action, list)
+                        >
+                            {if action == LifecycleAction::Pause { "Pause" } else { "Resume" }}
+                        </button>
+                    }
+                })
+                .collect_view()
+        }
+    };
+    view! {
+        <tr data-testid="agent-row" data-id=id.clone() class=format!("row-{}", agent.runtime_status)>
+            <td class="select-col">
+                <input type="checkbox" aria-label=format!("Select {}", agent.name) prop:checked=checked on:change=toggle_selected/>
+            </td>
+            <td>
+                <a class="agent-name" href=format!("/agents/{id}") data-testid="agent-name">{agent.name.clone()}</a>
+                <span class="muted small version">{format!(" v{}", agent.version)}</span>
+            </td>
+            <td><ShortId sekuire_id=id.clone()/></td>
+            <td><RuntimeBadge status=agent.runtime_status/></td>
+            <td><HealthCell last_heartbeat_at=agent.last_heartbeat_at.clone() interval_secs=agent.heartbeat_interval_seconds/></td>
+            <td><VerificationBadge status=agent.verification_status/></td>
+            <td><ReputationBar score=agent.reputation_score/></td>
+            <td><PendingBadge command=agent.pending_command/></td>
+            <td class="actions">{inline_actions}</td>
+        </tr>
+    }
+}
+
+/// Where in the list the user is, and the way to the next page.
+#[component]
+fn Pager(
+    view: Memo<FleetQuery>,
+    list: RwSignal<Option<AgentList>>,
+    loading: Signal<bool>,
+) -> impl IntoView {
+    let go = use_go();
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <span data-testid="page-info">
+                {move || list.with(|l| l.as_ref().map(|l| format!(
+                    "Page {} · {} on this page · {} match",
+                    view.with(|v| v.page),
+                    l.agents.len(),
+                    l.total
+                )))}
+            </span>
+            <Show when=move || loading.get()>
+                <span class="muted small" aria-live="polite">"Updating…"</span>
+            </Show>
+            <Show when=move || view.with(|v| v.page > 1)>
+                <button type="button" on:click=move |_| go(&view.get_untracked().first_page().to_url())>"First page"</button>
+            </Show>
+            {move || list.with(|l| l.as_ref().and_then(|l| l.next_cursor.clone())).map(|cursor| view! {
+                <button
+                    type="button"
+                    data-testid="next-page"
+                    on:click=move |_| go(&view.get_untracked().next_page(cursor.clone()).to_url())
+                >
+                    "Next page"
+                </button>
+            })}
+        </nav>
+    }
+}
