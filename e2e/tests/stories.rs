@@ -562,3 +562,82 @@ async fn s11_a_registry_outage_shows_a_banner_and_recovers_by_itself() -> Result
     assert_eq!(browser.count("tr[data-testid=agent-row]").await?, rows);
     Ok(())
 }
+
+/// Screenshots of every page in both themes, written to `docs/screenshots/` by each run
+/// so the README's pictures stay current.
+#[tokio::test]
+async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
+    let fleet = Fleet::prepare(
+        &[
+            Seed {
+                name: "invoice-triage-agent",
+                status: RuntimeStatus::Active,
+                reputation: 92,
+            },
+            Seed {
+                name: "fraud-scout",
+                status: RuntimeStatus::Paused,
+                reputation: 64,
+            },
+        ],
+        120,
+    )
+    .await?;
+    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let id = &fleet.ids[0];
+    registry
+        .post(
+            &fleet.operator,
+            &format!("/api/v1/agents/{}/pause", fleet.ids[1]),
+            json!({"reason": "Cost spike; paused pending review"}),
+        )
+        .await?;
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&out)?;
+    let driver = Driver::start()?;
+    let browser = driver.browser(&registry.base).await?;
+    browser.sign_in(&fleet.admin, "/agents").await?;
+    for theme in ["light", "dark"] {
+        browser
+            .client
+            .execute(
+                &format!("localStorage.setItem('sekuire.theme', '{theme}')"),
+                vec![],
+            )
+            .await?;
+        browser.goto("/agents").await?;
+        browser.find("[data-testid=summary]").await?;
+        browser
+            .until("rows show", || async {
+                Ok(browser.count("tr[data-testid=agent-row]").await? == 50)
+            })
+            .await?;
+        browser
+            .screenshot(&out.join(format!("fleet-{theme}.png")))
+            .await?;
+
+        browser.goto(&format!("/agents/{id}")).await?;
+        browser
+            .find("[data-testid=agent-audit], .timeline, .muted")
+            .await?;
+        browser.find("[data-testid=agent-facts]").await?;
+        browser
+            .screenshot(&out.join(format!("agent-{theme}.png")))
+            .await?;
+        browser.click("[data-testid=terminate]").await?;
+        browser
+            .fill("[data-testid=confirm-name]", "invoice-triage")
+            .await?;
+        browser
+            .screenshot(&out.join(format!("terminate-dialog-{theme}.png")))
+            .await?;
+        browser.press_escape().await?;
+
+        browser.goto("/audit").await?;
+        browser.find("[data-testid=audit-row]").await?;
+        browser
+            .screenshot(&out.join(format!("audit-{theme}.png")))
+            .await?;
+    }
+    Ok(())
+}

@@ -1,1 +1,201 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's entry points.
+//!
+//! - `setup`: installs what a fresh machine lacks (wasm target, Trunk, wasm-bindgen CLI,
+//!   wasm-opt, Chromium and chromedriver), each only when missing, with visible progress.
+//! - `dist`: builds the dashboard for release into `dist/`, precompressed, and prints sizes.
+//! - `demo`: `setup` + `dist` + the registry with a demo fleet serving the dashboard.
+//! - `test`: the whole suite: fmt, clippy, native tests, browser tests, end-to-end stories.
+//! - `bench`: the benchmarks; writes `BENCHMARKS.md`.
+
+mod bench;
+mod tools;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("setup") => tools::setup(tools::Need::Everything),
+        Some("dist") => {
+            tools::setup(tools::Need::Build)?;
+            dist(&root).map(drop)
+        }
+        Some("demo") => demo(&root, &args[1..]),
+        Some("test") => test(&root),
+        Some("bench") => bench::run_benchmarks(&root, &args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|dist|demo|test|bench>");
+            bail!("unknown command {:?}", args.first());
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Prints a step the way every step is printed.
+pub fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+/// Runs a command in the workspace, failing with its name if it fails.
+pub fn run(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds the dashboard with Trunk (release, wasm-opt) and writes `.gz`/`.br` beside each
+/// asset for the registry to serve. Returns the sizes of the shipped assets.
+pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
+    step("Building the dashboard (trunk build --release)");
+    run(Command::new(tools::trunk()?)
+        .args(["build", "--release"])
+        .current_dir(root))?;
+    let sizes = precompress(&root.join("dist"))?;
+    for asset in &sizes {
+        println!(
+            "    {:<48} {:>9} B raw {:>9} B gzip {:>9} B brotli",
+            asset.name, asset.raw, asset.gzip, asset.brotli
+        );
+    }
+    let gzip: usize = sizes.iter().map(|a| a.gzip).sum();
+    let brotli: usize = sizes.iter().map(|a| a.brotli).sum();
+    println!("    total shipped: {gzip} B gzip, {brotli} B brotli");
+    Ok(sizes)
+}
+
+/// Raw and compressed size of one shipped file.
+#[derive(Debug, Clone)]
+pub struct AssetSize {
+    pub name: String,
+    pub raw: usize,
+    pub gzip: usize,
+    pub brotli: usize,
+}
+
+fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
+    use std::io::Write;
+    let mut sizes = Vec::new();
+    for entry in std::fs::read_dir(dist)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let shipped = [".wasm", ".js", ".css", ".html"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if !shipped {
+            continue;
+        }
+        let raw = std::fs::read(&path)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&raw)?;
+        let gz = gz.finish()?;
+        let mut br = Vec::new();
+        brotli::BrotliCompress(
+            &mut raw.as_slice(),
+            &mut br,
+            &brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                ..Default::default()
+            },
+        )?;
+        std::fs::write(dist.join(format!("{name}.gz")), &gz)?;
+        std::fs::write(dist.join(format!("{name}.br")), &br)?;
+        sizes.push(AssetSize {
+            name,
+            raw: raw.len(),
+            gzip: gz.len(),
+            brotli: br.len(),
+        });
+    }
+    sizes.sort_by_key(|a| std::cmp::Reverse(a.raw));
+    Ok(sizes)
+}
+
+/// Builds everything and starts the registry with the demo fleet at 127.0.0.1:9300.
+fn demo(root: &Path, extra: &[String]) -> Result<()> {
+    tools::setup(tools::Need::Build)?;
+    dist(root)?;
+    step("Building the registry (release)");
+    run(cargo().args(["build", "--release", "-p", "fleet-registry"]))?;
+    step("Starting the registry with a demo fleet (Ctrl-C stops it)");
+    run(Command::new(root.join("target/release/sekuire-registry"))
+        .args([
+            "serve",
+            "--demo",
+            "--dist",
+            "dist",
+            "--db",
+            "sekuire-demo.db",
+        ])
+        .args(extra))
+}
+
+/// The whole suite, as CI runs it.
+fn test(root: &Path) -> Result<()> {
+    tools::setup(tools::Need::Everything)?;
+    step("Formatting (cargo fmt --check)");
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step("Lints, native (cargo clippy -D warnings)");
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("Lints, wasm (cargo clippy --target wasm32-unknown-unknown -D warnings)");
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "fleet-dashboard",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("Native tests: protocol, registry (real HTTP + SQLite), dashboard logic");
+    run(cargo().args(["test", "--workspace", "--exclude", "fleet-e2e"]))?;
+    step("Component tests in headless Chromium (wasm-bindgen-test)");
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "fleet-dashboard",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CHROMEDRIVER", tools::chromedriver())
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    dist(root)?;
+    step("End-to-end stories: real registry, release dashboard, real Chromium");
+    run(cargo().args(["build", "-p", "fleet-registry"]))?;
+    run(cargo()
+        .args(["test", "-p", "fleet-e2e", "--", "--test-threads=1"])
+        .env("CHROMEDRIVER", tools::chromedriver()))?;
+    Ok(())
+}
