@@ -170,6 +170,10 @@ impl Registry {
         })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.base
             .rsplit(':')

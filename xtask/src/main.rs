@@ -152,8 +152,57 @@ fn demo(root: &Path, extra: &[String]) -> Result<()> {
         .args(extra))
 }
 
+/// Totals of every `test result:` line seen.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    /// Runs a `cargo test`, echoing its output, and adds up its result lines.
+    fn run(&mut self, command: &mut Command) -> Result<()> {
+        use std::io::{BufRead, BufReader};
+        let shown = format!("{command:?}");
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {shown}"))?;
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).lines() {
+                let line = line?;
+                println!("{line}");
+                if let Some(rest) = line.strip_prefix("test result: ") {
+                    self.add(rest);
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("{shown} failed with {status}");
+        }
+        Ok(())
+    }
+
+    /// `ok. 39 passed; 0 failed; 0 ignored; …`
+    fn add(&mut self, result: &str) {
+        for part in result.split(';') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            if let [.., n, kind] = words.as_slice() {
+                let n: u64 = n.parse().unwrap_or(0);
+                match *kind {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 /// The whole suite, as CI runs it.
 fn test(root: &Path) -> Result<()> {
+    let mut tally = Tally::default();
     tools::setup(tools::Need::Everything)?;
     step("Formatting (cargo fmt --check)");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -179,7 +228,7 @@ fn test(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     step("Native tests: protocol, registry (real HTTP + SQLite), dashboard logic");
-    run(cargo().args(["test", "--workspace", "--exclude", "fleet-e2e"]))?;
+    tally.run(cargo().args(["test", "--workspace", "--exclude", "fleet-e2e"]))?;
     step("Component tests in headless Chromium (wasm-bindgen-test)");
     run(cargo()
         .args([
@@ -194,8 +243,35 @@ fn test(root: &Path) -> Result<()> {
     dist(root)?;
     step("End-to-end stories: real registry, release dashboard, real Chromium");
     run(cargo().args(["build", "-p", "fleet-registry"]))?;
-    run(cargo()
-        .args(["test", "-p", "fleet-e2e", "--", "--test-threads=1"])
-        .env("CHROMEDRIVER", tools::chromedriver()))?;
+    tally.run(
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "fleet-e2e",
+                "--test",
+                "stories",
+                "--",
+                "--test-threads=1",
+            ])
+            .env("CHROMEDRIVER", tools::chromedriver()),
+    )?;
+    step("Summary");
+    println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn result_lines_add_up() {
+        let mut tally = Tally::default();
+        tally.add(
+            "ok. 39 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.47s",
+        );
+        tally.add("FAILED. 10 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
+        assert_eq!((tally.passed, tally.failed), (49, 1));
+    }
 }

@@ -1,0 +1,386 @@
+//! `fleet-bench`: the benchmark harness behind `cargo xtask bench`. Sets up its own data,
+//! measures each figure beside its floor or ceiling in the same run (absolute times on a
+//! shared machine drift), and writes `BENCHMARKS.md`.
+//!
+//! Benchmarks are not tests: nothing here asserts a time.
+
+mod browser;
+mod registry;
+mod stats;
+
+use anyhow::Result;
+use fleet_e2e::Registry;
+use stats::{ms, Summary};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+struct Options {
+    /// `name:raw:gzip:brotli` of each shipped asset, from `cargo xtask dist`.
+    bundle: Vec<(String, usize, usize, usize)>,
+    agents: usize,
+    /// Fleet sizes for the growth table.
+    growth: Vec<usize>,
+    lease_seconds: u64,
+    live_seconds: u64,
+    browser: bool,
+}
+
+fn parse_options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let quick = args.iter().any(|a| a == "--quick");
+    Options {
+        bundle: value("--bundle")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|entry| {
+                let parts: Vec<&str> = entry.split(':').collect();
+                match parts.as_slice() {
+                    [name, raw, gz, br] => Some((
+                        name.to_string(),
+                        raw.parse().ok()?,
+                        gz.parse().ok()?,
+                        br.parse().ok()?,
+                    )),
+                    _ => None,
+                }
+            })
+            .collect(),
+        agents: value("--agents")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000),
+        growth: if quick {
+            vec![10_000]
+        } else {
+            vec![10_000, 100_000, 1_000_000]
+        },
+        lease_seconds: if quick { 3 } else { 10 },
+        live_seconds: if quick { 30 } else { 300 },
+        browser: !args.iter().any(|a| a == "--no-browser"),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:").map(|m| m.trim().to_owned()))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {memory} memory")
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("trivial-server") {
+        return registry::serve_trivial().await;
+    }
+    let options = parse_options();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::set_var(
+        "SEKUIRE_REGISTRY_BIN",
+        root.join("target/release/sekuire-registry"),
+    );
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Written by `cargo xtask bench` (harness: `bench/src/`). Machine: {}.\n",
+        machine()
+    );
+    let _ = writeln!(
+        out,
+        "Each figure is measured beside its floor or ceiling in the same run, because absolute \
+         times on a shared 2-core machine drift. Latencies are client-observed over loopback \
+         (they include HTTP), sequential unless a concurrency is given. Registry: release \
+         build, `RUST_LOG=warn`, `--rate-limit 0`.\n"
+    );
+
+    bundle_section(&mut out, &options);
+
+    println!("preparing {} agents…", options.agents);
+    let prepared = registry::prepare(options.agents, 10_000).await?;
+    let served = browser::instrumented_dist()?;
+    std::env::set_var("FLEET_DIST", served.path());
+    let main_registry = Registry::start(&prepared.db(), None, &[])?;
+    let client = reqwest::Client::new();
+    let _ = writeln!(out, "## Registry at {} agents\n", options.agents);
+    let _ = writeln!(
+        out,
+        "Seeding {} agents with their history took {:.1} s (`sekuire-registry seed`).\n",
+        options.agents,
+        prepared.seed_time.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "### `GET /api/v1/agents`, 50-row page, 200 sequential requests each\n"
+    );
+    row(
+        &mut out,
+        &["query".into(), "p50 ms".into(), "p99 ms".into()],
+    );
+    row(&mut out, &["---".into(), "---:".into(), "---:".into()]);
+    for (label, query) in registry::LIST_CASES {
+        println!("list: {label}");
+        let path = format!("/api/v1/agents?{query}&limit=50");
+        let s = registry::time_get(&client, &main_registry, &prepared.key, &path, 200).await?;
+        row(
+            &mut out,
+            &[format!("{label} (`{query}`)"), ms(s.p50), ms(s.p99)],
+        );
+    }
+    let next = registry::second_page_path(
+        &client,
+        &main_registry,
+        &prepared.key,
+        "runtime_status=active&sort=-reputation_score",
+    )
+    .await?;
+    let s = registry::time_get(&client, &main_registry, &prepared.key, &next, 200).await?;
+    row(
+        &mut out,
+        &[
+            "page 2 of active by reputation (keyset cursor)".into(),
+            ms(s.p50),
+            ms(s.p99),
+        ],
+    );
+    let s = registry::time_get(
+        &client,
+        &main_registry,
+        &prepared.key,
+        "/api/v1/fleet/summary",
+        100,
+    )
+    .await?;
+    row(
+        &mut out,
+        &["`GET /api/v1/fleet/summary`".into(), ms(s.p50), ms(s.p99)],
+    );
+    let s = registry::time_get(&client, &main_registry, &prepared.key, "/api/v1/me", 200).await?;
+    row(
+        &mut out,
+        &[
+            "`GET /api/v1/me` (floor: auth + HTTP only)".into(),
+            ms(s.p50),
+            ms(s.p99),
+        ],
+    );
+    let _ = writeln!(out);
+
+    println!("lease throughput…");
+    let duration = Duration::from_secs(options.lease_seconds);
+    let leases =
+        registry::lease_throughput(&main_registry, &prepared.installations, duration).await;
+    let trivial = registry::TrivialServer::start()?;
+    let ceiling = registry::trivial_ceiling(&trivial.base, duration).await;
+    drop(trivial);
+    let _ = writeln!(
+        out,
+        "### Leases, {} concurrent clients for {} s over {} installations\n",
+        registry::CONCURRENCY,
+        options.lease_seconds,
+        prepared.installations.len()
+    );
+    row(
+        &mut out,
+        &[
+            "target".into(),
+            "requests/s".into(),
+            "p50 ms".into(),
+            "p99 ms".into(),
+            "errors".into(),
+        ],
+    );
+    row(
+        &mut out,
+        &[
+            "---".into(),
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+        ],
+    );
+    for (label, t) in [
+        ("`POST …/lease` (registry)", leases),
+        ("trivial axum handler (ceiling)", ceiling),
+    ] {
+        row(
+            &mut out,
+            &[
+                label.into(),
+                format!("{:.0}", t.per_second),
+                ms(t.latency.p50),
+                ms(t.latency.p99),
+                t.errors.to_string(),
+            ],
+        );
+    }
+    let _ = writeln!(out);
+
+    println!("SSE fan-out…");
+    let (_, page) = main_registry
+        .get(
+            &prepared.key,
+            "/api/v1/agents?runtime_status=active&limit=1",
+        )
+        .await?;
+    let agent = page["agents"][0]["sekuire_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let fanout = registry::sse_fanout(&main_registry, &prepared.key, &agent, 100, 40).await?;
+    let _ = writeln!(out, "### Live events: 100 open streams, 40 changes\n");
+    let _ = writeln!(
+        out,
+        "From sending a pause/resume to its `agent` event arriving on each stream: p50 {} ms, \
+         p99 {} ms over {} deliveries (expected {}).\n",
+        ms(fanout.p50),
+        ms(fanout.p99),
+        fanout.count,
+        100 * 40
+    );
+    let _ = writeln!(
+        out,
+        "Registry resident memory after all of the above: {:.0} MiB.\n",
+        registry::rss_mib(main_registry.pid())
+    );
+
+    if options.browser {
+        browser::section(
+            &mut out,
+            &main_registry,
+            &prepared.key,
+            &prepared.installations,
+            options.live_seconds,
+        )
+        .await?;
+    }
+    drop(main_registry);
+    drop(prepared);
+
+    growth_section(&mut out, &options).await?;
+
+    std::fs::write(root.join("BENCHMARKS.md"), &out)?;
+    println!("\n{out}");
+    Ok(())
+}
+
+fn bundle_section(out: &mut String, options: &Options) {
+    if options.bundle.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Bundle (release, wasm-opt -Oz)\n");
+    row(
+        out,
+        &[
+            "asset".into(),
+            "raw B".into(),
+            "gzip B".into(),
+            "brotli B".into(),
+        ],
+    );
+    row(
+        out,
+        &["---".into(), "---:".into(), "---:".into(), "---:".into()],
+    );
+    let (mut gz, mut br) = (0, 0);
+    for (name, raw, g, b) in &options.bundle {
+        row(
+            out,
+            &[name.clone(), raw.to_string(), g.to_string(), b.to_string()],
+        );
+        gz += g;
+        br += b;
+    }
+    row(
+        out,
+        &[
+            "**total**".into(),
+            String::new(),
+            format!("**{gz}**"),
+            format!("**{br}**"),
+        ],
+    );
+    let _ = writeln!(out);
+}
+
+async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
+    let _ = writeln!(out, "## Growth\n");
+    let _ = writeln!(
+        out,
+        "The same list query (`runtime_status=active&sort=-reputation_score`, 50 rows, with \
+         `total`) and the lease load at each fleet size.\n"
+    );
+    row(
+        out,
+        &[
+            "agents".into(),
+            "list p50 ms".into(),
+            "list p99 ms".into(),
+            "leases/s".into(),
+            "lease p99 ms".into(),
+            "RSS MiB".into(),
+        ],
+    );
+    row(
+        out,
+        &[
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+            "---:".into(),
+        ],
+    );
+    let client = reqwest::Client::new();
+    for agents in options.growth.iter().copied() {
+        println!("growth: {agents} agents…");
+        let prepared = registry::prepare(agents, 2_000).await?;
+        let reg = Registry::start(&prepared.db(), None, &[])?;
+        let list: Summary = registry::time_get(
+            &client,
+            &reg,
+            &prepared.key,
+            "/api/v1/agents?runtime_status=active&sort=-reputation_score&limit=50",
+            100,
+        )
+        .await?;
+        let leases =
+            registry::lease_throughput(&reg, &prepared.installations, Duration::from_secs(5)).await;
+        row(
+            out,
+            &[
+                agents.to_string(),
+                ms(list.p50),
+                ms(list.p99),
+                format!("{:.0}", leases.per_second),
+                ms(leases.latency.p99),
+                format!("{:.0}", registry::rss_mib(reg.pid())),
+            ],
+        );
+    }
+    let _ = writeln!(out);
+    Ok(())
+}
