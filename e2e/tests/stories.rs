@@ -53,14 +53,9 @@ async fn s01_the_printed_link_signs_in_and_shows_the_fleet() -> Result<()> {
             Ok(browser.count("tr[data-testid=agent-row]").await? == 50)
         })
         .await?;
-    let first = browser.find("tr[data-testid=agent-row]").await?;
     for cell in ["runtime-status", "health", "reputation"] {
-        let text = first
-            .find(fantoccini::Locator::Css(&format!("[data-testid={cell}]")))
-            .await?
-            .text()
-            .await?;
-        assert!(!text.is_empty(), "{cell} is shown");
+        let css = format!("tr[data-testid=agent-row]:first-child [data-testid={cell}]");
+        assert!(!browser.text(&css).await?.is_empty(), "{cell} is shown");
     }
     assert!(browser.text("[data-testid=summary]").await?.contains("240"));
     Ok(())
@@ -639,5 +634,113 @@ async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
             .screenshot(&out.join(format!("audit-{theme}.png")))
             .await?;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result<()> {
+    let fleet = Fleet::prepare(&[Seed::active("heartbeating")], 5).await?;
+    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let id = &fleet.ids[0];
+    let token = registry
+        .post(
+            &fleet.admin,
+            "/api/v1/workspaces/e2e/install-tokens",
+            json!({"sekuire_id": id}),
+        )
+        .await?;
+    let installation = registry
+        .post(
+            "",
+            "/api/v1/installations/bootstrap",
+            json!({"install_token": token["token"]}),
+        )
+        .await?;
+    let driver = Driver::start()?;
+    let browser = driver.browser(&registry.base).await?;
+    browser.sign_in(&fleet.operator, "/agents").await?;
+    browser
+        .until_text("[data-testid=live-state]", "Live")
+        .await?;
+    let pause = format!("{} [data-testid=row-pause]", Browser::row(id));
+    browser
+        .client
+        .execute(
+            &format!("document.querySelector(\"{pause}\").focus()"),
+            vec![],
+        )
+        .await?;
+    browser
+        .until_text(&format!("{} .health", Browser::row(id)), "s ago")
+        .await?;
+
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/installations/{}/lease",
+            registry.base,
+            installation["installation_id"].as_str().unwrap()
+        ))
+        .bearer_auth(installation["runtime_token"].as_str().unwrap())
+        .json(&json!({"status": "running"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    browser
+        .until_text(&format!("{} .health", Browser::row(id)), "just now")
+        .await?;
+    let focused = browser
+        .client
+        .execute(
+            &format!("return document.activeElement === document.querySelector(\"{pause}\")"),
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        focused,
+        json!(true),
+        "the focused Pause button survived the update"
+    );
+
+    // On the agent page, an update while the terminate dialog is open keeps what was typed.
+    let admin = driver.browser(&registry.base).await?;
+    admin
+        .sign_in(&fleet.admin, &format!("/agents/{id}"))
+        .await?;
+    admin.until_text("[data-testid=live-state]", "Live").await?;
+    admin.click("[data-testid=terminate]").await?;
+    admin
+        .fill("[data-testid=confirm-name]", "heartbeat")
+        .await?;
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/installations/{}/lease",
+            registry.base,
+            installation["installation_id"].as_str().unwrap()
+        ))
+        .bearer_auth(installation["runtime_token"].as_str().unwrap())
+        .json(&json!({"status": "running"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    registry
+        .post(
+            &fleet.operator,
+            &format!("/api/v1/agents/{id}/pause"),
+            json!({"reason": "meanwhile"}),
+        )
+        .await?;
+    admin
+        .until_text(".agent-head [data-testid=runtime-status]", "paused")
+        .await?;
+    let typed = admin
+        .find("[data-testid=confirm-name]")
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(
+        typed.as_deref(),
+        Some("heartbeat"),
+        "the open dialog kept its input"
+    );
     Ok(())
 }

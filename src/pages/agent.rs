@@ -142,6 +142,18 @@ pub fn AgentPage() -> impl IntoView {
         });
     };
     let close_dialog = Callback::new(move |()| dialog.set(None));
+    // The page's parts each follow only what they show.
+    let loaded = Memo::new(move |_| agent.with(Option::is_some));
+    let name =
+        Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default()));
+    let status = Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.runtime_status)));
+    let offered = Memo::new(move |_| {
+        let role = ctx.role().unwrap_or(Role::Viewer);
+        status
+            .get()
+            .map(|s| offered_actions(role, s))
+            .unwrap_or_default()
+    });
     let confirm_pause =
         Callback::new(move |reason: Option<String>| act(LifecycleAction::Pause, reason));
     let confirm_terminate =
@@ -150,59 +162,63 @@ pub fn AgentPage() -> impl IntoView {
     view! {
         <section class="agent-page">
             <p><a href="/agents" class="back">"← Fleet"</a></p>
-            {move || match (agent.get(), error.get()) {
-                (None, Some(failure)) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
-                (None, None) => view! { <p class="loading" aria-busy="true">"Loading agent…"</p> }.into_any(),
-                (Some(a), _) => {
-                    let role = ctx.role().unwrap_or(Role::Viewer);
-                    let offered = offered_actions(role, a.runtime_status);
-                    let can_terminate = offered.contains(&LifecycleAction::Terminate);
-                    let terminated = a.runtime_status == RuntimeStatus::Terminated;
-                    let name = a.name.clone();
-                    view! {
-                        <AgentHeader agent=a.clone()/>
-                        {terminated.then(|| view! {
-                            <div class="banner danger" role="status" data-testid="terminated-banner">
-                                <strong>"Terminated"</strong>
-                                {format!(
-                                    " by {} {}.",
-                                    a.status_changed_by.clone().unwrap_or_else(|| "unknown".into()),
-                                    when(a.status_changed_at.as_deref(), ctx.now_ms.get_untracked())
-                                )}
-                                {a.status_reason.clone().map(|r| view! { " Reason: " <q>{r}</q> })}
-                                " This cannot be undone; the agent has no actions."
-                            </div>
-                        })}
-                        {move || notice.get().map(|n| view! { <p class="alert" role="alert" data-testid="stale-notice">{n}</p> })}
-                        <AgentFacts agent=a.clone()/>
-                        {(!terminated && !offered.is_empty()).then(|| view! {
+            {move || {
+                if !loaded.get() {
+                    return match error.get() {
+                        Some(failure) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
+                        None => view! { <p class="loading" aria-busy="true">"Loading agent…"</p> }.into_any(),
+                    };
+                }
+                view! {
+                    {move || agent.get().map(|a| view! { <AgentHeader agent=a/> })}
+                    {move || agent.get().filter(|a| a.runtime_status == RuntimeStatus::Terminated).map(|a| view! {
+                        <div class="banner danger" role="status" data-testid="terminated-banner">
+                            <strong>"Terminated"</strong>
+                            {format!(
+                                " by {} {}.",
+                                a.status_changed_by.clone().unwrap_or_else(|| "unknown".into()),
+                                when(a.status_changed_at.as_deref(), ctx.now_ms.get_untracked())
+                            )}
+                            {a.status_reason.clone().map(|r| view! { " Reason: " <q>{r}</q> })}
+                            " This cannot be undone; the agent has no actions."
+                        </div>
+                    })}
+                    {move || notice.get().map(|n| view! { <p class="alert" role="alert" data-testid="stale-notice">{n}</p> })}
+                    {move || agent.get().map(|a| view! { <AgentFacts agent=a/> })}
+                    {move || {
+                        let offered = offered.get();
+                        let pause = offered.contains(&LifecycleAction::Pause);
+                        let resume = offered.contains(&LifecycleAction::Resume);
+                        (pause || resume).then(|| view! {
                             <div class="actions-row" data-testid="agent-actions">
-                                {offered.contains(&LifecycleAction::Pause).then(|| view! {
+                                {pause.then(|| view! {
                                     <button type="button" class="primary" data-testid="pause" on:click=move |_| dialog.set(Some(LifecycleAction::Pause))>"Pause…"</button>
                                 })}
-                                {offered.contains(&LifecycleAction::Resume).then(|| view! {
+                                {resume.then(|| view! {
                                     <button type="button" class="primary" data-testid="resume" disabled=move || busy.get() on:click=move |_| act(LifecycleAction::Resume, None)>"Resume"</button>
                                 })}
                             </div>
-                        })}
-                        {can_terminate.then(|| view! {
-                            <section class="danger-zone" aria-labelledby="danger-zone-title">
-                                <h2 id="danger-zone-title">"Danger zone"</h2>
-                                <p>"Terminating stops this agent for good. Running instances are told to shut down; nothing can resume it."</p>
-                                <button type="button" class="danger-outline" data-testid="terminate" on:click=move |_| dialog.set(Some(LifecycleAction::Terminate))>"Terminate agent…"</button>
-                            </section>
-                        })}
-                        {move || match dialog.get() {
-                            Some(LifecycleAction::Pause) => Some(view! {
-                                <PauseDialog agent_name=name.clone() on_confirm=confirm_pause on_cancel=close_dialog busy=busy.into()/>
-                            }.into_any()),
-                            Some(LifecycleAction::Terminate) => Some(view! {
-                                <TerminateDialog agent_name=name.clone() on_confirm=confirm_terminate on_cancel=close_dialog busy=busy.into()/>
-                            }.into_any()),
-                            _ => None,
-                        }}
-                    }.into_any()
+                        })
+                    }}
+                    {move || offered.get().contains(&LifecycleAction::Terminate).then(|| view! {
+                        <section class="danger-zone" aria-labelledby="danger-zone-title">
+                            <h2 id="danger-zone-title">"Danger zone"</h2>
+                            <p>"Terminating stops this agent for good. Running instances are told to shut down; nothing can resume it."</p>
+                            <button type="button" class="danger-outline" data-testid="terminate" on:click=move |_| dialog.set(Some(LifecycleAction::Terminate))>"Terminate agent…"</button>
+                        </section>
+                    })}
+                    // Follows only which dialog is open: live updates never reset what is typed.
+                    {move || match dialog.get() {
+                        Some(LifecycleAction::Pause) => Some(view! {
+                            <PauseDialog agent_name=name.get_untracked() on_confirm=confirm_pause on_cancel=close_dialog busy=busy.into()/>
+                        }.into_any()),
+                        Some(LifecycleAction::Terminate) => Some(view! {
+                            <TerminateDialog agent_name=name.get_untracked() on_confirm=confirm_terminate on_cancel=close_dialog busy=busy.into()/>
+                        }.into_any()),
+                        _ => None,
+                    }}
                 }
+                .into_any()
             }}
             <div class="two-col">
                 <AuditTimeline audit=audit error=audit_error/>

@@ -22,8 +22,9 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 use std::time::Duration;
 
-/// How long typing must pause before the search goes to the registry.
-const SEARCH_DEBOUNCE: Duration = Duration::from_millis(250);
+/// Keystrokes closer together than this are coalesced into one search, sent this long
+/// after the last of them; a keystroke after a pause searches at once.
+const SEARCH_DEBOUNCE: Duration = Duration::from_millis(150);
 
 fn agent_health(agent: &Agent, now_ms: i64) -> Health {
     Health::derive(
@@ -170,6 +171,9 @@ pub fn FleetPage() -> impl IntoView {
         pending_search.set_value(handle);
     };
 
+    // What the page shows changes only when loading finishes or fails, not on every
+    // update of the rows (those are the rows' own business).
+    let loaded = Memo::new(move |_| list.with(Option::is_some));
     let role = move || ctx.role().unwrap_or(Role::Viewer);
     let may_operate = move || role() >= Role::Operator;
     let may_terminate = move || role() >= Role::Admin;
@@ -381,11 +385,16 @@ pub fn FleetPage() -> impl IntoView {
                 />
             })}
 
-            {move || match (list.with(Option::is_some), error.get()) {
-                (false, Some(failure)) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
-                (false, None) => view! { <p class="loading" aria-busy="true" data-testid="loading">"Loading agents…"</p> }.into_any(),
-                (true, stale) => view! {
-                    {stale.map(|failure| view! {
+            {move || {
+                if !loaded.get() {
+                    // Before the first page arrives: loading, or why it did not.
+                    return match error.get() {
+                        Some(failure) => view! { <ErrorPanel failure=failure retry=Callback::new(move |()| load())/> }.into_any(),
+                        None => view! { <p class="loading" aria-busy="true" data-testid="loading">"Loading agents…"</p> }.into_any(),
+                    };
+                }
+                view! {
+                    {move || error.get().map(|failure| view! {
                         <p class="alert" role="alert">
                             {failure.message}" Showing what was loaded before. "
                             <button type="button" class="link" on:click=move |_| load()>"Retry"</button>
@@ -393,7 +402,8 @@ pub fn FleetPage() -> impl IntoView {
                     })}
                     <FleetTable rows=Signal::derive(rows) selected=selected list=list/>
                     <Pager view=view_q list=list loading=loading.into()/>
-                }.into_any(),
+                }
+                .into_any()
             }}
         </section>
     }
@@ -492,7 +502,7 @@ where
     }
 }
 
-/// The fleet table: one keyed row per agent, re-rendered only when that agent changes.
+/// The fleet table: one row per agent on the page, keyed by Sekuire ID.
 #[component]
 fn FleetTable(
     rows: Signal<Vec<Agent>>,
@@ -545,9 +555,9 @@ fn FleetTable(
                     </thead>
                     <tbody>
                         <For
-                            each=move || rows.get()
-                            key=|a| (a.sekuire_id.clone(), a.revision, a.last_heartbeat_at.clone(), a.pending_command)
-                            children=move |agent| view! { <FleetRow agent=agent selected=selected list=list/> }
+                            each=move || rows.with(|r| r.iter().map(|a| a.sekuire_id.clone()).collect::<Vec<_>>())
+                            key=|id| id.clone()
+                            children=move |id| view! { <FleetRow sekuire_id=id selected=selected list=list/> }
                         />
                     </tbody>
                 </table>
@@ -609,20 +619,46 @@ fn inline_action(
     });
 }
 
+/// One row, kept for as long as its agent is on the page: each cell follows only the
+/// fields it shows, so a heartbeat updates the health cell and leaves the rest of the row
+/// (and the keyboard focus on its buttons) alone.
 #[component]
 fn FleetRow(
-    agent: Agent,
+    sekuire_id: String,
     selected: RwSignal<Vec<String>>,
     list: RwSignal<Option<AgentList>>,
 ) -> impl IntoView {
     let ctx = use_app();
-    let id = agent.sekuire_id.clone();
+    let agent = Memo::new({
+        let id = sekuire_id.clone();
+        move |_| {
+            list.with(|l| {
+                l.as_ref()
+                    .and_then(|l| l.agents.iter().find(|a| a.sekuire_id == id).cloned())
+            })
+        }
+    });
+    let status = Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.runtime_status)));
+    let name =
+        Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| (a.name.clone(), a.version.clone()))));
+    let heartbeat = Memo::new(move |_| {
+        agent.with(|a| {
+            a.as_ref()
+                .map(|a| (a.last_heartbeat_at.clone(), a.heartbeat_interval_seconds))
+        })
+    });
+    let facts = Memo::new(move |_| {
+        agent.with(|a| {
+            a.as_ref()
+                .map(|a| (a.verification_status, a.reputation_score, a.pending_command))
+        })
+    });
     let checked = {
-        let id = id.clone();
+        let id = sekuire_id.clone();
         move || selected.with(|s| s.contains(&id))
     };
     let toggle_selected = {
-        let id = id.clone();
+        let id = sekuire_id.clone();
         move |_| {
             selected.update(|s| {
                 if let Some(i) = s.iter().position(|x| *x == id) {
@@ -633,54 +669,64 @@ fn FleetRow(
             })
         }
     };
-    let inline_actions = {
-        let agent = agent.clone();
-        move || {
-            let role = ctx.role().unwrap_or(Role::Viewer);
-            offered_actions(role, agent.runtime_status)
-                .into_iter()
-                .filter(|a| *a != LifecycleAction::Terminate)
-                .map(|action| {
-                    let agent = agent.clone();
-                    let label = format!(
-                        "{} {}",
-                        if action == LifecycleAction::Pause {
-                            "Pause"
-                        } else {
-                            "Resume"
-                        },
-                        agent.name
-                    );
-                    view! {
-                        <button
-                            type="button"
-                            class="small"
-                            data-testid=format!("row-{action}")
-                            aria-label=label
-                            on:click=move |_| inline_action(ctx, agent.clone(), action, list)
-                        >
-                            {if action == LifecycleAction::Pause { "Pause" } else { "Resume" }}
-                        </button>
-                    }
-                })
-                .collect_view()
-        }
+    let agent_name = move || name.with(|n| n.as_ref().map(|(n, _)| n.clone()).unwrap_or_default());
+    let inline_actions = move || {
+        let role = ctx.role().unwrap_or(Role::Viewer);
+        let Some(status) = status.get() else {
+            return Vec::new();
+        };
+        offered_actions(role, status)
+            .into_iter()
+            .filter(|a| *a != LifecycleAction::Terminate)
+            .map(|action| {
+                let verb = if action == LifecycleAction::Pause {
+                    "Pause"
+                } else {
+                    "Resume"
+                };
+                view! {
+                    <button
+                        type="button"
+                        class="small"
+                        data-testid=format!("row-{action}")
+                        aria-label=move || format!("{verb} {}", agent_name())
+                        on:click=move |_| {
+                            if let Some(seen) = agent.get_untracked() {
+                                inline_action(ctx, seen, action, list);
+                            }
+                        }
+                    >
+                        {verb}
+                    </button>
+                }
+            })
+            .collect::<Vec<_>>()
     };
     view! {
-        <tr data-testid="agent-row" data-id=id.clone() class=format!("row-{}", agent.runtime_status)>
+        <tr
+            data-testid="agent-row"
+            data-id=sekuire_id.clone()
+            class=move || status.get().map(|s| format!("row-{s}")).unwrap_or_default()
+        >
             <td class="select-col">
-                <input type="checkbox" aria-label=format!("Select {}", agent.name) prop:checked=checked on:change=toggle_selected/>
+                <input type="checkbox" aria-label=move || format!("Select {}", agent_name()) prop:checked=checked on:change=toggle_selected/>
             </td>
             <td>
-                <a class="agent-name" href=format!("/agents/{id}") data-testid="agent-name">{agent.name.clone()}</a>
-                <span class="muted small version">{format!(" v{}", agent.version)}</span>
+                <a class="agent-name" href=format!("/agents/{sekuire_id}") data-testid="agent-name">{agent_name}</a>
+                <span class="muted small version">
+                    {move || name.with(|n| n.as_ref().map(|(_, v)| format!(" v{v}")).unwrap_or_default())}
+                </span>
             </td>
-            <td><ShortId sekuire_id=id.clone()/></td>
-            <td><RuntimeBadge status=agent.runtime_status/></td>
-            <td><HealthCell last_heartbeat_at=agent.last_heartbeat_at.clone() interval_secs=agent.heartbeat_interval_seconds/></td>
-            <td><VerificationBadge status=agent.verification_status/></td>
-            <td><ReputationBar score=agent.reputation_score/></td>
-            <td><PendingBadge command=agent.pending_command/></td>
+            <td><ShortId sekuire_id=sekuire_id.clone()/></td>
+            <td>{move || status.get().map(|s| view! { <RuntimeBadge status=s/> })}</td>
+            <td>
+                {move || heartbeat.get().map(|(last, interval)| view! {
+                    <HealthCell last_heartbeat_at=last interval_secs=interval/>
+                })}
+            </td>
+            <td>{move || facts.get().map(|(v, _, _)| view! { <VerificationBadge status=v/> })}</td>
+            <td>{move || facts.get().map(|(_, r, _)| view! { <ReputationBar score=r/> })}</td>
+            <td>{move || facts.get().map(|(_, _, p)| view! { <PendingBadge command=p/> })}</td>
             <td class="actions">{inline_actions}</td>
         </tr>
     }

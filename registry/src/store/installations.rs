@@ -9,6 +9,8 @@ use fleet_protocol::{
     BootstrapRequest, BootstrapResponse, Health, HeartbeatEvent, Installation, LifecycleAction,
     RuntimeStatus,
 };
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 /// Runtime tokens stay valid this long after bootstrap.
 const RUNTIME_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
@@ -168,6 +170,10 @@ impl Store {
 
     /// Renews an installation's lease: sets the agent's heartbeat and hands over the pending
     /// command. `pause`/`resume` are handed over once; `terminate` on every lease.
+    ///
+    /// Leases queue to one writer task that commits each batch of waiting leases in a
+    /// single transaction: a fleet heartbeating thousands of times a second then costs a
+    /// commit per batch instead of per lease.
     pub async fn lease(
         &self,
         installation_id: &str,
@@ -175,81 +181,20 @@ impl Store {
         status: Option<&str>,
         requested_interval: Option<i64>,
     ) -> AppResult<LeaseOutcome> {
-        let now = now_ms();
-        let mut tx = self.write.begin().await?;
-        let found: Option<LeaseRow> = sqlx::query_as(
-            "SELECT sekuire_id, heartbeat_interval_s, last_command, command_delivered_at, created_at \
-             FROM installations WHERE installation_id = ? AND runtime_token_hash = ?",
-        )
-        .bind(installation_id)
-        .bind(secret_hash(runtime_token))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let LeaseRow {
-            sekuire_id,
-            heartbeat_interval_s: stored_interval,
-            last_command,
-            command_delivered_at: delivered_at,
-            created_at,
-        } = found.ok_or(AppError::Unauthorized(
-            "runtime token does not belong to this installation",
-        ))?;
-        if now - created_at > RUNTIME_TOKEN_TTL_MS {
-            return Err(AppError::Unauthorized("runtime token has expired"));
+        if let Some(interval) = requested_interval {
+            interval_or_default(Some(interval))?;
         }
-        let interval = match requested_interval {
-            Some(_) => interval_or_default(requested_interval)?,
-            None => stored_interval,
+        let (reply, answer) = oneshot::channel();
+        let job = LeaseJob {
+            installation_id: installation_id.to_owned(),
+            token_hash: secret_hash(runtime_token),
+            status: status.map(|s| s.chars().take(32).collect()),
+            requested_interval,
+            reply,
         };
-        let command = parse_command(last_command.as_deref());
-        let deliver =
-            command.filter(|c| delivered_at.is_none() || *c == LifecycleAction::Terminate);
-        let lease_expires_at = now + interval * 3_000;
-        sqlx::query(
-            "UPDATE installations SET status = COALESCE(?, status), heartbeat_interval_s = ?, \
-             last_lease_at = ?, lease_expires_at = ?, \
-             command_delivered_at = CASE WHEN last_command IS NULL THEN NULL \
-                                         ELSE COALESCE(command_delivered_at, ?) END \
-             WHERE installation_id = ?",
-        )
-        .bind(status.map(|s| s.chars().take(32).collect::<String>()))
-        .bind(interval)
-        .bind(now)
-        .bind(lease_expires_at)
-        .bind(now)
-        .bind(installation_id)
-        .execute(&mut *tx)
-        .await?;
-        if deliver.is_some() {
-            // The agent's pending command clears once every installation has picked it up.
-            sqlx::query(
-                "UPDATE agents SET pending_command = NULL WHERE sekuire_id = ? AND NOT EXISTS \
-                 (SELECT 1 FROM installations WHERE sekuire_id = ? \
-                  AND last_command IS NOT NULL AND command_delivered_at IS NULL)",
-            )
-            .bind(&sekuire_id)
-            .bind(&sekuire_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE agents SET last_heartbeat_at = ?, heartbeat_interval_s = ? WHERE sekuire_id = ?",
-        )
-        .bind(now)
-        .bind(interval)
-        .bind(&sekuire_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(LeaseOutcome {
-            lease_expires_at: format_ms(lease_expires_at),
-            pending_command: deliver,
-            heartbeat: HeartbeatEvent {
-                sekuire_id,
-                last_heartbeat_at: format_ms(now),
-                health: Health::derive(Some(now), interval, now),
-            },
-        })
+        let stopped = || AppError::Internal(anyhow::anyhow!("the lease writer has stopped"));
+        self.leases.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// The installations of an agent, newest first.
@@ -277,4 +222,137 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Most leases committed in one transaction.
+const MAX_LEASE_BATCH: usize = 512;
+
+/// A lease waiting for the writer.
+pub(super) struct LeaseJob {
+    installation_id: String,
+    token_hash: String,
+    status: Option<String>,
+    requested_interval: Option<i64>,
+    reply: oneshot::Sender<AppResult<LeaseOutcome>>,
+}
+
+/// Starts the task that owns lease writes; it ends when every sender is gone.
+pub(super) fn spawn_lease_writer(write: SqlitePool) -> mpsc::Sender<LeaseJob> {
+    let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
+        while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
+            match commit_leases(&write, &batch).await {
+                Ok(outcomes) => {
+                    for (job, outcome) in batch.drain(..).zip(outcomes) {
+                        // The client may have gone away; its lease still counts.
+                        let _ = job.reply.send(outcome);
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, leases = batch.len(), "lease batch failed");
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                            "lease batch failed: {err}"
+                        ))));
+                    }
+                }
+            }
+        }
+    });
+    sender
+}
+
+/// Applies a batch of leases in one transaction. A lease refused for its token is that
+/// lease's answer; a database failure fails (and rolls back) the batch.
+async fn commit_leases(
+    write: &SqlitePool,
+    batch: &[LeaseJob],
+) -> Result<Vec<AppResult<LeaseOutcome>>, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = write.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        outcomes.push(apply_lease(&mut tx, job, now).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn apply_lease(
+    tx: &mut SqliteConnection,
+    job: &LeaseJob,
+    now: i64,
+) -> Result<AppResult<LeaseOutcome>, sqlx::Error> {
+    let found: Option<LeaseRow> = sqlx::query_as(
+        "SELECT sekuire_id, heartbeat_interval_s, last_command, command_delivered_at, created_at \
+         FROM installations WHERE installation_id = ? AND runtime_token_hash = ?",
+    )
+    .bind(&job.installation_id)
+    .bind(&job.token_hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(LeaseRow {
+        sekuire_id,
+        heartbeat_interval_s: stored_interval,
+        last_command,
+        command_delivered_at: delivered_at,
+        created_at,
+    }) = found
+    else {
+        return Ok(Err(AppError::Unauthorized(
+            "runtime token does not belong to this installation",
+        )));
+    };
+    if now - created_at > RUNTIME_TOKEN_TTL_MS {
+        return Ok(Err(AppError::Unauthorized("runtime token has expired")));
+    }
+    let interval = job.requested_interval.unwrap_or(stored_interval);
+    let command = parse_command(last_command.as_deref());
+    let deliver = command.filter(|c| delivered_at.is_none() || *c == LifecycleAction::Terminate);
+    let lease_expires_at = now + interval * 3_000;
+    sqlx::query(
+        "UPDATE installations SET status = COALESCE(?, status), heartbeat_interval_s = ?, \
+         last_lease_at = ?, lease_expires_at = ?, \
+         command_delivered_at = CASE WHEN last_command IS NULL THEN NULL \
+                                     ELSE COALESCE(command_delivered_at, ?) END \
+         WHERE installation_id = ?",
+    )
+    .bind(&job.status)
+    .bind(interval)
+    .bind(now)
+    .bind(lease_expires_at)
+    .bind(now)
+    .bind(&job.installation_id)
+    .execute(&mut *tx)
+    .await?;
+    if deliver.is_some() {
+        // The agent's pending command clears once every installation has picked it up.
+        sqlx::query(
+            "UPDATE agents SET pending_command = NULL WHERE sekuire_id = ? AND NOT EXISTS \
+             (SELECT 1 FROM installations WHERE sekuire_id = ? \
+              AND last_command IS NOT NULL AND command_delivered_at IS NULL)",
+        )
+        .bind(&sekuire_id)
+        .bind(&sekuire_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE agents SET last_heartbeat_at = ?, heartbeat_interval_s = ? WHERE sekuire_id = ?",
+    )
+    .bind(now)
+    .bind(interval)
+    .bind(&sekuire_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Ok(LeaseOutcome {
+        lease_expires_at: format_ms(lease_expires_at),
+        pending_command: deliver,
+        heartbeat: HeartbeatEvent {
+            sekuire_id,
+            last_heartbeat_at: format_ms(now),
+            health: Health::derive(Some(now), interval, now),
+        },
+    }))
 }

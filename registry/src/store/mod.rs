@@ -30,6 +30,7 @@ use std::time::Duration;
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    leases: tokio::sync::mpsc::Sender<installations::LeaseJob>,
 }
 
 impl Store {
@@ -52,7 +53,12 @@ impl Store {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store { read, write })
+        let leases = installations::spawn_lease_writer(write.clone());
+        Ok(Store {
+            read,
+            write,
+            leases,
+        })
     }
 }
 

@@ -237,3 +237,49 @@ async fn installations_are_listed_with_their_command_delivery() {
     assert!(list["installations"][0]["command_delivered_at"].is_string());
     assert!(list["installations"][0]["last_lease_at"].is_string());
 }
+
+#[tokio::test]
+async fn concurrent_leases_share_batches_without_failing_each_other() {
+    let app = TestApp::spawn().await;
+    let mut instances = Vec::new();
+    for i in 0..12 {
+        let id = app.add_agent(&format!("batch-{i}")).await;
+        instances.push((id.clone(), install(&app, &id).await));
+    }
+    let requests = instances.iter().enumerate().flat_map(|(i, (_, instance))| {
+        let good = (instance.id.clone(), instance.token.clone(), true);
+        let bad = (instance.id.clone(), format!("rt_wrong_{i}"), false);
+        [good, bad]
+    });
+    let results = futures_util::future::join_all(requests.map(|(id, token, good)| {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v1/installations/{id}/lease"));
+        async move {
+            let status = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"status": "running"}))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (good, status)
+        }
+    }))
+    .await;
+    for (good, status) in results {
+        let expected = if good {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected);
+    }
+    for (id, _) in &instances {
+        let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+        assert_eq!(
+            agent["health"], "healthy",
+            "every good lease was recorded: {agent}"
+        );
+    }
+}
