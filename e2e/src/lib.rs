@@ -391,6 +391,19 @@ impl Browser {
         Ok(())
     }
 
+    /// Types `keys` as real key presses to whatever has focus (the page, if nothing).
+    pub async fn press_keys(&self, keys: &str) -> Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys.chars() {
+            actions = actions
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
     pub async fn press_escape(&self) -> Result<()> {
         let active = self.client.active_element().await?;
         active.send_keys("\u{e00c}").await?;

@@ -637,6 +637,19 @@ async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
     Ok(())
 }
 
+/// One lease (a heartbeat) of a bootstrapped installation, as its runtime sends it.
+async fn lease(registry: &Registry, installation: &serde_json::Value) -> Result<()> {
+    let id = installation["installation_id"].as_str().unwrap_or_default();
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/installations/{id}/lease", registry.base))
+        .bearer_auth(installation["runtime_token"].as_str().unwrap_or_default())
+        .json(&json!({"status": "running"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result<()> {
     let fleet = Fleet::prepare(&[Seed::active("heartbeating")], 5).await?;
@@ -674,17 +687,7 @@ async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result
         .until_text(&format!("{} .health", Browser::row(id)), "s ago")
         .await?;
 
-    reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/installations/{}/lease",
-            registry.base,
-            installation["installation_id"].as_str().unwrap()
-        ))
-        .bearer_auth(installation["runtime_token"].as_str().unwrap())
-        .json(&json!({"status": "running"}))
-        .send()
-        .await?
-        .error_for_status()?;
+    lease(&registry, &installation).await?;
     browser
         .until_text(&format!("{} .health", Browser::row(id)), "just now")
         .await?;
@@ -711,17 +714,7 @@ async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result
     admin
         .fill("[data-testid=confirm-name]", "heartbeat")
         .await?;
-    reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/installations/{}/lease",
-            registry.base,
-            installation["installation_id"].as_str().unwrap()
-        ))
-        .bearer_auth(installation["runtime_token"].as_str().unwrap())
-        .json(&json!({"status": "running"}))
-        .send()
-        .await?
-        .error_for_status()?;
+    lease(&registry, &installation).await?;
     registry
         .post(
             &fleet.operator,
@@ -742,5 +735,88 @@ async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result
         Some("heartbeat"),
         "the open dialog kept its input"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn s14_a_rejected_key_returns_to_sign_in_and_back_to_the_same_page() -> Result<()> {
+    let fleet = Fleet::prepare(&[Seed::active("kept-in-view")], 0).await?;
+    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let id = &fleet.ids[0];
+    let driver = Driver::start()?;
+    let browser = driver.browser(&registry.base).await?;
+    browser
+        .sign_in(&fleet.viewer, &format!("/agents/{id}"))
+        .await?;
+    browser.find("[data-testid=agent-facts]").await?;
+
+    let store = fleet_registry::store::Store::open(&fleet.db()).await?;
+    assert!(store.revoke_key("vera").await?);
+    browser.click("a.back").await?;
+    browser
+        .until_text("[data-testid=rejected]", "rejected")
+        .await?;
+    assert!(browser.url().await?.contains("/connect?next="));
+
+    browser.fill("[data-testid=api-key]", &fleet.admin).await?;
+    browser.click("[data-testid=connect]").await?;
+    browser
+        .until("back on the page the user was on", || async {
+            Ok(browser.url().await?.ends_with("/agents"))
+        })
+        .await?;
+    browser.until_text("[data-testid=whoami]", "alice").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn s15_keyboard_shortcuts_search_navigate_and_explain_themselves() -> Result<()> {
+    let fleet = Fleet::prepare(&[Seed::active("keyboard-user")], 5).await?;
+    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let driver = Driver::start()?;
+    let browser = driver.browser(&registry.base).await?;
+    browser.sign_in(&fleet.viewer, "/agents").await?;
+    browser.find("tr[data-testid=agent-row]").await?;
+
+    browser.press_keys("/").await?;
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id", vec![])
+        .await?;
+    assert_eq!(focused, json!("fleet-search"), "/ focuses the search");
+    browser.press_keys("keyboard").await?;
+    browser
+        .until("typing searches", || async {
+            Ok(browser.url().await?.contains("q=keyboard"))
+        })
+        .await?;
+    browser.press_escape().await?;
+    browser
+        .client
+        .execute("document.activeElement.blur()", vec![])
+        .await?;
+
+    browser.press_keys("gl").await?;
+    browser
+        .until("g l opens the audit trail", || async {
+            Ok(browser.url().await?.ends_with("/audit"))
+        })
+        .await?;
+    browser.press_keys("ga").await?;
+    browser
+        .until("g a opens the fleet", || async {
+            Ok(browser.url().await?.ends_with("/agents"))
+        })
+        .await?;
+    browser.press_keys("?").await?;
+    browser
+        .until_text("[role=dialog]", "Keyboard shortcuts")
+        .await?;
+    browser.press_escape().await?;
+    browser
+        .until("Esc closes the help", || async {
+            Ok(browser.count("[role=dialog]").await? == 0)
+        })
+        .await?;
     Ok(())
 }

@@ -8,10 +8,9 @@ use crate::components::badges::{
 use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
 use crate::model::audit_query::AuditQuery;
 use crate::model::time::{exact_time, parse_timestamp_ms, relative_time};
-use crate::pages::fleet::done_sentence;
-use crate::pages::{settle, ErrorPanel};
+use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
-use crate::state::{use_app, ToastKind};
+use crate::state::use_app;
 use fleet_protocol::{
     offered_actions, Agent, AuditPage, InstallationList, LifecycleAction, Role, RuntimeStatus,
 };
@@ -101,42 +100,25 @@ pub fn AgentPage() -> impl IntoView {
 
     // Every action carries the revision on screen; a 412 shows the new state and asks again.
     let act = move |action: LifecycleAction, reason: Option<String>| {
-        let (Some(registry), Some(seen)) = (ctx.registry(), agent.get_untracked()) else {
+        let Some(seen) = agent.get_untracked() else {
             return;
         };
         busy.set(true);
         spawn_local(async move {
-            match registry
-                .apply(&seen.sekuire_id, action, reason, seen.revision)
-                .await
-            {
-                Ok(done) => {
-                    ctx.toast(
-                        ToastKind::Success,
-                        done_sentence(&done.agent.name, action, done.changed),
-                    );
-                    agent.set(Some(done.agent));
+            match act_on_seen(ctx, &seen, action, reason).await {
+                ActionOutcome::Done(now) => {
+                    agent.set(Some(now));
                     notice.set(None);
                     dialog.set(None);
                     load_history();
                 }
-                Err(failure) if failure.is_stale() => {
+                ActionOutcome::Changed(fresh) => {
                     dialog.set(None);
-                    if let Ok(fresh) = registry.agent(&seen.sekuire_id).await {
-                        notice.set(Some(format!(
-                            "{} changed while you were looking at it: it is now {}{}. Nothing was done — review the current state below and choose again.",
-                            fresh.name,
-                            fresh.runtime_status,
-                            fresh.status_changed_by.as_deref().map(|by| format!(" (changed by {by})")).unwrap_or_default(),
-                        )));
-                        agent.set(Some(fresh));
-                        load_history();
-                    }
+                    notice.set(Some(changed_sentence(&fresh)));
+                    agent.set(Some(fresh));
+                    load_history();
                 }
-                Err(failure) => {
-                    ctx.observe_failure(&failure);
-                    ctx.toast(ToastKind::Error, failure.message);
-                }
+                ActionOutcome::Failed => {}
             }
             busy.set(false);
         });

@@ -10,7 +10,7 @@ use crate::components::charts::{HealthBar, ReputationHistogram};
 use crate::components::lifecycle_dialogs::{BulkDialog, BulkLine};
 use crate::model::fleet_query::{toggle, FleetQuery, SORTS};
 use crate::model::time::parse_timestamp_ms;
-use crate::pages::{settle, ErrorPanel, LatestOnly};
+use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel, LatestOnly};
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, AppContext, ToastKind};
 use fleet_protocol::{
@@ -35,15 +35,6 @@ fn agent_health(agent: &Agent, now_ms: i64) -> Health {
         agent.heartbeat_interval_seconds,
         now_ms,
     )
-}
-
-/// "Agent my-agent paused", the sentence every action ends in.
-pub fn done_sentence(agent_name: &str, action: LifecycleAction, changed: bool) -> String {
-    if changed {
-        format!("Agent {agent_name} {}.", action.past_tense())
-    } else {
-        format!("Agent {agent_name} was already {}.", action.past_tense())
-    }
 }
 
 #[component]
@@ -566,17 +557,23 @@ fn FleetTable(
     }
 }
 
-/// Runs one agent's inline pause or resume from the table, with the revision on screen.
+/// Runs one agent's inline pause or resume from the table, with the revision on screen;
+/// the row then shows the agent as it is (also when it had changed meanwhile).
 fn inline_action(
     ctx: AppContext,
-    agent: Agent,
+    seen: Agent,
     action: LifecycleAction,
     list: RwSignal<Option<AgentList>>,
 ) {
-    let Some(registry) = ctx.registry() else {
-        return;
-    };
-    let replace_row = move |fresh: Agent| {
+    spawn_local(async move {
+        let fresh = match act_on_seen(ctx, &seen, action, None).await {
+            ActionOutcome::Done(agent) => agent,
+            ActionOutcome::Changed(agent) => {
+                ctx.toast(ToastKind::Error, changed_sentence(&agent));
+                agent
+            }
+            ActionOutcome::Failed => return,
+        };
         list.update(|l| {
             if let Some(row) = l.as_mut().and_then(|l| {
                 l.agents
@@ -586,36 +583,6 @@ fn inline_action(
                 *row = fresh;
             }
         })
-    };
-    spawn_local(async move {
-        match registry
-            .apply(&agent.sekuire_id, action, None, agent.revision)
-            .await
-        {
-            Ok(done) => {
-                ctx.toast(
-                    ToastKind::Success,
-                    done_sentence(&done.agent.name, action, done.changed),
-                );
-                replace_row(done.agent);
-            }
-            Err(failure) if failure.is_stale() => {
-                if let Ok(fresh) = registry.agent(&agent.sekuire_id).await {
-                    ctx.toast(
-                        ToastKind::Error,
-                        format!(
-                            "Agent {} changed since this page loaded: it is now {}. Nothing was done; check and try again.",
-                            fresh.name, fresh.runtime_status
-                        ),
-                    );
-                    replace_row(fresh);
-                }
-            }
-            Err(failure) => {
-                ctx.observe_failure(&failure);
-                ctx.toast(ToastKind::Error, failure.message);
-            }
-        }
     });
 }
 

@@ -7,7 +7,8 @@ pub mod fleet;
 pub mod not_found;
 
 use crate::api::ApiFailure;
-use crate::state::AppContext;
+use crate::state::{AppContext, ToastKind};
+use fleet_protocol::{Agent, LifecycleAction};
 use leptos::prelude::*;
 
 /// A designed error state with a retry, in the registry's words.
@@ -75,5 +76,90 @@ pub fn settle<T>(
             ctx.observe_failure(&failure);
             error.set(Some(failure));
         }
+    }
+}
+
+/// "Agent my-agent paused.", the sentence every action ends in.
+pub fn done_sentence(agent_name: &str, action: LifecycleAction, changed: bool) -> String {
+    if changed {
+        format!("Agent {agent_name} {}.", action.past_tense())
+    } else {
+        format!("Agent {agent_name} was already {}.", action.past_tense())
+    }
+}
+
+/// What the user is told when the agent changed under them: its new state, and by whom.
+pub fn changed_sentence(fresh: &Agent) -> String {
+    format!(
+        "{} changed while you were looking at it: it is now {}{}. Nothing was done — review its current state and choose again.",
+        fresh.name,
+        fresh.runtime_status,
+        fresh
+            .status_changed_by
+            .as_deref()
+            .map(|by| format!(" (changed by {by})"))
+            .unwrap_or_default(),
+    )
+}
+
+/// How an action on an agent, as the user saw it, ended.
+pub enum ActionOutcome {
+    /// Applied (or it already was so): the agent as it is now.
+    Done(Agent),
+    /// The agent had changed since it was shown, so nothing was done: its current state.
+    Changed(Agent),
+    /// It failed, and the user was told why.
+    Failed,
+}
+
+/// Applies `action` to the agent the user saw — its revision goes in `If-Match`, so an
+/// operator never acts on a state they have not seen — and toasts success or failure.
+pub async fn act_on_seen(
+    ctx: AppContext,
+    seen: &Agent,
+    action: LifecycleAction,
+    reason: Option<String>,
+) -> ActionOutcome {
+    let Some(registry) = ctx.registry() else {
+        return ActionOutcome::Failed;
+    };
+    let failed = |failure: ApiFailure| {
+        ctx.observe_failure(&failure);
+        ctx.toast(ToastKind::Error, failure.message);
+        ActionOutcome::Failed
+    };
+    match registry
+        .apply(&seen.sekuire_id, action, reason, seen.revision)
+        .await
+    {
+        Ok(done) => {
+            ctx.toast(
+                ToastKind::Success,
+                done_sentence(&done.agent.name, action, done.changed),
+            );
+            ActionOutcome::Done(done.agent)
+        }
+        Err(stale) if stale.is_stale() => match registry.agent(&seen.sekuire_id).await {
+            Ok(fresh) => ActionOutcome::Changed(fresh),
+            Err(failure) => failed(failure),
+        },
+        Err(failure) => failed(failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_end_in_a_sentence_saying_what_happened() {
+        assert_eq!(
+            done_sentence("my-agent", LifecycleAction::Pause, true),
+            "Agent my-agent paused."
+        );
+        assert_eq!(
+            done_sentence("my-agent", LifecycleAction::Terminate, false),
+            "Agent my-agent was already terminated."
+        );
     }
 }
