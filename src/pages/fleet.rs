@@ -146,20 +146,28 @@ pub fn FleetPage() -> impl IntoView {
         go(&next.to_url());
     };
 
-    // Search as you type, debounced; the box follows the URL on back/forward.
+    // Search as you type: the first keystroke after a pause searches at once, a burst of
+    // keystrokes becomes one search after it. The box follows the URL on back/forward.
     let search_text = RwSignal::new(view_q.get_untracked().q);
     Effect::new(move |_| search_text.set(view_q.with(|v| v.q.clone())));
     let pending_search: StoredValue<Option<TimeoutHandle>> = StoredValue::new(None);
+    let last_keystroke_ms = StoredValue::new(0.0_f64);
     let on_search = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
         search_text.set(text.clone());
         if let Some(handle) = pending_search.get_value() {
             handle.clear();
         }
-        let handle =
-            set_timeout_with_handle(move || set_view(&|v| v.q = text.clone()), SEARCH_DEBOUNCE)
-                .ok();
-        pending_search.set_value(handle);
+        let now = js_sys::Date::now();
+        let in_burst = now - last_keystroke_ms.get_value() < SEARCH_DEBOUNCE.as_millis() as f64;
+        last_keystroke_ms.set_value(now);
+        if in_burst {
+            let search = move || set_view(&|v| v.q = text.clone());
+            pending_search.set_value(set_timeout_with_handle(search, SEARCH_DEBOUNCE).ok());
+        } else {
+            pending_search.set_value(None);
+            set_view(&|v| v.q = text.clone());
+        }
     };
 
     // What the page shows changes only when loading finishes or fails, not on every

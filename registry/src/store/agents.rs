@@ -236,15 +236,22 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, column: &str, values: &[&
     qb.push(")");
 }
 
-/// Where a filter is used: counting matches, or reading one sorted page.
+/// How a filter's columns are written into a query.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FilterUse {
-    Count,
-    /// Filter columns get SQLite's unary `+`, so the planner walks the index of the sort
-    /// key and stops after one page, instead of collecting every match by a filter index
-    /// and sorting them all (50 ms → 2 ms for `active` by reputation at 100,000 agents).
-    Page,
+    /// As they are, for the planner to use any index it likes.
+    AsIs,
+    /// Filter columns other than the sort key get SQLite's unary `+`, so the planner walks
+    /// the index of the sort key and stops after one page, instead of collecting every
+    /// match through a filter index and sorting them all (50 ms → 7 ms for `active` by
+    /// reputation at 100,000 agents). Filtering on the sort key itself keeps its index:
+    /// there the index both filters and orders.
+    WalkSortIndex(SortKey),
 }
+
+/// Below this many matches a page is read by collecting the matches and sorting them;
+/// walking the sort index would pass mostly non-matches.
+const FEW_MATCHES: i64 = 5_000;
 
 fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
@@ -253,8 +260,8 @@ fn push_filter(
     usage: FilterUse,
 ) {
     let column = |name: &str| match usage {
-        FilterUse::Count => name.to_owned(),
-        FilterUse::Page => format!("+{name}"),
+        FilterUse::WalkSortIndex(sort) if sort.sql() != name => format!("+{name}"),
+        _ => name.to_owned(),
     };
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = like_escape(q);
@@ -334,12 +341,28 @@ impl Store {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM agents WHERE 1 = 1");
-        push_filter(&mut count, filter, now, FilterUse::Count);
+        // Without a text search every filter column is in the narrow facet index, so the
+        // count scans that instead of the wide rows (87 ms → see BENCHMARKS.md).
+        let text_search = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+        let mut count = QueryBuilder::<Sqlite>::new(if text_search {
+            "SELECT COUNT(*) FROM agents WHERE 1 = 1"
+        } else {
+            "SELECT COUNT(*) FROM agents INDEXED BY agents_facets WHERE 1 = 1"
+        });
+        push_filter(&mut count, filter, now, FilterUse::AsIs);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
 
         let mut page = QueryBuilder::<Sqlite>::new("SELECT * FROM agents WHERE 1 = 1");
-        push_filter(&mut page, filter, now, FilterUse::Page);
+        if total >= FEW_MATCHES {
+            push_filter(&mut page, filter, now, FilterUse::WalkSortIndex(sort.key));
+        } else if text_search {
+            push_filter(&mut page, filter, now, FilterUse::AsIs);
+        } else {
+            // Few matches: find them in the narrow facet index, then read and sort only them.
+            page.push(" AND sekuire_id IN (SELECT sekuire_id FROM agents INDEXED BY agents_facets WHERE 1 = 1");
+            push_filter(&mut page, filter, now, FilterUse::AsIs);
+            page.push(")");
+        }
         let (cmp, dir) = if sort.descending {
             ("<", "DESC")
         } else {

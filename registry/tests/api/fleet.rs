@@ -304,3 +304,30 @@ async fn openapi_describes_every_endpoint() {
         assert!(paths.contains_key(path), "openapi lacks {path}");
     }
 }
+
+#[tokio::test]
+async fn large_filtered_lists_page_through_the_sort_index_exactly_once() {
+    // Over 5,000 matches the registry walks the sort key's index instead of sorting the
+    // matches; both plans must give the same, complete, ordered pages.
+    let app = TestApp::spawn().await;
+    demo::seed_fleet(&app.store, 6_000, 11).await.unwrap();
+    let query = "runtime_status=active,paused&sort=-reputation_score&limit=500";
+    let (_, first) = app
+        .get(&app.viewer, &format!("/api/v1/agents?{query}"))
+        .await;
+    let total = first["total"].as_u64().unwrap() as usize;
+    assert!(total >= 5_000, "the large-list plan is exercised ({total})");
+    let seen = walk(&app, query, async |_| {}).await;
+    assert_eq!(seen.len(), total);
+    let unique: HashSet<_> = seen.iter().map(|a| a["sekuire_id"].clone()).collect();
+    assert_eq!(unique.len(), total);
+    for pair in seen.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (ra, rb) = (
+            a["reputation_score"].as_u64(),
+            b["reputation_score"].as_u64(),
+        );
+        assert!(ra > rb || (ra == rb && a["sekuire_id"].as_str() > b["sekuire_id"].as_str()));
+        assert_ne!(a["runtime_status"], "terminated");
+    }
+}
