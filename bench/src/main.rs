@@ -281,6 +281,10 @@ async fn main() -> Result<()> {
 
     growth_section(&mut out, &options).await?;
 
+    // The hand-kept history of what the figures called for.
+    if let Ok(notes) = std::fs::read_to_string(root.join("bench/notes.md")) {
+        out.push_str(&notes);
+    }
     std::fs::write(root.join("BENCHMARKS.md"), &out)?;
     println!("\n{out}");
     Ok(())

@@ -2,7 +2,7 @@
 //! work (the browser never downloads the fleet); the view lives in the URL.
 
 use crate::api::ApiFailure;
-use crate::app::use_go;
+use crate::app::{use_go, use_replace};
 use crate::components::badges::{
     HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
 };
@@ -25,6 +25,8 @@ use std::time::Duration;
 /// Keystrokes closer together than this are coalesced into one search, sent this long
 /// after the last of them; a keystroke after a pause searches at once.
 const SEARCH_DEBOUNCE: Duration = Duration::from_millis(150);
+/// Searches this close together (ms) share one history entry.
+const SEARCH_SESSION_MS: f64 = 2_000.0;
 
 fn agent_health(agent: &Agent, now_ms: i64) -> Health {
     Health::derive(
@@ -152,6 +154,21 @@ pub fn FleetPage() -> impl IntoView {
     Effect::new(move |_| search_text.set(view_q.with(|v| v.q.clone())));
     let pending_search: StoredValue<Option<TimeoutHandle>> = StoredValue::new(None);
     let last_keystroke_ms = StoredValue::new(0.0_f64);
+    // One history entry per typing session: a search soon after the last one replaces it,
+    // so Back returns to the view before the search, not to its first letter.
+    let replace = use_replace();
+    let last_search_ms = StoredValue::new(0.0_f64);
+    let search = move |text: String| {
+        let now = js_sys::Date::now();
+        let mut next = view_q.get_untracked().first_page();
+        next.q = text;
+        if now - last_search_ms.get_value() < SEARCH_SESSION_MS {
+            replace(&next.to_url());
+        } else {
+            go(&next.to_url());
+        }
+        last_search_ms.set_value(now);
+    };
     let on_search = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
         search_text.set(text.clone());
@@ -162,11 +179,11 @@ pub fn FleetPage() -> impl IntoView {
         let in_burst = now - last_keystroke_ms.get_value() < SEARCH_DEBOUNCE.as_millis() as f64;
         last_keystroke_ms.set_value(now);
         if in_burst {
-            let search = move || set_view(&|v| v.q = text.clone());
-            pending_search.set_value(set_timeout_with_handle(search, SEARCH_DEBOUNCE).ok());
+            let later = move || search(text.clone());
+            pending_search.set_value(set_timeout_with_handle(later, SEARCH_DEBOUNCE).ok());
         } else {
             pending_search.set_value(None);
-            set_view(&|v| v.q = text.clone());
+            search(text);
         }
     };
 
