@@ -11,6 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
 use fleet_registry::store::{NewAgent, Store};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -238,10 +239,13 @@ impl Driver {
             .local_addr()?
             .port();
         let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        // Its own process group, so that dropping the driver also ends the Chromium
+        // processes it started (killing chromedriver alone orphans them, still running).
         let child = Command::new(&path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {path}"))?;
         let started = Instant::now();
@@ -285,6 +289,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -148,3 +148,32 @@ async fn keys_are_stored_hashed_and_never_echoed() {
         );
     }
 }
+
+#[tokio::test]
+async fn only_configured_origins_may_call_from_a_browser() {
+    let app = TestApp::spawn_with(Config {
+        cors_origins: vec!["http://console.example:8080".into()],
+        ..Config::default()
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/agents"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "x-api-key,if-match,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("http://console.example:8080").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://console.example:8080"
+    );
+    let refused = preflight("http://elsewhere.example").await.unwrap();
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
+}
