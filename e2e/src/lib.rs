@@ -62,12 +62,16 @@ pub struct Seed {
 }
 
 impl Seed {
-    pub fn active(name: &'static str) -> Seed {
+    pub fn new(name: &'static str, status: RuntimeStatus, reputation: u8) -> Seed {
         Seed {
             name,
-            status: RuntimeStatus::Active,
-            reputation: 80,
+            status,
+            reputation,
         }
+    }
+
+    pub fn active(name: &'static str) -> Seed {
+        Seed::new(name, RuntimeStatus::Active, 80)
     }
 }
 

@@ -65,21 +65,9 @@ async fn s01_the_printed_link_signs_in_and_shows_the_fleet() -> Result<()> {
 async fn s02_filter_and_search_live_in_the_url_through_reload_and_history() -> Result<()> {
     let fleet = Fleet::prepare(
         &[
-            Seed {
-                name: "billing-triage-agent",
-                status: RuntimeStatus::Paused,
-                reputation: 70,
-            },
-            Seed {
-                name: "support-triage-agent",
-                status: RuntimeStatus::Active,
-                reputation: 90,
-            },
-            Seed {
-                name: "ledger-reconciler",
-                status: RuntimeStatus::Paused,
-                reputation: 60,
-            },
+            Seed::new("billing-triage-agent", RuntimeStatus::Paused, 70),
+            Seed::new("support-triage-agent", RuntimeStatus::Active, 90),
+            Seed::new("ledger-reconciler", RuntimeStatus::Paused, 60),
         ],
         40,
     )
@@ -183,15 +171,8 @@ async fn s03_pause_with_a_reason_reaches_the_table_and_the_audit_page() -> Resul
 
 #[tokio::test]
 async fn s04_resume_is_one_click_with_a_toast() -> Result<()> {
-    let fleet = Fleet::prepare(
-        &[Seed {
-            name: "paused-planner",
-            status: RuntimeStatus::Paused,
-            reputation: 75,
-        }],
-        0,
-    )
-    .await?;
+    let fleet =
+        Fleet::prepare(&[Seed::new("paused-planner", RuntimeStatus::Paused, 75)], 0).await?;
     let registry = Registry::start(&fleet.db(), None, &[])?;
     let driver = Driver::start()?;
     let browser = driver.browser(&registry.base).await?;
@@ -440,11 +421,7 @@ async fn s09_bulk_pause_of_three_agents_lists_three_outcomes() -> Result<()> {
         &[
             Seed::active("bulk-one"),
             Seed::active("bulk-two"),
-            Seed {
-                name: "bulk-three",
-                status: RuntimeStatus::Paused,
-                reputation: 50,
-            },
+            Seed::new("bulk-three", RuntimeStatus::Paused, 50),
         ],
         0,
     )
@@ -564,16 +541,8 @@ async fn s11_a_registry_outage_shows_a_banner_and_recovers_by_itself() -> Result
 async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
     let fleet = Fleet::prepare(
         &[
-            Seed {
-                name: "invoice-triage-agent",
-                status: RuntimeStatus::Active,
-                reputation: 92,
-            },
-            Seed {
-                name: "fraud-scout",
-                status: RuntimeStatus::Paused,
-                reputation: 64,
-            },
+            Seed::new("invoice-triage-agent", RuntimeStatus::Active, 92),
+            Seed::new("fraud-scout", RuntimeStatus::Paused, 64),
         ],
         120,
     )

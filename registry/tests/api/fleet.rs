@@ -15,6 +15,18 @@ fn ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Asserts `-reputation_score` order with ties broken by descending Sekuire ID.
+fn assert_by_reputation_descending(agents: &[Value]) {
+    for pair in agents.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (ra, rb) = (
+            a["reputation_score"].as_u64(),
+            b["reputation_score"].as_u64(),
+        );
+        assert!(ra > rb || (ra == rb && a["sekuire_id"].as_str() > b["sekuire_id"].as_str()));
+    }
+}
+
 /// Walks every page of `query`, calling `between` after each page.
 async fn walk(app: &TestApp, query: &str, mut between: impl AsyncFnMut(usize)) -> Vec<Value> {
     let mut seen = Vec::new();
@@ -83,14 +95,7 @@ async fn sort_orders_are_honoured_with_ties_broken_by_id() {
     demo::seed_fleet(&app.store, 120, 3).await.unwrap();
     let seen = walk(&app, "sort=-reputation_score&limit=25", async |_| {}).await;
     assert_eq!(seen.len(), 120);
-    for pair in seen.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        let (ra, rb) = (
-            a["reputation_score"].as_u64(),
-            b["reputation_score"].as_u64(),
-        );
-        assert!(ra > rb || (ra == rb && a["sekuire_id"].as_str() > b["sekuire_id"].as_str()));
-    }
+    assert_by_reputation_descending(&seen);
 }
 
 #[tokio::test]
@@ -321,13 +326,6 @@ async fn large_filtered_lists_page_through_the_sort_index_exactly_once() {
     assert_eq!(seen.len(), total);
     let unique: HashSet<_> = seen.iter().map(|a| a["sekuire_id"].clone()).collect();
     assert_eq!(unique.len(), total);
-    for pair in seen.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        let (ra, rb) = (
-            a["reputation_score"].as_u64(),
-            b["reputation_score"].as_u64(),
-        );
-        assert!(ra > rb || (ra == rb && a["sekuire_id"].as_str() > b["sekuire_id"].as_str()));
-        assert_ne!(a["runtime_status"], "terminated");
-    }
+    assert_by_reputation_descending(&seen);
+    assert!(seen.iter().all(|a| a["runtime_status"] != "terminated"));
 }
