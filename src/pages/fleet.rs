@@ -193,7 +193,20 @@ pub fn FleetPage() -> impl IntoView {
     let role = move || ctx.role().unwrap_or(Role::Viewer);
     let may_operate = move || role() >= Role::Operator;
     let may_terminate = move || role() >= Role::Admin;
-    let rows = move || list.with(|l| l.as_ref().map(|l| l.agents.clone()).unwrap_or_default());
+    // The ids on the page change only when a page loads, not on every heartbeat: the
+    // table's structure follows this, each row follows its own agent.
+    let row_ids = Memo::new(move |_| {
+        list.with(|l| {
+            l.as_ref()
+                .map(|l| {
+                    l.agents
+                        .iter()
+                        .map(|a| a.sekuire_id.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
 
     // Bulk actions on the selected rows.
     let bulk_action = RwSignal::new(None::<LifecycleAction>);
@@ -416,7 +429,7 @@ pub fn FleetPage() -> impl IntoView {
                             <button type="button" class="link" on:click=move |_| load()>"Retry"</button>
                         </p>
                     })}
-                    <FleetTable rows=Signal::derive(rows) selected=selected list=list/>
+                    <FleetTable row_ids=row_ids selected=selected list=list/>
                     <Pager view=view_q list=list loading=loading.into()/>
                 }
                 .into_any()
@@ -521,29 +534,24 @@ where
 /// The fleet table: one row per agent on the page, keyed by Sekuire ID.
 #[component]
 fn FleetTable(
-    rows: Signal<Vec<Agent>>,
+    row_ids: Memo<Vec<String>>,
     selected: RwSignal<Vec<String>>,
     list: RwSignal<Option<AgentList>>,
 ) -> impl IntoView {
     let all_selected = move || {
-        let rows = rows.get();
-        !rows.is_empty() && selected.with(|s| rows.iter().all(|r| s.contains(&r.sekuire_id)))
+        row_ids
+            .with(|ids| !ids.is_empty() && selected.with(|s| ids.iter().all(|id| s.contains(id))))
     };
     let toggle_all = move |_| {
         if all_selected() {
             selected.set(Vec::new());
         } else {
-            selected.set(
-                rows.get_untracked()
-                    .into_iter()
-                    .map(|a| a.sekuire_id)
-                    .collect(),
-            );
+            selected.set(row_ids.get_untracked());
         }
     };
     view! {
         <Show
-            when=move || !rows.with(Vec::is_empty)
+            when=move || !row_ids.with(Vec::is_empty)
             fallback=move || view! {
                 <div class="card empty" data-testid="empty-state">
                     <p><strong>"No agents match this view."</strong></p>
@@ -571,7 +579,7 @@ fn FleetTable(
                     </thead>
                     <tbody>
                         <For
-                            each=move || rows.with(|r| r.iter().map(|a| a.sekuire_id.clone()).collect::<Vec<_>>())
+                            each=move || row_ids.get()
                             key=|id| id.clone()
                             children=move |id| view! { <FleetRow sekuire_id=id selected=selected list=list/> }
                         />
