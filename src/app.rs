@@ -6,39 +6,28 @@ use crate::components::chrome::{
     ConnectionBanner, LiveToggle, ShortcutHelp, ThemePicker, ToastHost,
 };
 use crate::model::encode_component;
+use crate::model::route::Route;
 use crate::pages::{
     agent::AgentPage, audit::AuditPage, connect::ConnectPage, fleet::FleetPage, not_found::NotFound,
 };
+use crate::router::{provide_location, use_location};
 use crate::state::live::LiveFeed;
 use crate::state::{storage, use_app, AppContext};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::{Redirect, Route, Router, Routes, A};
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::{path, NavigateOptions};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 
 /// Navigates to a dashboard URL, pushing a history entry. `Copy`, for use in handlers.
 pub fn use_go() -> impl Fn(&str) + Copy + 'static {
-    let navigate = StoredValue::new_local(use_navigate());
-    move |url: &str| navigate.with_value(|n| n(url, NavigateOptions::default()))
+    let location = use_location();
+    move |url: &str| location.navigate(url, false)
 }
 
 /// Like [`use_go`] but replacing the current history entry.
 pub fn use_replace() -> impl Fn(&str) + Copy + 'static {
-    let navigate = StoredValue::new_local(use_navigate());
-    move |url: &str| {
-        navigate.with_value(|n| {
-            n(
-                url,
-                NavigateOptions {
-                    replace: true,
-                    ..NavigateOptions::default()
-                },
-            )
-        })
-    }
+    let location = use_location();
+    move |url: &str| location.navigate(url, true)
 }
 
 /// The whole dashboard.
@@ -64,25 +53,32 @@ pub fn App() -> impl IntoView {
     });
     spawn_local(restore_session(ctx));
 
+    let location = provide_location();
+    Effect::new(move |_| {
+        if location.route.with(|r| *r == Route::Home) {
+            location.navigate("/agents", true);
+        }
+    });
+    let page = move || match location.route.get() {
+        Route::Home => ().into_any(),
+        Route::Connect => view! { <ConnectPage/> }.into_any(),
+        Route::Fleet => view! { <Protected><FleetPage/></Protected> }.into_any(),
+        Route::Agent(sekuire_id) => {
+            view! { <Protected><AgentPage sekuire_id=sekuire_id.clone()/></Protected> }.into_any()
+        }
+        Route::Audit => view! { <Protected><AuditPage/></Protected> }.into_any(),
+        Route::NotFound => view! { <NotFound/> }.into_any(),
+    };
+
     view! {
-        <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
-            <Header/>
-            <ConnectionBanner/>
-            <main id="main" tabindex="-1">
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/agents"/> }/>
-                    <Route path=path!("/connect") view=ConnectPage/>
-                    <Route path=path!("/agents") view=|| view! { <Protected><FleetPage/></Protected> }/>
-                    <Route path=path!("/agents/:id") view=|| view! { <Protected><AgentPage/></Protected> }/>
-                    <Route path=path!("/audit") view=|| view! { <Protected><AuditPage/></Protected> }/>
-                </Routes>
-            </main>
-            <ToastHost/>
-            <ShortcutHelp/>
-            <LiveFeed/>
-            <KeyboardShortcuts/>
-        </Router>
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Header/>
+        <ConnectionBanner/>
+        <main id="main" tabindex="-1">{page}</main>
+        <ToastHost/>
+        <ShortcutHelp/>
+        <LiveFeed/>
+        <KeyboardShortcuts/>
     }
 }
 
@@ -133,11 +129,7 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
     let replace = use_replace();
     Effect::new(move |_| {
         if !ctx.restoring.get() && ctx.session.with(Option::is_none) {
-            let here = format!(
-                "{}{}",
-                location.pathname.get_untracked(),
-                location.search.get_untracked()
-            );
+            let here = location.here();
             replace(&format!("/connect?next={}", encode_component(&here)));
         }
     });
@@ -154,6 +146,8 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
 #[component]
 fn Header() -> impl IntoView {
     let ctx = use_app();
+    let location = use_location();
+    let current = move |route: Route| location.route.with(|r| *r == route).then_some("page");
     let who = move || {
         ctx.session.with(|s| {
             s.as_ref()
@@ -165,8 +159,8 @@ fn Header() -> impl IntoView {
             <a class="brand" href="/agents">"Sekuire " <span>"fleet"</span></a>
             <Show when=move || who().is_some()>
                 <nav aria-label="Main">
-                    <A href="/agents">"Fleet"</A>
-                    <A href="/audit">"Audit"</A>
+                    <a href="/agents" aria-current=move || current(Route::Fleet)>"Fleet"</a>
+                    <a href="/audit" aria-current=move || current(Route::Audit)>"Audit"</a>
                 </nav>
             </Show>
             <div class="topbar-right">

@@ -7,4 +7,5 @@ pub mod app;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod router;
 pub mod state;

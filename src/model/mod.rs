@@ -4,6 +4,7 @@
 pub mod audit_query;
 pub mod confirm;
 pub mod fleet_query;
+pub mod route;
 pub mod time;
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).

@@ -16,7 +16,6 @@ use fleet_protocol::{
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 
 /// "3 min ago (2026-01-15 10:30:00 UTC)", or a dash.
 fn when(ts: Option<&str>, now_ms: i64) -> String {
@@ -30,10 +29,9 @@ fn when(ts: Option<&str>, now_ms: i64) -> String {
 }
 
 #[component]
-pub fn AgentPage() -> impl IntoView {
+pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     let ctx = use_app();
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let id = Signal::stored(sekuire_id);
     let agent = RwSignal::new(None::<Agent>);
     let error = RwSignal::new(None::<ApiFailure>);
     let installations = RwSignal::new(None::<InstallationList>);

@@ -8,12 +8,12 @@ use crate::model::audit_query::AuditQuery;
 use crate::model::fleet_query::toggle;
 use crate::model::time::exact_time;
 use crate::pages::{settle, ErrorPanel, LatestOnly};
+use crate::router::use_location;
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, ToastKind};
 use fleet_protocol::{AuditPage, LifecycleAction};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use wasm_bindgen::JsCast;
 
 /// Hands `csv` to the browser as a download without putting the key in any URL.
@@ -33,7 +33,7 @@ fn download_csv(csv: &str) -> Result<(), wasm_bindgen::JsValue> {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let ctx = use_app();
-    let query = use_query_map();
+    let query = use_location().query;
     let go = use_go();
     let view_q = Memo::new(move |_| query.with(|q| AuditQuery::from_params(|k| q.get(k))));
     let page = RwSignal::new(None::<AuditPage>);

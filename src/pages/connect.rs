@@ -2,10 +2,10 @@
 
 use crate::api::Registry;
 use crate::app::use_replace;
+use crate::router::use_location;
 use crate::state::{storage, use_app};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 
 /// Where to go after signing in: a path of this dashboard, never another site.
 fn safe_next(next: Option<String>) -> String {
@@ -16,7 +16,7 @@ fn safe_next(next: Option<String>) -> String {
 #[component]
 pub fn ConnectPage() -> impl IntoView {
     let ctx = use_app();
-    let query = use_query_map();
+    let query = use_location().query;
     let replace = use_replace();
     let origin = window().location().origin().unwrap_or_default();
     let saved_url = storage::saved_credentials()

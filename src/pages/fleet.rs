@@ -11,6 +11,7 @@ use crate::components::lifecycle_dialogs::{BulkDialog, BulkLine};
 use crate::model::fleet_query::{toggle, FleetQuery, SORTS};
 use crate::model::time::parse_timestamp_ms;
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel, LatestOnly};
+use crate::router::use_location;
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, AppContext, ToastKind};
 use fleet_protocol::{
@@ -19,7 +20,6 @@ use fleet_protocol::{
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use std::time::Duration;
 
 /// Keystrokes closer together than this are coalesced into one search, sent this long
@@ -42,7 +42,7 @@ fn agent_health(agent: &Agent, now_ms: i64) -> Health {
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let ctx = use_app();
-    let query = use_query_map();
+    let query = use_location().query;
     let go = use_go();
     let view_q = Memo::new(move |_| query.with(|q| FleetQuery::from_params(|k| q.get(k))));
     let list = RwSignal::new(None::<AgentList>);
@@ -314,23 +314,35 @@ pub fn FleetPage() -> impl IntoView {
                 <FilterChips
                     label="State"
                     testid="filter-runtime"
-                    options=RuntimeStatus::ALL.iter().map(|s| (s.as_str(), *s)).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.runtime_status.clone()))
-                    on_toggle=Callback::new(move |s: RuntimeStatus| set_view(&|v| v.runtime_status = toggle(&v.runtime_status, s)))
+                    options=RuntimeStatus::ALL.iter().map(|s| s.as_str()).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.runtime_status.iter().map(|s| s.as_str()).collect()))
+                    on_toggle=Callback::new(move |name: &'static str| {
+                        if let Ok(s) = name.parse::<RuntimeStatus>() {
+                            set_view(&|v| v.runtime_status = toggle(&v.runtime_status, s));
+                        }
+                    })
                 />
                 <FilterChips
                     label="Health"
                     testid="filter-health"
-                    options=Health::ALL.iter().map(|s| (s.as_str(), *s)).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.health.clone()))
-                    on_toggle=Callback::new(move |h: Health| set_view(&|v| v.health = toggle(&v.health, h)))
+                    options=Health::ALL.iter().map(|s| s.as_str()).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.health.iter().map(|s| s.as_str()).collect()))
+                    on_toggle=Callback::new(move |name: &'static str| {
+                        if let Ok(h) = name.parse::<Health>() {
+                            set_view(&|v| v.health = toggle(&v.health, h));
+                        }
+                    })
                 />
                 <FilterChips
                     label="Verification"
                     testid="filter-verification"
-                    options=VerificationStatus::ALL.iter().map(|s| (s.as_str(), *s)).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.verification_status.clone()))
-                    on_toggle=Callback::new(move |s: VerificationStatus| set_view(&|v| v.verification_status = toggle(&v.verification_status, s)))
+                    options=VerificationStatus::ALL.iter().map(|s| s.as_str()).collect()
+                    chosen=Signal::derive(move || view_q.with(|v| v.verification_status.iter().map(|s| s.as_str()).collect()))
+                    on_toggle=Callback::new(move |name: &'static str| {
+                        if let Ok(s) = name.parse::<VerificationStatus>() {
+                            set_view(&|v| v.verification_status = toggle(&v.verification_status, s));
+                        }
+                    })
                 />
                 <label class="select">
                     <span>"Min. reputation"</span>
@@ -495,32 +507,29 @@ fn SummaryStrip(summary: RwSignal<Option<FleetSummary>>) -> impl IntoView {
     }
 }
 
-/// Toggle chips for one filter.
+/// Toggle chips for one filter, by wire name (one copy of this code serves every filter).
 #[component]
-fn FilterChips<T>(
+fn FilterChips(
     label: &'static str,
     testid: &'static str,
-    options: Vec<(&'static str, T)>,
-    chosen: Signal<Vec<T>>,
-    on_toggle: Callback<T>,
-) -> impl IntoView
-where
-    T: Copy + PartialEq + Send + Sync + 'static,
-{
+    options: Vec<&'static str>,
+    chosen: Signal<Vec<&'static str>>,
+    on_toggle: Callback<&'static str>,
+) -> impl IntoView {
     view! {
         <fieldset class="chips" data-testid=testid>
             <legend>{label}</legend>
             {options
                 .into_iter()
-                .map(|(name, value)| {
-                    let on = move || chosen.with(|c| c.contains(&value));
+                .map(|name| {
+                    let on = move || chosen.with(|c| c.contains(&name));
                     view! {
                         <button
                             type="button"
                             class=move || if on() { format!("chip on chip-{name}") } else { format!("chip chip-{name}") }
                             aria-pressed=move || on().to_string()
                             data-value=name
-                            on:click=move |_| on_toggle.run(value)
+                            on:click=move |_| on_toggle.run(name)
                         >
                             {name}
                         </button>
