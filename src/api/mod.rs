@@ -61,31 +61,53 @@ impl Registry {
         }
     }
 
-    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
-        request.header("X-API-Key", &self.key)
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let request = self.authorized(Request::get(&self.url(path)));
-        decode(request.send().await.map_err(ApiFailure::unreachable)?).await
+    /// Sends a request with the key and answers the body of a 2xx response as text.
+    /// Not generic, so the async machinery exists once however many endpoints there are.
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        body: Option<String>,
+    ) -> Result<Text, ApiFailure> {
+        let request = request.header("X-API-Key", &self.key);
+        let request = match body {
+            Some(body) => request
+                .header("Content-Type", "application/json")
+                .body(body),
+            None => request.build(),
+        }
+        .map_err(ApiFailure::unreachable)?;
+        let response = request.send().await.map_err(ApiFailure::unreachable)?;
+        if !response.ok() {
+            return Err(failure(response).await);
+        }
+        let body = response.text().await.map_err(ApiFailure::unreachable)?;
+        Ok(Text {
+            status: response.status(),
+            body,
+        })
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.send(Request::get(&self.url(path)), None)
+            .await?
+            .parse()
+    }
+
+    async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
-        body: &B,
+        body: String,
         revision: Option<i64>,
     ) -> Result<T, ApiFailure> {
-        let mut request = self.authorized(Request::post(&self.url(path)));
+        let mut request = Request::post(&self.url(path));
         if let Some(revision) = revision {
             request = request.header("If-Match", &format!("\"{revision}\""));
         }
-        let request = request.json(body).map_err(ApiFailure::unreachable)?;
-        decode(request.send().await.map_err(ApiFailure::unreachable)?).await
+        self.send(request, Some(body)).await?.parse()
     }
 
     /// Who the key belongs to; also how a key is checked at sign-in.
@@ -121,7 +143,7 @@ impl Registry {
     ) -> Result<LifecycleResponse, ApiFailure> {
         self.post(
             &format!("/api/v1/agents/{sekuire_id}/{action}"),
-            &LifecycleRequest { reason },
+            to_json(&LifecycleRequest { reason }),
             Some(revision),
         )
         .await
@@ -135,7 +157,7 @@ impl Registry {
     ) -> Result<BulkResponse, ApiFailure> {
         self.post(
             &format!("/api/v1/agents/bulk/{action}"),
-            &BulkRequest { ids, reason },
+            to_json(&BulkRequest { ids, reason }),
             None,
         )
         .await
@@ -147,17 +169,13 @@ impl Registry {
 
     /// The whole filtered audit trail as CSV text.
     pub async fn audit_csv(&self, view: &AuditQuery) -> Result<String, ApiFailure> {
-        let request = self.authorized(Request::get(&self.url(&view.to_api_path(true))));
-        let response = request.send().await.map_err(ApiFailure::unreachable)?;
-        if !response.ok() {
-            return Err(failure(response).await);
-        }
-        response.text().await.map_err(ApiFailure::unreachable)
+        let path = view.to_api_path(true);
+        Ok(self.send(Request::get(&self.url(&path)), None).await?.body)
     }
 
     /// A single-use ticket for the event stream (keys never go into URLs).
     pub async fn event_ticket(&self) -> Result<EventTicket, ApiFailure> {
-        self.post("/api/v1/events/ticket", &serde_json::json!({}), None)
+        self.post("/api/v1/events/ticket", "{}".to_owned(), None)
             .await
     }
 
@@ -170,20 +188,31 @@ impl Registry {
     }
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
-    if !response.ok() {
-        return Err(failure(response).await);
+/// The body of a successful response.
+struct Text {
+    status: u16,
+    body: String,
+}
+
+impl Text {
+    fn parse<T: DeserializeOwned>(self) -> Result<T, ApiFailure> {
+        serde_json::from_str(&self.body).map_err(|err| ApiFailure {
+            status: self.status,
+            code: None,
+            message: format!("The registry sent an answer this dashboard cannot read ({err})."),
+        })
     }
-    response.json().await.map_err(|err| ApiFailure {
-        status: response.status(),
-        code: None,
-        message: format!("The registry sent an answer this dashboard cannot read ({err})."),
-    })
+}
+
+fn to_json(body: &impl Serialize) -> String {
+    // Serializing these plain structs to a string cannot fail.
+    serde_json::to_string(body).unwrap_or_default()
 }
 
 async fn failure(response: Response) -> ApiFailure {
     let status = response.status();
-    match response.json::<ApiError>().await {
+    let body = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ApiError>(&body) {
         Ok(body) => ApiFailure {
             status,
             code: Some(body.error),

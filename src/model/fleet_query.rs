@@ -116,11 +116,12 @@ impl FleetQuery {
     }
 
     /// Whether `agent` belongs in this view, judged in the browser for live updates the
-    /// same way the registry filters (name substring or id prefix, case-insensitive).
+    /// same way the registry filters: name substring or id prefix, case-insensitive for
+    /// ASCII only, as SQLite's `LIKE` is.
     pub fn matches(&self, agent: &Agent, health: Health) -> bool {
-        let q = self.q.trim().to_lowercase();
+        let q = self.q.trim().to_ascii_lowercase();
         let text_ok = q.is_empty()
-            || agent.name.to_lowercase().contains(&q)
+            || agent.name.to_ascii_lowercase().contains(&q)
             || agent.sekuire_id.starts_with(&q);
         text_ok
             && (self.runtime_status.is_empty()
@@ -211,6 +212,32 @@ mod tests {
         assert_eq!(view.clone().first_page().cursor, None);
         let next = view.next_page("def".into());
         assert_eq!((next.cursor.as_deref(), next.page), (Some("def"), 3));
+    }
+
+    #[test]
+    fn live_updates_are_judged_like_the_registry_filters() {
+        let agent: Agent = serde_json::from_value(serde_json::json!({
+            "sekuire_id": "ab12cd", "name": "Triage-Bot Ärger", "version": "1.0",
+            "runtime_status": "paused", "verification_status": "verified",
+            "reputation_score": 55, "last_heartbeat_at": null, "health": "stale",
+            "heartbeat_interval_seconds": 30, "installations": 1, "revision": 3,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+        }))
+        .expect("a valid agent");
+        let fits = |pairs: &[(&str, &str)]| from(pairs).matches(&agent, Health::Stale);
+        assert!(fits(&[]));
+        assert!(fits(&[("q", " TRIAGE-bot ")]));
+        assert!(fits(&[("q", "ab12")]));
+        assert!(!fits(&[("q", "12cd")]), "ids match by prefix only");
+        // SQLite's LIKE folds ASCII case only; so does the browser.
+        assert!(!fits(&[("q", "ärger")]));
+        assert!(fits(&[
+            ("runtime_status", "active,paused"),
+            ("health", "stale")
+        ]));
+        assert!(!fits(&[("health", "healthy")]));
+        assert!(fits(&[("min_reputation", "40")]));
+        assert!(!fits(&[("min_reputation", "60")]));
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn AuditPage() -> impl IntoView {
                 </label>
                 <label class="field inline">
                     <span>"Agent ID"</span>
-                    <input type="text" data-testid="filter-agent" placeholder="Sekuire ID" prop:value=move || view_q.with(|v| v.agent.clone()) on:change=text_filter(|v, s| v.agent = s.trim().to_lowercase())/>
+                    <input type="text" data-testid="filter-agent" placeholder="Sekuire ID" prop:value=move || view_q.with(|v| v.agent.clone()) on:change=text_filter(|v, s| v.agent = s.trim().to_ascii_lowercase())/>
                 </label>
                 <label class="field inline">
                     <span>"From"</span>

@@ -11,6 +11,10 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// Must equal the `wasm-bindgen` crate pinned in `Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const BINARYEN_VERSION: &str = "132";
+/// The pinned nightly that builds the release wasm, and only that: its standard library is
+/// rebuilt with `panic=immediate-abort`, which takes panic messages and their formatting
+/// out of the bundle (about 22 KB gzip; see BENCHMARKS.md). Everything else is stable.
+pub const RELEASE_NIGHTLY: &str = "nightly-2026-05-20";
 
 /// What a command needs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,23 @@ fn has(name: &str, version: &str) -> bool {
     find(name).is_some_and(|tool| version_of(&tool).contains(version))
 }
 
+fn rustup_lists(args: &[&str]) -> String {
+    Command::new("rustup")
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// True when [`RELEASE_NIGHTLY`] is installed with the standard library's source and the
+/// wasm target.
+pub fn release_nightly_ready() -> bool {
+    let toolchain = format!("+{RELEASE_NIGHTLY}");
+    rustup_lists(&[&toolchain, "component", "list", "--installed"]).contains("rust-src")
+        && rustup_lists(&[&toolchain, "target", "list", "--installed"])
+            .contains("wasm32-unknown-unknown")
+}
+
 pub fn trunk() -> Result<PathBuf> {
     find("trunk").ok_or_else(|| anyhow::anyhow!("trunk is not installed; run `cargo xtask setup`"))
 }
@@ -78,14 +99,29 @@ fn is_root() -> bool {
 
 pub fn setup(need: Need) -> Result<()> {
     step("Checking tools");
-    let installed_targets = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    if !installed_targets.contains("wasm32-unknown-unknown") {
+    if !rustup_lists(&["target", "list", "--installed"]).contains("wasm32-unknown-unknown") {
         step("Adding the wasm32-unknown-unknown target");
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    if !release_nightly_ready() {
+        step(&format!(
+            "Installing {RELEASE_NIGHTLY} with rust-src, for the size-optimized release wasm"
+        ));
+        let installed = run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            RELEASE_NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+            "--target",
+            "wasm32-unknown-unknown",
+        ]));
+        if let Err(err) = installed {
+            // The dashboard still builds on stable, only larger; `dist` says so.
+            println!("    warning: {err:#}");
+        }
     }
     if !has("wasm-bindgen", WASM_BINDGEN_VERSION) {
         step(&format!(
