@@ -100,6 +100,9 @@ async fn main() -> Result<()> {
         "SEKUIRE_REGISTRY_BIN",
         root.join("target/release/sekuire-registry"),
     );
+    if std::env::args().nth(1).as_deref() == Some("leases") {
+        return leases_only(&options).await;
+    }
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
@@ -287,6 +290,27 @@ async fn main() -> Result<()> {
     }
     std::fs::write(root.join("BENCHMARKS.md"), &out)?;
     println!("\n{out}");
+    Ok(())
+}
+
+/// `fleet-bench leases [--agents N]`: only the lease figure against its ceiling, for
+/// iterating on the lease path without the full run. Prints; writes nothing.
+async fn leases_only(options: &Options) -> Result<()> {
+    println!("preparing {} agents…", options.agents);
+    let prepared = registry::prepare(options.agents, 10_000).await?;
+    let registry = Registry::start(&prepared.db(), None, &[])?;
+    let duration = Duration::from_secs(10);
+    let leases = registry::lease_throughput(&registry, &prepared.installations, duration).await;
+    let trivial = registry::TrivialServer::start()?;
+    let ceiling = registry::trivial_ceiling(&trivial.base, duration).await;
+    println!(
+        "leases: {:.0}/s (p50 {} ms, p99 {} ms, {} errors); ceiling {:.0}/s",
+        leases.per_second,
+        ms(leases.latency.p50),
+        ms(leases.latency.p99),
+        leases.errors,
+        ceiling.per_second
+    );
     Ok(())
 }
 

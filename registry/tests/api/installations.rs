@@ -283,3 +283,28 @@ async fn concurrent_leases_share_batches_without_failing_each_other() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pause_is_handed_over_once_even_to_simultaneous_leases() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("simultaneous").await;
+    let instance = install(&app, &id).await;
+    let (status, _) = app
+        .post(
+            &app.operator,
+            &format!("/api/v1/agents/{id}/pause"),
+            json!({"reason": "maintenance"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Leases of one installation arriving together land in one batch or a few; either
+    // way the pause is delivered to exactly one of them.
+    let answers = futures_util::future::join_all((0..8).map(|_| lease(&app, &instance))).await;
+    let delivered = answers
+        .iter()
+        .filter(|a| a.get("pending_command").is_some())
+        .count();
+    assert_eq!(delivered, 1, "{answers:?}");
+    let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
+    assert!(agent.get("pending_command").is_none(), "{agent}");
+}
