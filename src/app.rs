@@ -51,7 +51,13 @@ pub fn App() -> impl IntoView {
             clock.clear();
         }
     });
-    spawn_local(restore_session(ctx));
+    match saved_session() {
+        Some((registry, remember)) => {
+            ctx.resume(registry.clone());
+            spawn_local(verify_session(ctx, registry, remember));
+        }
+        None => ctx.restoring.set(false),
+    }
 
     let location = provide_location();
     Effect::new(move |_| {
@@ -82,14 +88,15 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Signs in at start: a `#key=…` link first (then the fragment is removed from the
-/// address bar and history), else a key saved in this tab or on this device.
-async fn restore_session(ctx: AppContext) {
+/// The key to start with: a `#key=…` link first (then the fragment is removed from the
+/// address bar and history), else a key saved in this tab or on this device. Answers
+/// whether the key is remembered on this device.
+fn saved_session() -> Option<(Registry, bool)> {
     let window = window();
     let location = window.location();
     let origin = location.origin().unwrap_or_default();
     let hash = location.hash().unwrap_or_default();
-    let (registry, remember) = if let Some(key) = hash.strip_prefix("#key=") {
+    if let Some(key) = hash.strip_prefix("#key=") {
         let clean = format!(
             "{}{}",
             location.pathname().unwrap_or_default(),
@@ -98,23 +105,25 @@ async fn restore_session(ctx: AppContext) {
         if let Ok(history) = window.history() {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
         }
-        (Some(Registry::new(&origin, key)), false)
+        Some((Registry::new(&origin, key), false))
     } else {
-        match storage::saved_credentials() {
-            Some((base, key, remembered)) => {
-                let base = if base.is_empty() { origin } else { base };
-                (Some(Registry::new(&base, &key)), remembered)
-            }
-            None => (None, false),
-        }
-    };
-    if let Some(registry) = registry {
-        match registry.me().await {
-            Ok(me) => ctx.sign_in(registry, me, remember),
-            Err(failure) if failure.is_unauthorized() => ctx.sign_out(Some(
-                "Your key was rejected by the registry. Sign in again to continue.".into(),
-            )),
-            Err(failure) => ctx.rejected.set(Some(failure.message)),
+        storage::saved_credentials().map(|(base, key, remembered)| {
+            let base = if base.is_empty() { origin } else { base };
+            (Registry::new(&base, &key), remembered)
+        })
+    }
+}
+
+/// Asks the registry who a saved key belongs to, while pages already load with it.
+async fn verify_session(ctx: AppContext, registry: Registry, remember: bool) {
+    match registry.me().await {
+        Ok(me) => ctx.sign_in(registry, me, remember),
+        Err(failure) if failure.is_unauthorized() => ctx.sign_out(Some(
+            "Your key was rejected by the registry. Sign in again to continue.".into(),
+        )),
+        Err(failure) => {
+            ctx.session.set(None);
+            ctx.rejected.set(Some(failure.message));
         }
     }
     ctx.restoring.set(false);
@@ -151,7 +160,8 @@ fn Header() -> impl IntoView {
     let who = move || {
         ctx.session.with(|s| {
             s.as_ref()
-                .map(|s| (s.me.name.clone(), s.me.role.to_string()))
+                .and_then(|s| s.me.as_ref())
+                .map(|me| (me.name.clone(), me.role.to_string()))
         })
     };
     view! {

@@ -92,6 +92,21 @@ fn ms_f(v: f64) -> Duration {
     Duration::from_secs_f64(v.max(0.0) / 1_000.0)
 }
 
+/// Navigation → 50 rows, dashboard and floor alternating, 10 runs each: the dashboard's
+/// and the floor's summaries, and the dashboard's first (cold-cache) time.
+pub async fn first_render(browser: &Browser, key: &str) -> Result<(Summary, Summary, Duration)> {
+    println!("browser: first render…");
+    let (mut app, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        browser.goto("/agents").await?;
+        app.push(ms_f(rows_visible_at(browser).await?));
+        browser.goto(&format!("/floor.html#key={key}")).await?;
+        floor.push(ms_f(rows_visible_at(browser).await?));
+    }
+    let cold_app = app[0];
+    Ok((Summary::of(app), Summary::of(floor), cold_app))
+}
+
 pub async fn section(
     out: &mut String,
     registry: &Registry,
@@ -103,16 +118,7 @@ pub async fn section(
     let browser = driver.browser(&registry.base).await?;
     browser.sign_in(key, "/agents").await?;
 
-    println!("browser: first render…");
-    let (mut app, mut floor) = (Vec::new(), Vec::new());
-    for _ in 0..10 {
-        browser.goto("/agents").await?;
-        app.push(ms_f(rows_visible_at(&browser).await?));
-        browser.goto(&format!("/floor.html#key={key}")).await?;
-        floor.push(ms_f(rows_visible_at(&browser).await?));
-    }
-    let cold_app = app[0];
-    let (app, floor) = (Summary::of(app), Summary::of(floor));
+    let (app, floor, cold_app) = first_render(&browser, key).await?;
     let _ = writeln!(
         out,
         "## Dashboard in headless Chromium, registry at full size\n"

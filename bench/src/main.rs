@@ -100,8 +100,10 @@ async fn main() -> Result<()> {
         "SEKUIRE_REGISTRY_BIN",
         root.join("target/release/sekuire-registry"),
     );
-    if std::env::args().nth(1).as_deref() == Some("leases") {
-        return leases_only(&options).await;
+    match std::env::args().nth(1).as_deref() {
+        Some("leases") => return leases_only(&options).await,
+        Some("first-render") => return first_render_only(&options).await,
+        _ => {}
     }
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
@@ -311,6 +313,30 @@ async fn leases_only(options: &Options) -> Result<()> {
         leases.errors,
         ceiling.per_second
     );
+    Ok(())
+}
+
+/// `fleet-bench first-render [--agents N]`: only the first fleet render against its floor.
+/// Needs `dist/` built. Prints; writes nothing.
+async fn first_render_only(options: &Options) -> Result<()> {
+    println!("preparing {} agents…", options.agents);
+    let prepared = registry::prepare(options.agents, 0).await?;
+    let served = browser::instrumented_dist()?;
+    std::env::set_var("FLEET_DIST", served.path());
+    let registry = Registry::start(&prepared.db(), None, &[])?;
+    let driver = fleet_e2e::Driver::start()?;
+    let browser = driver.browser(&registry.base).await?;
+    browser.sign_in(&prepared.key, "/agents").await?;
+    let (app, floor, cold) = browser::first_render(&browser, &prepared.key).await?;
+    println!(
+        "first render: dashboard p50 {} ms (p99 {}, cold {}), floor p50 {} ms: {:.2}x",
+        ms(app.p50),
+        ms(app.p99),
+        ms(cold),
+        ms(floor.p50),
+        app.p50.as_secs_f64() / floor.p50.as_secs_f64().max(1e-9)
+    );
+    browser.close().await?;
     Ok(())
 }
 

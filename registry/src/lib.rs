@@ -84,6 +84,7 @@ async fn not_api(State(state): State<AppState>, request: Request) -> Response {
     if path == "/api" || path.starts_with("/api/") {
         return error::AppError::NotFound(format!("no API route {path}")).into_response();
     }
+    let caching = cache_policy(path);
     let Some(dist) = state.config.dist.as_ref() else {
         return error::AppError::NotFound(
             "this registry serves no dashboard; start it with --dist".into(),
@@ -98,6 +99,7 @@ async fn not_api(State(state): State<AppState>, request: Request) -> Response {
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
     };
+    let found = response.status().is_success();
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -108,7 +110,29 @@ async fn not_api(State(state): State<AppState>, request: Request) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if found {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
+    }
     response
+}
+
+/// How long a browser may keep a dashboard file. Trunk names every asset after a hash of
+/// its content (`main-f067bc3d092900f0.css`), so those never change and are kept for a
+/// year without asking again, which also lets the browser keep the compiled wasm; anything
+/// else, `index.html` above all, is checked on every load so a new build is seen at once.
+fn cache_policy(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let hashed = name.split(['-', '_', '.']).any(|part| {
+        part.len() == 16
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -135,4 +159,29 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static(request_id::HEADER),
             ]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_policy;
+
+    #[test]
+    fn hashed_assets_are_immutable_and_pages_are_revalidated() {
+        for asset in [
+            "/main-f067bc3d092900f0.css",
+            "/fleet-dashboard-d9498411098b50e8_bg.wasm",
+            "/fleet-dashboard-d9498411098b50e8.js",
+        ] {
+            assert!(cache_policy(asset).contains("immutable"), "{asset}");
+        }
+        for page in [
+            "/",
+            "/index.html",
+            "/agents",
+            "/agents/0123456789abcdef0",
+            "/floor.html",
+        ] {
+            assert_eq!(cache_policy(page), "no-cache", "{page}");
+        }
+    }
 }

@@ -54,6 +54,14 @@ pub fn FleetPage() -> impl IntoView {
     let selected = RwSignal::new(Vec::<String>::new());
     let latest = LatestOnly::new();
 
+    let load_summary = move || {
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
+        spawn_local(async move {
+            settle(ctx, registry.fleet_summary().await, summary, summary_error);
+        });
+    };
     let load = move || {
         let Some(registry) = ctx.registry() else {
             return;
@@ -71,14 +79,11 @@ pub fn FleetPage() -> impl IntoView {
                 changes.set(0);
             }
             settle(ctx, page, list, error);
-        });
-    };
-    let load_summary = move || {
-        let Some(registry) = ctx.registry() else {
-            return;
-        };
-        spawn_local(async move {
-            settle(ctx, registry.fleet_summary().await, summary, summary_error);
+            // The summary waits for the page's first rows: at 100,000 agents it is the
+            // heavier query, and the table is what the user came for.
+            if summary.with_untracked(Option::is_none) {
+                load_summary();
+            }
         });
     };
     Effect::new(move |_| {
@@ -87,9 +92,12 @@ pub fn FleetPage() -> impl IntoView {
         selected.set(Vec::new());
         load();
     });
-    Effect::new(move |_| {
+    // After a reconnect: the list reloads above, the summary here.
+    Effect::new(move |first: Option<()>| {
         ctx.reload_epoch.track();
-        load_summary();
+        if first.is_some() {
+            load_summary();
+        }
     });
 
     ctx.on_live_event(move |event| match event {

@@ -88,9 +88,7 @@ pub fn LiveFeed() -> impl IntoView {
     let attempt = RwSignal::new(0u32);
 
     Effect::new(move |_| {
-        let wanted = ctx.session.with(Option::is_some)
-            && ctx.live_enabled.get()
-            && !ctx.connection_lost.get();
+        let wanted = ctx.verified() && ctx.live_enabled.get() && !ctx.connection_lost.get();
         let this_attempt = attempt.get();
         ctx.reload_epoch.track();
         connection.set_value(None);

@@ -15,7 +15,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub registry: Registry,
-    pub me: Me,
+    /// `None` while a saved key is being checked. Decision: pages start loading with the
+    /// saved key at once instead of waiting for `/me` (the first fleet render is one round
+    /// trip sooner); what depends on the role (action buttons, who is signed in, live
+    /// updates) waits for it. A rejected key signs out as it would mid-session.
+    pub me: Option<Me>,
 }
 
 /// How a toast looks.
@@ -110,7 +114,8 @@ impl AppContext {
 
     /// The signed-in role (reactive); `None` when signed out.
     pub fn role(&self) -> Option<Role> {
-        self.session.with(|s| s.as_ref().map(|s| s.me.role))
+        self.session
+            .with(|s| s.as_ref().and_then(|s| s.me.as_ref()).map(|me| me.role))
     }
 
     /// Shows a toast for a few seconds (errors stay longer).
@@ -136,7 +141,21 @@ impl AppContext {
     pub fn sign_in(&self, registry: Registry, me: Me, remember: bool) {
         storage::save_credentials(&registry.base_url, &registry.key, remember);
         self.rejected.set(None);
-        self.session.set(Some(Session { registry, me }));
+        self.session.set(Some(Session {
+            registry,
+            me: Some(me),
+        }));
+    }
+
+    /// Starts a session with a saved key before the registry has confirmed it.
+    pub fn resume(&self, registry: Registry) {
+        self.session.set(Some(Session { registry, me: None }));
+    }
+
+    /// True once the registry has said who the key belongs to (reactive).
+    pub fn verified(&self) -> bool {
+        self.session
+            .with(|s| s.as_ref().is_some_and(|s| s.me.is_some()))
     }
 
     /// Forgets the key everywhere; `why` is shown on the connect page.

@@ -12,3 +12,4 @@ mod events;
 mod fleet;
 mod installations;
 mod lifecycle;
+mod serving;
