@@ -8,8 +8,9 @@ use fleet_protocol::{
     FleetSummary, InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse, Me,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use json::{bulk_body, decode, lifecycle_body, FromJson};
+
+pub mod json;
 
 /// Why a call failed, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,13 @@ pub struct ApiFailure {
 }
 
 impl ApiFailure {
-    fn unreachable(detail: impl std::fmt::Display) -> ApiFailure {
+    fn unreachable(error: gloo_net::Error) -> ApiFailure {
+        // The browser's own words when it has some (`Failed to fetch`); matched rather than
+        // formatted, which would bring every variant's formatting into the bundle.
+        let detail = match error {
+            gloo_net::Error::JsError(js) => js.message,
+            _ => "the request failed".to_owned(),
+        };
         ApiFailure {
             status: 0,
             code: None,
@@ -91,13 +98,13 @@ impl Registry {
         })
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+    async fn get<T: FromJson>(&self, path: &str) -> Result<T, ApiFailure> {
         self.send(Request::get(&self.url(path)), None)
             .await?
             .parse()
     }
 
-    async fn post<T: DeserializeOwned>(
+    async fn post<T: FromJson>(
         &self,
         path: &str,
         body: String,
@@ -143,7 +150,7 @@ impl Registry {
     ) -> Result<LifecycleResponse, ApiFailure> {
         self.post(
             &format!("/api/v1/agents/{sekuire_id}/{action}"),
-            to_json(&LifecycleRequest { reason }),
+            lifecycle_body(&LifecycleRequest { reason }),
             Some(revision),
         )
         .await
@@ -157,7 +164,7 @@ impl Registry {
     ) -> Result<BulkResponse, ApiFailure> {
         self.post(
             &format!("/api/v1/agents/bulk/{action}"),
-            to_json(&BulkRequest { ids, reason }),
+            bulk_body(&BulkRequest { ids, reason }),
             None,
         )
         .await
@@ -195,8 +202,8 @@ struct Text {
 }
 
 impl Text {
-    fn parse<T: DeserializeOwned>(self) -> Result<T, ApiFailure> {
-        serde_json::from_str(&self.body).map_err(|err| ApiFailure {
+    fn parse<T: FromJson>(self) -> Result<T, ApiFailure> {
+        decode(&self.body).map_err(|err| ApiFailure {
             status: self.status,
             code: None,
             message: format!("The registry sent an answer this dashboard cannot read ({err})."),
@@ -204,15 +211,10 @@ impl Text {
     }
 }
 
-fn to_json(body: &impl Serialize) -> String {
-    // Serializing these plain structs to a string cannot fail.
-    serde_json::to_string(body).unwrap_or_default()
-}
-
 async fn failure(response: Response) -> ApiFailure {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<ApiError>(&body) {
+    match decode::<ApiError>(&body) {
         Ok(body) => ApiFailure {
             status,
             code: Some(body.error),

@@ -2,6 +2,7 @@
 //! ticket (keys never go into URLs) and reopened with backoff when it drops.
 
 use super::{use_app, AppContext};
+use crate::api::json;
 use fleet_protocol::{event_names, Agent, AuditEntry, HeartbeatEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -71,9 +72,9 @@ impl Drop for Connection {
 
 fn decode(name: &str, data: &str) -> Option<LiveEvent> {
     Some(match name {
-        event_names::AGENT => LiveEvent::Agent(Box::new(serde_json::from_str(data).ok()?)),
-        event_names::HEARTBEAT => LiveEvent::Heartbeat(serde_json::from_str(data).ok()?),
-        event_names::AUDIT => LiveEvent::Audit(Box::new(serde_json::from_str(data).ok()?)),
+        event_names::AGENT => LiveEvent::Agent(Box::new(json::decode(data).ok()?)),
+        event_names::HEARTBEAT => LiveEvent::Heartbeat(json::decode(data).ok()?),
+        event_names::AUDIT => LiveEvent::Audit(Box::new(json::decode(data).ok()?)),
         _ => LiveEvent::Resync,
     })
 }

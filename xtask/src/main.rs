@@ -112,7 +112,6 @@ pub struct AssetSize {
 }
 
 fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
-    use std::io::Write;
     let mut sizes = Vec::new();
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
@@ -128,9 +127,14 @@ fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
             continue;
         }
         let raw = std::fs::read(&path)?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&raw)?;
-        let gz = gz.finish()?;
+        // Zopfli writes ordinary gzip, 4–5 % smaller than zlib's best, once per build.
+        let mut gz = Vec::new();
+        zopfli::compress(
+            zopfli::Options::default(),
+            zopfli::Format::Gzip,
+            raw.as_slice(),
+            &mut gz,
+        )?;
         let mut br = Vec::new();
         brotli::BrotliCompress(
             &mut raw.as_slice(),

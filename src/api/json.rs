@@ -1,0 +1,338 @@
+//! Reading the registry's JSON into the protocol's types, and writing request bodies.
+//!
+//! Decision: the browser parses (`JSON.parse`) and this module reads fields by name.
+//! serde_json's generic deserializer, instantiated for every wire type, was about 27 KB
+//! gzip of the wasm bundle (see BENCHMARKS.md); these readers are one small function per
+//! type over a handful of non-generic accessors. Two guards keep them in step with the
+//! protocol crate: a struct literal names every field, so a field added to a wire type
+//! stops this from compiling; and the browser tests decode each type from serde's own
+//! output, so a renamed field fails a test.
+
+use fleet_protocol::{
+    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkRequest, BulkResponse,
+    EventTicket, FleetSummary, Health, HeartbeatEvent, Installation, InstallationList,
+    LifecycleRequest, LifecycleResponse, Me, RuntimeStatus, VerificationStatus,
+};
+use js_sys::{Array, Object, Reflect, JSON};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use wasm_bindgen::JsValue;
+
+/// Why an answer could not be read: the field that was missing or of the wrong kind.
+pub type Decoded<T> = Result<T, String>;
+
+/// A type read from a JSON object.
+pub trait FromJson: Sized {
+    fn from_json(json: &Json) -> Decoded<Self>;
+}
+
+/// Parses `text` as JSON and reads a `T` from it.
+pub fn decode<T: FromJson>(text: &str) -> Decoded<T> {
+    let value = JSON::parse(text).map_err(|_| "the answer is not JSON".to_owned())?;
+    T::from_json(&Json(value))
+}
+
+/// A parsed JSON value.
+pub struct Json(JsValue);
+
+fn invalid(key: &str) -> String {
+    format!("field `{key}` is missing or invalid")
+}
+
+impl Json {
+    fn field(&self, key: &str) -> Json {
+        Json(Reflect::get(&self.0, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED))
+    }
+
+    fn is_absent(&self) -> bool {
+        self.0.is_null() || self.0.is_undefined()
+    }
+
+    /// `None` for an absent or `null` field, else the field read by `read`.
+    fn optional<T>(&self, key: &str, read: fn(&Json, &str) -> Decoded<T>) -> Decoded<Option<T>> {
+        if self.field(key).is_absent() {
+            Ok(None)
+        } else {
+            read(self, key).map(Some)
+        }
+    }
+
+    fn string(&self, key: &str) -> Decoded<String> {
+        self.field(key).0.as_string().ok_or_else(|| invalid(key))
+    }
+
+    fn opt_string(&self, key: &str) -> Decoded<Option<String>> {
+        self.optional(key, Json::string)
+    }
+
+    /// A whole number (JSON numbers are doubles; the registry's fit in 53 bits).
+    fn int(&self, key: &str) -> Decoded<i64> {
+        self.field(key)
+            .0
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0)
+            .map(|n| n as i64)
+            .ok_or_else(|| invalid(key))
+    }
+
+    fn count(&self, key: &str) -> Decoded<u64> {
+        u64::try_from(self.int(key)?).map_err(|_| invalid(key))
+    }
+
+    fn bool(&self, key: &str) -> Decoded<bool> {
+        self.field(key).0.as_bool().ok_or_else(|| invalid(key))
+    }
+
+    /// An enum by its wire name.
+    fn wire<T: FromStr>(&self, key: &str) -> Decoded<T> {
+        self.string(key)?.parse().map_err(|_| invalid(key))
+    }
+
+    fn opt_wire<T: FromStr>(&self, key: &str) -> Decoded<Option<T>> {
+        self.optional(key, Json::wire)
+    }
+
+    fn object<T: FromJson>(&self, key: &str) -> Decoded<T> {
+        T::from_json(&self.field(key))
+    }
+
+    fn list<T: FromJson>(&self, key: &str) -> Decoded<Vec<T>> {
+        let items = self.field(key).0;
+        if !Array::is_array(&items) {
+            return Err(invalid(key));
+        }
+        Array::from(&items)
+            .iter()
+            .map(|item| T::from_json(&Json(item)))
+            .collect()
+    }
+
+    /// Counts keyed by an enum's wire names, e.g. `{"active": 3, "paused": 1}`; names this
+    /// dashboard does not know are skipped.
+    fn counts<K: FromStr + Ord>(&self, key: &str) -> Decoded<BTreeMap<K, u64>> {
+        let map = self.field(key);
+        if map.is_absent() {
+            return Err(invalid(key));
+        }
+        let mut counts = BTreeMap::new();
+        for name in Object::keys(&Object::from(map.0.clone())).iter() {
+            let Some(name) = name.as_string() else {
+                continue;
+            };
+            if let Ok(k) = name.parse() {
+                counts.insert(k, map.count(&name)?);
+            }
+        }
+        Ok(counts)
+    }
+
+    fn numbers(&self, key: &str) -> Decoded<Vec<u64>> {
+        let items = self.field(key).0;
+        if !Array::is_array(&items) {
+            return Err(invalid(key));
+        }
+        Array::from(&items)
+            .iter()
+            .map(|n| {
+                n.as_f64()
+                    .filter(|n| n.fract() == 0.0 && *n >= 0.0)
+                    .map(|n| n as u64)
+                    .ok_or_else(|| invalid(key))
+            })
+            .collect()
+    }
+}
+
+impl FromJson for Agent {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(Agent {
+            sekuire_id: j.string("sekuire_id")?,
+            name: j.string("name")?,
+            version: j.string("version")?,
+            description: j.opt_string("description")?.unwrap_or_default(),
+            runtime_status: j.wire("runtime_status")?,
+            verification_status: j.wire("verification_status")?,
+            reputation_score: u8::try_from(j.int("reputation_score")?)
+                .map_err(|_| invalid("reputation_score"))?,
+            last_heartbeat_at: j.opt_string("last_heartbeat_at")?,
+            pending_command: j.opt_wire("pending_command")?,
+            health: j.wire("health")?,
+            heartbeat_interval_seconds: j.int("heartbeat_interval_seconds")?,
+            status_reason: j.opt_string("status_reason")?,
+            status_changed_at: j.opt_string("status_changed_at")?,
+            status_changed_by: j.opt_string("status_changed_by")?,
+            installations: j.int("installations")?,
+            created_at: j.string("created_at")?,
+            updated_at: j.string("updated_at")?,
+            revision: j.int("revision")?,
+        })
+    }
+}
+
+impl FromJson for AgentList {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(AgentList {
+            agents: j.list("agents")?,
+            total: j.count("total")?,
+            next_cursor: j.opt_string("next_cursor")?,
+        })
+    }
+}
+
+impl FromJson for LifecycleResponse {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(LifecycleResponse {
+            agent: j.object("agent")?,
+            changed: j.bool("changed")?,
+            audit_id: j.optional("audit_id", Json::int)?,
+        })
+    }
+}
+
+impl FromJson for BulkOutcome {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(BulkOutcome {
+            sekuire_id: j.string("sekuire_id")?,
+            ok: j.bool("ok")?,
+            changed: j.optional("changed", Json::bool)?,
+            error: j.opt_wire("error")?,
+            message: j.opt_string("message")?,
+        })
+    }
+}
+
+impl FromJson for BulkResponse {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(BulkResponse {
+            results: j.list("results")?,
+        })
+    }
+}
+
+impl FromJson for AuditEntry {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(AuditEntry {
+            id: j.int("id")?,
+            at: j.string("at")?,
+            actor: j.string("actor")?,
+            action: j.wire("action")?,
+            sekuire_id: j.string("sekuire_id")?,
+            agent_name: j.string("agent_name")?,
+            from_status: j.wire("from_status")?,
+            to_status: j.wire("to_status")?,
+            reason: j.opt_string("reason")?,
+            request_id: j.string("request_id")?,
+        })
+    }
+}
+
+impl FromJson for AuditPage {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(AuditPage {
+            entries: j.list("entries")?,
+            next_cursor: j.opt_string("next_cursor")?,
+        })
+    }
+}
+
+impl FromJson for ApiError {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(ApiError {
+            error: j.wire("error")?,
+            message: j.string("message")?,
+            request_id: j.opt_string("request_id")?,
+        })
+    }
+}
+
+impl FromJson for Me {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(Me {
+            name: j.string("name")?,
+            role: j.wire("role")?,
+        })
+    }
+}
+
+impl FromJson for FleetSummary {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(FleetSummary {
+            total: j.count("total")?,
+            runtime_status: j.counts::<RuntimeStatus>("runtime_status")?,
+            health: j.counts::<Health>("health")?,
+            verification_status: j.counts::<VerificationStatus>("verification_status")?,
+            reputation_histogram: j.numbers("reputation_histogram")?,
+        })
+    }
+}
+
+impl FromJson for Installation {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(Installation {
+            installation_id: j.string("installation_id")?,
+            status: j.string("status")?,
+            created_at: j.string("created_at")?,
+            last_lease_at: j.opt_string("last_lease_at")?,
+            lease_expires_at: j.opt_string("lease_expires_at")?,
+            heartbeat_interval_seconds: j.int("heartbeat_interval_seconds")?,
+            last_command: j.opt_wire("last_command")?,
+            command_delivered_at: j.opt_string("command_delivered_at")?,
+        })
+    }
+}
+
+impl FromJson for InstallationList {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(InstallationList {
+            installations: j.list("installations")?,
+        })
+    }
+}
+
+impl FromJson for EventTicket {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(EventTicket {
+            ticket: j.string("ticket")?,
+            expires_at: j.string("expires_at")?,
+        })
+    }
+}
+
+impl FromJson for HeartbeatEvent {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(HeartbeatEvent {
+            sekuire_id: j.string("sekuire_id")?,
+            last_heartbeat_at: j.string("last_heartbeat_at")?,
+            health: j.wire("health")?,
+        })
+    }
+}
+
+/// The body of pause, resume and terminate, as serde would write it.
+pub fn lifecycle_body(request: &LifecycleRequest) -> String {
+    body(None, request.reason.as_deref())
+}
+
+/// The body of a bulk action, as serde would write it.
+pub fn bulk_body(request: &BulkRequest) -> String {
+    body(Some(&request.ids), request.reason.as_deref())
+}
+
+fn body(ids: Option<&[String]>, reason: Option<&str>) -> String {
+    let body = Object::new();
+    if let Some(ids) = ids {
+        let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
+        let _ = Reflect::set(&body, &JsValue::from_str("ids"), &list);
+    }
+    if let Some(reason) = reason {
+        let _ = Reflect::set(
+            &body,
+            &JsValue::from_str("reason"),
+            &JsValue::from_str(reason),
+        );
+    }
+    JSON::stringify(&body)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_else(|| "{}".to_owned())
+}

@@ -1,0 +1,178 @@
+//! The dashboard's JSON readers against serde's own output of every wire type, in the
+//! browser (they read through `JSON.parse`). A field renamed in the protocol crate, or an
+//! enum spelled differently, fails here.
+//! Run with `cargo test -p fleet-dashboard --target wasm32-unknown-unknown`.
+#![cfg(target_arch = "wasm32")]
+// A panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fleet_dashboard::api::json::{bulk_body, decode, lifecycle_body, FromJson};
+use fleet_protocol::{
+    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkRequest, BulkResponse,
+    ErrorCode, EventTicket, FleetSummary, Health, HeartbeatEvent, Installation, InstallationList,
+    LifecycleAction, LifecycleRequest, LifecycleResponse, Me, Role, RuntimeStatus,
+    VerificationStatus,
+};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Writes `value` with serde, reads it back with the dashboard's reader.
+fn round_trip<T: serde::Serialize + FromJson + PartialEq + Debug>(value: T) {
+    let text = serde_json::to_string(&value).unwrap();
+    assert_eq!(decode::<T>(&text).expect(&text), value);
+}
+
+fn agent(pending: Option<LifecycleAction>) -> Agent {
+    Agent {
+        sekuire_id: "7f3a9c".into(),
+        name: "triage-bot <b>".into(),
+        version: "1.4.2".into(),
+        description: "Sorts \"tickets\" — fast".into(),
+        runtime_status: RuntimeStatus::Paused,
+        verification_status: VerificationStatus::Verified,
+        reputation_score: 87,
+        last_heartbeat_at: pending.map(|_| "2026-11-27T10:00:00.000Z".into()),
+        pending_command: pending,
+        health: Health::Stale,
+        heartbeat_interval_seconds: 30,
+        status_reason: pending.map(|_| "maintenance".into()),
+        status_changed_at: None,
+        status_changed_by: Some("ops".into()),
+        installations: 2,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-11-27T10:00:00.000Z".into(),
+        revision: 9_007_199_254,
+    }
+}
+
+#[wasm_bindgen_test]
+fn agents_and_pages_of_agents_read_as_serde_wrote_them() {
+    round_trip(agent(Some(LifecycleAction::Pause)));
+    round_trip(agent(None));
+    round_trip(AgentList {
+        agents: vec![agent(None), agent(Some(LifecycleAction::Terminate))],
+        total: 100_000,
+        next_cursor: Some("eyJrIjoxfQ".into()),
+    });
+    round_trip(LifecycleResponse {
+        agent: agent(None),
+        changed: true,
+        audit_id: Some(41),
+    });
+}
+
+#[wasm_bindgen_test]
+fn every_other_answer_reads_as_serde_wrote_it() {
+    round_trip(BulkResponse {
+        results: vec![
+            BulkOutcome {
+                sekuire_id: "a".into(),
+                ok: true,
+                changed: Some(false),
+                error: None,
+                message: None,
+            },
+            BulkOutcome {
+                sekuire_id: "b".into(),
+                ok: false,
+                changed: None,
+                error: Some(ErrorCode::InvalidTransition),
+                message: Some("terminated is final".into()),
+            },
+        ],
+    });
+    round_trip(AuditPage {
+        entries: vec![AuditEntry {
+            id: 3,
+            at: "2026-11-27T10:00:00.000Z".into(),
+            actor: "ops".into(),
+            action: LifecycleAction::Terminate,
+            sekuire_id: "7f3a9c".into(),
+            agent_name: "triage-bot".into(),
+            from_status: RuntimeStatus::Active,
+            to_status: RuntimeStatus::Terminated,
+            reason: Some("leaked key".into()),
+            request_id: "req-1".into(),
+        }],
+        next_cursor: None,
+    });
+    round_trip(ApiError {
+        error: ErrorCode::PreconditionFailed,
+        message: "changed since".into(),
+        request_id: Some("req-2".into()),
+    });
+    round_trip(Me {
+        name: "alice".into(),
+        role: Role::Operator,
+    });
+    round_trip(FleetSummary {
+        total: 7,
+        runtime_status: BTreeMap::from([(RuntimeStatus::Active, 5), (RuntimeStatus::Paused, 2)]),
+        health: BTreeMap::from([(Health::Healthy, 6), (Health::Never, 1)]),
+        verification_status: BTreeMap::from([(VerificationStatus::Pending, 7)]),
+        reputation_histogram: vec![0, 1, 2, 0, 0, 0, 0, 0, 3, 1],
+    });
+    round_trip(InstallationList {
+        installations: vec![Installation {
+            installation_id: "inst-1".into(),
+            status: "running".into(),
+            created_at: "2026-11-27T09:00:00.000Z".into(),
+            last_lease_at: Some("2026-11-27T10:00:00.000Z".into()),
+            lease_expires_at: None,
+            heartbeat_interval_seconds: 60,
+            last_command: Some(LifecycleAction::Resume),
+            command_delivered_at: None,
+        }],
+    });
+    round_trip(EventTicket {
+        ticket: "evt_1".into(),
+        expires_at: "2026-11-27T10:01:00.000Z".into(),
+    });
+    round_trip(HeartbeatEvent {
+        sekuire_id: "7f3a9c".into(),
+        last_heartbeat_at: "2026-11-27T10:00:00.000Z".into(),
+        health: Health::Healthy,
+    });
+}
+
+#[wasm_bindgen_test]
+fn unreadable_answers_name_what_is_wrong() {
+    let missing = decode::<Me>(r#"{"name": "alice"}"#).unwrap_err();
+    assert!(missing.contains("`role`"), "{missing}");
+    let unknown = decode::<Me>(r#"{"name": "alice", "role": "root"}"#).unwrap_err();
+    assert!(unknown.contains("`role`"), "{unknown}");
+    let fractional = decode::<EventTicket>(r#"{"ticket": 1.5, "expires_at": ""}"#);
+    assert!(fractional.is_err());
+    assert!(decode::<Me>("<html>").is_err());
+    let score = serde_json::to_string(&agent(None))
+        .unwrap()
+        .replace("\"reputation_score\":87", "\"reputation_score\":300");
+    assert!(decode::<Agent>(&score)
+        .unwrap_err()
+        .contains("reputation_score"));
+}
+
+#[wasm_bindgen_test]
+fn request_bodies_are_what_serde_would_send() {
+    let as_value = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    for reason in [None, Some("rotating \"keys\"".to_owned())] {
+        let request = LifecycleRequest {
+            reason: reason.clone(),
+        };
+        assert_eq!(
+            as_value(lifecycle_body(&request)),
+            serde_json::to_value(&request).unwrap()
+        );
+        let bulk = BulkRequest {
+            ids: vec!["a".into(), "b".into()],
+            reason,
+        };
+        assert_eq!(
+            as_value(bulk_body(&bulk)),
+            serde_json::to_value(&bulk).unwrap()
+        );
+    }
+}
