@@ -10,7 +10,7 @@ pub fn run_benchmarks(root: &Path, args: &[String]) -> Result<()> {
     let sizes = dist(root)?;
     let sizes_arg: Vec<String> = sizes
         .iter()
-        .map(|a| format!("{}:{}:{}:{}", a.name, a.raw, a.gzip, a.brotli))
+        .map(|a| format!("{}:{}:{}:{}:{}", a.name, a.raw, a.gzip, a.zlib, a.brotli))
         .collect();
     step("Building the registry and the benchmark harness (release)");
     run(cargo().args([

@@ -92,13 +92,14 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
     let sizes = precompress(&root.join("dist"))?;
     for asset in &sizes {
         println!(
-            "    {:<48} {:>9} B raw {:>9} B gzip {:>9} B brotli",
-            asset.name, asset.raw, asset.gzip, asset.brotli
+            "    {:<48} {:>9} B raw {:>9} B gzip ({:>9} B zlib -9) {:>9} B brotli",
+            asset.name, asset.raw, asset.gzip, asset.zlib, asset.brotli
         );
     }
     let gzip: usize = sizes.iter().map(|a| a.gzip).sum();
+    let zlib: usize = sizes.iter().map(|a| a.zlib).sum();
     let brotli: usize = sizes.iter().map(|a| a.brotli).sum();
-    println!("    total shipped: {gzip} B gzip, {brotli} B brotli");
+    println!("    total shipped: {gzip} B gzip ({zlib} B with zlib -9), {brotli} B brotli");
     Ok(sizes)
 }
 
@@ -107,8 +108,18 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
 pub struct AssetSize {
     pub name: String,
     pub raw: usize,
+    /// The shipped `.gz` twin, written by zopfli.
     pub gzip: usize,
+    /// What zlib's best gzip would have been, for comparison with other builds.
+    pub zlib: usize,
     pub brotli: usize,
+}
+
+fn zlib_size(raw: &[u8]) -> Result<usize> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(raw)?;
+    Ok(gz.finish()?.len())
 }
 
 fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
@@ -150,6 +161,7 @@ fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
             name,
             raw: raw.len(),
             gzip: gz.len(),
+            zlib: zlib_size(&raw)?,
             brotli: br.len(),
         });
     }
