@@ -42,10 +42,15 @@ pub fn instrumented_dist() -> Result<TempDir> {
     for twin in ["index.html.gz", "index.html.br"] {
         let _ = std::fs::remove_file(copy.path().join(twin));
     }
+    // Before the app's module script. The release HTML is minified, so it has no `<head>`
+    // tag to anchor on.
     let index = std::fs::read_to_string(dist.join("index.html"))?;
+    let app_script = index
+        .find("<script")
+        .context("dist/index.html has no script tag")?;
     std::fs::write(
         copy.path().join("index.html"),
-        index.replacen("<head>", &format!("<head>{PROBE}"), 1),
+        format!("{}{PROBE}{}", &index[..app_script], &index[app_script..]),
     )?;
     let floor = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("floor.html"))?;
     std::fs::write(
@@ -66,7 +71,14 @@ async fn rows_visible_at(browser: &Browser) -> Result<f64> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    anyhow::bail!("50 rows never appeared")
+    let shown = browser
+        .client
+        .execute(
+            "return location.href + ' | ' + document.body.innerText",
+            vec![],
+        )
+        .await?;
+    anyhow::bail!("50 rows never appeared; the page shows: {shown}")
 }
 
 /// Types `query` into the search box and returns ms until the table shows the answer.

@@ -317,14 +317,16 @@ async fn leases_only(options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// `fleet-bench first-render [--agents N]`: only the first fleet render against its floor.
-/// Needs `dist/` built. Prints; writes nothing.
+/// `fleet-bench first-render [--agents N]`: only the first fleet render against its floor,
+/// on a fleet that has just taken a lease load as in the full run. Needs `dist/` built.
+/// Prints; writes nothing.
 async fn first_render_only(options: &Options) -> Result<()> {
     println!("preparing {} agents…", options.agents);
-    let prepared = registry::prepare(options.agents, 0).await?;
+    let prepared = registry::prepare(options.agents, 10_000).await?;
     let served = browser::instrumented_dist()?;
     std::env::set_var("FLEET_DIST", served.path());
     let registry = Registry::start(&prepared.db(), None, &[])?;
+    registry::lease_throughput(&registry, &prepared.installations, Duration::from_secs(3)).await;
     let driver = fleet_e2e::Driver::start()?;
     let browser = driver.browser(&registry.base).await?;
     browser.sign_in(&prepared.key, "/agents").await?;
