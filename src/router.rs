@@ -5,7 +5,7 @@
 //! links; `leptos_router`'s generic route matching cost about a tenth of the wasm bundle
 //! (see BENCHMARKS.md). Parsing lives in [`crate::model::route`] and is tested natively.
 
-use crate::model::route::{Query, Route};
+use crate::model::route::{is_dashboard_href, Query, Route};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -93,8 +93,8 @@ pub fn provide_location() -> Location {
     location
 }
 
-/// The href of a plain left click on a same-origin link (`href="/…"`) with no target and
-/// no download; anything else is left to the browser.
+/// The href of a plain left click on a link to a dashboard page with no target and no
+/// download; anything else (other sites, the API, new tabs) is left to the browser.
 fn in_app_link(ev: &web_sys::MouseEvent) -> Option<String> {
     if ev.default_prevented()
         || ev.button() != 0
@@ -116,7 +116,7 @@ fn in_app_link(ev: &web_sys::MouseEvent) -> Option<String> {
         return None;
     }
     let href = link.get_attribute("href")?;
-    (href.starts_with('/') && !href.starts_with("//")).then_some(href)
+    is_dashboard_href(&href).then_some(href)
 }
 
 /// The location provided by [`provide_location`].

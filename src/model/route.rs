@@ -35,6 +35,11 @@ impl Route {
     }
 }
 
+/// Whether a link's `href` is a page of this dashboard: a path on this origin, not the API.
+pub fn is_dashboard_href(href: &str) -> bool {
+    href.starts_with('/') && !href.starts_with("//") && href != "/api" && !href.starts_with("/api/")
+}
+
 /// A parsed query string: `get` answers the first value of a key, decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query(Vec<(String, String)>);
@@ -110,6 +115,16 @@ mod tests {
         );
         assert_eq!(Route::from_path("/agents/a/b"), Route::NotFound);
         assert_eq!(Route::from_path("/nowhere"), Route::NotFound);
+    }
+
+    #[test]
+    fn only_links_to_dashboard_pages_are_handled_in_the_app() {
+        assert!(is_dashboard_href("/agents?q=x"));
+        assert!(is_dashboard_href("/agents/ab12"));
+        assert!(!is_dashboard_href("/api/v1/openapi.json"));
+        assert!(!is_dashboard_href("//elsewhere.example/agents"));
+        assert!(!is_dashboard_href("https://sekuire.ai"));
+        assert!(!is_dashboard_href("#main"));
     }
 
     #[test]
