@@ -210,12 +210,6 @@ impl VerificationStatus {
     }
 }
 
-/// Parses the wire spelling of an enum (`"paused"` → `Paused`) through serde, so there is
-/// one spelling table per enum: its `#[serde(rename_all)]`.
-pub fn parse_wire_name<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
-}
-
 /// `Display` and `FromStr` by the wire name. Parsing walks `ALL` and `as_str` rather than
 /// serde, so the browser's wasm needs no serde to read a URL or an answer; a test checks
 /// that `as_str` spells every variant the way serde does.
@@ -243,7 +237,8 @@ display_as_wire_name!(
     Health,
     LifecycleAction,
     Role,
-    crate::ErrorCode
+    crate::ErrorCode,
+    crate::Severity
 );
 
 #[cfg(test)]
@@ -335,6 +330,7 @@ mod tests {
         assert_wire_names(&A::ALL);
         assert_wire_names(&Role::ALL);
         assert_wire_names(&crate::ErrorCode::ALL);
+        assert_wire_names(&crate::Severity::ALL);
         assert!("Paused".parse::<S>().is_err());
         assert!("".parse::<Role>().is_err());
     }

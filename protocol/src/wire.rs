@@ -235,6 +235,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Self::Debug, Self::Info, Self::Warn, Self::Error];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Debug => "debug",

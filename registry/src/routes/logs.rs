@@ -8,7 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fleet_protocol::{parse_wire_name, ApiError, LogBatchRequest, LogBatchResponse, LogPage, Role};
+use fleet_protocol::{ApiError, LogBatchRequest, LogBatchResponse, LogPage, Role};
 use serde::Deserialize;
 
 /// Most events one batch may carry.
@@ -44,7 +44,7 @@ pub async fn list_logs(
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> AppResult<Json<LogPage>> {
     let severity = match query.severity.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(parse_wire_name(s).ok_or_else(|| {
+        Some(s) => Some(s.parse().map_err(|_| {
             AppError::InvalidRequest(format!(
                 "severity must be debug, info, warn or error, got `{s}`"
             ))

@@ -71,7 +71,7 @@ impl Store {
             .map(|row| {
                 Ok(LogEntry {
                     id: row.id,
-                    severity: fleet_protocol::parse_wire_name(&row.severity).ok_or_else(|| {
+                    severity: row.severity.parse().map_err(|_| {
                         AppError::Internal(anyhow::anyhow!("corrupt severity {}", row.severity))
                     })?,
                     event_timestamp: format_ms(row.event_timestamp),
