@@ -65,18 +65,12 @@ impl Json {
         self.optional(key, Json::string)
     }
 
-    /// A whole number (JSON numbers are doubles; the registry's fit in 53 bits).
     fn int(&self, key: &str) -> Decoded<i64> {
-        self.field(key)
-            .0
-            .as_f64()
-            .filter(|n| n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0)
-            .map(|n| n as i64)
-            .ok_or_else(|| invalid(key))
+        whole_number(&self.field(key).0).ok_or_else(|| invalid(key))
     }
 
     fn count(&self, key: &str) -> Decoded<u64> {
-        u64::try_from(self.int(key)?).map_err(|_| invalid(key))
+        u64::from_json(&self.field(key)).map_err(|_| invalid(key))
     }
 
     fn bool(&self, key: &str) -> Decoded<bool> {
@@ -103,7 +97,7 @@ impl Json {
         }
         Array::from(&items)
             .iter()
-            .map(|item| T::from_json(&Json(item)))
+            .map(|item| T::from_json(&Json(item)).map_err(|err| format!("in `{key}`: {err}")))
             .collect()
     }
 
@@ -125,21 +119,22 @@ impl Json {
         }
         Ok(counts)
     }
+}
 
-    fn numbers(&self, key: &str) -> Decoded<Vec<u64>> {
-        let items = self.field(key).0;
-        if !Array::is_array(&items) {
-            return Err(invalid(key));
-        }
-        Array::from(&items)
-            .iter()
-            .map(|n| {
-                n.as_f64()
-                    .filter(|n| n.fract() == 0.0 && *n >= 0.0)
-                    .map(|n| n as u64)
-                    .ok_or_else(|| invalid(key))
-            })
-            .collect()
+/// A whole number (JSON numbers are doubles; the registry's fit in 53 bits).
+fn whole_number(value: &JsValue) -> Option<i64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0)
+        .map(|n| n as i64)
+}
+
+/// A count: a whole number, not negative.
+impl FromJson for u64 {
+    fn from_json(json: &Json) -> Decoded<Self> {
+        whole_number(&json.0)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| "a count is not a whole number of zero or more".to_owned())
     }
 }
 
@@ -261,7 +256,7 @@ impl FromJson for FleetSummary {
             runtime_status: j.counts::<RuntimeStatus>("runtime_status")?,
             health: j.counts::<Health>("health")?,
             verification_status: j.counts::<VerificationStatus>("verification_status")?,
-            reputation_histogram: j.numbers("reputation_histogram")?,
+            reputation_histogram: j.list("reputation_histogram")?,
         })
     }
 }
