@@ -19,6 +19,49 @@ pub const SORTS: [(&str, &str); 8] = [
     ("-updated_at", "Recently changed"),
 ];
 
+/// The fleet page's chip filters, one per enum the registry filters by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facet {
+    RuntimeStatus,
+    Health,
+    VerificationStatus,
+}
+
+impl Facet {
+    pub const ALL: [Facet; 3] = [
+        Facet::RuntimeStatus,
+        Facet::Health,
+        Facet::VerificationStatus,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Facet::RuntimeStatus => "State",
+            Facet::Health => "Health",
+            Facet::VerificationStatus => "Verification",
+        }
+    }
+
+    pub fn testid(self) -> &'static str {
+        match self {
+            Facet::RuntimeStatus => "filter-runtime",
+            Facet::Health => "filter-health",
+            Facet::VerificationStatus => "filter-verification",
+        }
+    }
+
+    /// The wire names a chip can be, in display order.
+    pub fn options(self) -> Vec<&'static str> {
+        match self {
+            Facet::RuntimeStatus => RuntimeStatus::ALL.map(RuntimeStatus::as_str).to_vec(),
+            Facet::Health => Health::ALL.map(Health::as_str).to_vec(),
+            Facet::VerificationStatus => VerificationStatus::ALL
+                .map(VerificationStatus::as_str)
+                .to_vec(),
+        }
+    }
+}
+
 /// What the fleet table shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetQuery {
@@ -51,6 +94,41 @@ impl FleetQuery {
                 .unwrap_or_default(),
             cursor: get("cursor").filter(|c| !c.is_empty()),
             page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
+        }
+    }
+
+    /// The wire names chosen in one chip filter.
+    pub fn chosen(&self, facet: Facet) -> Vec<&'static str> {
+        match facet {
+            Facet::RuntimeStatus => self.runtime_status.iter().map(|s| s.as_str()).collect(),
+            Facet::Health => self.health.iter().map(|h| h.as_str()).collect(),
+            Facet::VerificationStatus => self
+                .verification_status
+                .iter()
+                .map(|v| v.as_str())
+                .collect(),
+        }
+    }
+
+    /// A chip's click: chooses the named value in `facet`, or unchooses it. A name the
+    /// facet does not know changes nothing.
+    pub fn toggle_chip(&mut self, facet: Facet, name: &str) {
+        match facet {
+            Facet::RuntimeStatus => {
+                if let Ok(s) = name.parse() {
+                    self.runtime_status = toggle(&self.runtime_status, s);
+                }
+            }
+            Facet::Health => {
+                if let Ok(h) = name.parse() {
+                    self.health = toggle(&self.health, h);
+                }
+            }
+            Facet::VerificationStatus => {
+                if let Ok(v) = name.parse() {
+                    self.verification_status = toggle(&self.verification_status, v);
+                }
+            }
         }
     }
 
@@ -245,5 +323,21 @@ mod tests {
         let on = toggle(&[], RuntimeStatus::Paused);
         assert_eq!(on, vec![RuntimeStatus::Paused]);
         assert!(toggle(&on, RuntimeStatus::Paused).is_empty());
+    }
+
+    #[test]
+    fn chips_choose_by_wire_name_in_their_own_facet() {
+        let mut view = FleetQuery::default();
+        for facet in Facet::ALL {
+            let first = facet.options()[0];
+            view.toggle_chip(facet, first);
+            assert_eq!(view.chosen(facet), vec![first]);
+        }
+        assert_eq!(view.health, vec![Health::Healthy]);
+        view.toggle_chip(Facet::Health, "stale");
+        view.toggle_chip(Facet::Health, "healthy");
+        view.toggle_chip(Facet::Health, "bogus");
+        assert_eq!(view.health, vec![Health::Stale]);
+        assert_eq!(view.runtime_status, vec![RuntimeStatus::Active]);
     }
 }

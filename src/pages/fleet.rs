@@ -8,7 +8,7 @@ use crate::components::badges::{
 };
 use crate::components::charts::{HealthBar, ReputationHistogram};
 use crate::components::lifecycle_dialogs::{BulkDialog, BulkLine};
-use crate::model::fleet_query::{toggle, FleetQuery, SORTS};
+use crate::model::fleet_query::{Facet, FleetQuery, SORTS};
 use crate::model::time::parse_timestamp_ms;
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel, LatestOnly};
 use crate::router::use_location;
@@ -16,7 +16,6 @@ use crate::state::live::LiveEvent;
 use crate::state::{use_app, AppContext, ToastKind};
 use fleet_protocol::{
     offered_actions, Agent, AgentList, FleetSummary, Health, LifecycleAction, Role, RuntimeStatus,
-    VerificationStatus,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -319,39 +318,18 @@ pub fn FleetPage() -> impl IntoView {
                         on:input=on_search
                     />
                 </label>
-                <FilterChips
-                    label="State"
-                    testid="filter-runtime"
-                    options=RuntimeStatus::ALL.iter().map(|s| s.as_str()).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.runtime_status.iter().map(|s| s.as_str()).collect()))
-                    on_toggle=Callback::new(move |name: &'static str| {
-                        if let Ok(s) = name.parse::<RuntimeStatus>() {
-                            set_view(&|v| v.runtime_status = toggle(&v.runtime_status, s));
-                        }
+                {Facet::ALL
+                    .into_iter()
+                    .map(|facet| view! {
+                        <FilterChips
+                            label=facet.label()
+                            testid=facet.testid()
+                            options=facet.options()
+                            chosen=Signal::derive(move || view_q.with(|v| v.chosen(facet)))
+                            on_toggle=Callback::new(move |name: &'static str| set_view(&|v| v.toggle_chip(facet, name)))
+                        />
                     })
-                />
-                <FilterChips
-                    label="Health"
-                    testid="filter-health"
-                    options=Health::ALL.iter().map(|s| s.as_str()).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.health.iter().map(|s| s.as_str()).collect()))
-                    on_toggle=Callback::new(move |name: &'static str| {
-                        if let Ok(h) = name.parse::<Health>() {
-                            set_view(&|v| v.health = toggle(&v.health, h));
-                        }
-                    })
-                />
-                <FilterChips
-                    label="Verification"
-                    testid="filter-verification"
-                    options=VerificationStatus::ALL.iter().map(|s| s.as_str()).collect()
-                    chosen=Signal::derive(move || view_q.with(|v| v.verification_status.iter().map(|s| s.as_str()).collect()))
-                    on_toggle=Callback::new(move |name: &'static str| {
-                        if let Ok(s) = name.parse::<VerificationStatus>() {
-                            set_view(&|v| v.verification_status = toggle(&v.verification_status, s));
-                        }
-                    })
-                />
+                    .collect_view()}
                 <label class="select">
                     <span>"Min. reputation"</span>
                     <select
