@@ -33,6 +33,29 @@ fn ReasonField(reason: RwSignal<String>, #[prop(optional)] required: bool) -> im
     }
 }
 
+/// The field where the user types what a terminate asks for, word for word; `children`
+/// say what to type.
+#[component]
+fn ConfirmField(
+    testid: &'static str,
+    typed: RwSignal<String>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{children()}</span>
+            <input
+                type="text"
+                data-testid=testid
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=move || typed.get()
+                on:input=move |ev| typed.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
 /// Pause one agent, with an optional reason.
 #[component]
 pub fn PauseDialog(
@@ -84,17 +107,9 @@ pub fn TerminateDialog(
                 " A terminated agent stays terminated: running instances are told to shut down, "
                 "and nothing can resume it. Its audit history stays."
             </p>
-            <label class="field">
-                <span>"Type the agent's name, " <code class="mono">{agent_name.clone()}</code> ", to confirm"</span>
-                <input
-                    type="text"
-                    data-testid="confirm-name"
-                    autocomplete="off"
-                    spellcheck="false"
-                    prop:value=move || typed.get()
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                />
-            </label>
+            <ConfirmField testid="confirm-name" typed=typed>
+                "Type the agent's name, " <code class="mono">{agent_name.clone()}</code> ", to confirm"
+            </ConfirmField>
             <ReasonField reason=reason required=true/>
             <div class="dialog-actions">
                 <button type="button" data-testid="cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
@@ -181,16 +196,9 @@ pub fn BulkDialog(
                 <ul class="bulk-list">{names}</ul>
                 {is_terminate.then(|| view! {
                     <p class="danger-text"><strong>"This cannot be undone."</strong>" Terminated agents stay terminated."</p>
-                    <label class="field">
-                        <span>"Type " <code class="mono">{phrase.clone()}</code> " to confirm"</span>
-                        <input
-                            type="text"
-                            data-testid="confirm-phrase"
-                            autocomplete="off"
-                            prop:value=move || typed.get()
-                            on:input=move |ev| typed.set(event_target_value(&ev))
-                        />
-                    </label>
+                    <ConfirmField testid="confirm-phrase" typed=typed>
+                        "Type " <code class="mono">{phrase.clone()}</code> " to confirm"
+                    </ConfirmField>
                 })}
                 <ReasonField reason=reason required=is_terminate/>
                 <div class="dialog-actions">
