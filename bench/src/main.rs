@@ -91,6 +91,9 @@ fn row(out: &mut String, cells: &[String]) {
 }
 
 #[tokio::main]
+/// The section `cargo xtask bench setup` writes.
+const SETUP_SECTION: &str = "bench/setup.md";
+
 async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("trivial-server") {
         return registry::serve_trivial().await;
@@ -287,6 +290,10 @@ async fn main() -> Result<()> {
 
     growth_section(&mut out, &options).await?;
 
+    // Set-up time is measured by `cargo xtask bench setup` on a new machine, not here.
+    if let Ok(setup) = std::fs::read_to_string(root.join(SETUP_SECTION)) {
+        out.push_str(&setup);
+    }
     // The hand-kept history of what the figures called for.
     if let Ok(notes) = std::fs::read_to_string(root.join("bench/notes.md")) {
         out.push_str(&notes);

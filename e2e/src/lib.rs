@@ -147,6 +147,7 @@ impl Registry {
             .arg(dist_dir()?)
             .args(extra_args)
             .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -155,14 +156,18 @@ impl Registry {
         let mut lines = BufReader::new(stdout).lines();
         let mut printed = Vec::new();
         let mut base = None;
-        // The demo prints its sign-in link two lines after the listening line.
-        let wanted_lines = if extra_args.contains(&"--demo") { 3 } else { 1 };
-        while printed.len() < wanted_lines {
+        // The demo prints its sign-in link after the listening line.
+        let demo = extra_args.contains(&"--demo");
+        let mut link = None;
+        while base.is_none() || (demo && link.is_none()) {
             let line = lines
                 .next()
-                .ok_or_else(|| anyhow!("registry exited before listening"))??;
+                .ok_or_else(|| anyhow!("registry exited before listening: {printed:?}"))??;
             if let Some(rest) = line.strip_prefix("Registry listening on ") {
                 base = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if line.contains("/#key=") {
+                link = Some(line.clone());
             }
             printed.push(line);
         }

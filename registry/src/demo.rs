@@ -138,16 +138,53 @@ pub fn generate_fleet(n: usize, seed: u64) -> Vec<NewAgent> {
 /// and some pauses that were later resumed, each through the store's lifecycle path so
 /// the audit trail and event logs agree with the states.
 pub async fn seed_fleet(store: &Store, n: usize, seed: u64) -> AppResult<Vec<NewAgent>> {
+    seed_fleet_reporting(store, n, seed, &mut |_| {}).await
+}
+
+/// How far a seeding run has got: calls come after each chunk of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedProgress {
+    /// Agents written so far.
+    Inserted(usize),
+    /// Agents whose history has been replayed so far.
+    Replayed(usize),
+}
+
+/// Agents written (and histories replayed) between two progress reports; each chunk of
+/// agents is one transaction.
+const SEED_CHUNK: usize = 20_000;
+
+/// [`seed_fleet`], telling `report` how far it has got after each chunk, for long runs.
+pub async fn seed_fleet_reporting(
+    store: &Store,
+    n: usize,
+    seed: u64,
+    report: &mut dyn FnMut(SeedProgress),
+) -> AppResult<Vec<NewAgent>> {
     let fleet = generate_fleet(n, seed);
-    store.insert_agents(&fleet).await?;
-    replay_history(store, &fleet, seed, n <= 5_000).await?;
+    let mut inserted = 0;
+    for chunk in fleet.chunks(SEED_CHUNK) {
+        store.insert_agents(chunk).await?;
+        inserted += chunk.len();
+        report(SeedProgress::Inserted(inserted));
+    }
+    replay_history(store, &fleet, seed, n <= 5_000, report).await?;
     Ok(fleet)
 }
 
-async fn replay_history(store: &Store, fleet: &[NewAgent], seed: u64, full: bool) -> AppResult<()> {
+async fn replay_history(
+    store: &Store,
+    fleet: &[NewAgent],
+    seed: u64,
+    full: bool,
+    report: &mut dyn FnMut(SeedProgress),
+) -> AppResult<()> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let now = now_ms();
-    for agent in fleet {
+    for (done, agent) in fleet.iter().enumerate() {
+        if done > 0 && done % SEED_CHUNK == 0 {
+            report(SeedProgress::Replayed(done));
+        }
         let roll = rng.gen_range(0..100);
         let plan: &[(LifecycleAction, &[&str])] = match roll {
             0..=9 => &[(LifecycleAction::Terminate, TERMINATE_REASONS)],
@@ -175,6 +212,7 @@ async fn replay_history(store: &Store, fleet: &[NewAgent], seed: u64, full: bool
             at += rng.gen_range(600_000..3_600_000);
         }
     }
+    report(SeedProgress::Replayed(fleet.len()));
     Ok(())
 }
 

@@ -4,8 +4,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fleet_protocol::Role;
 use fleet_registry::{app, demo, store::Store, AppState, Config};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -95,11 +97,13 @@ const DEMO_SEED: u64 = 42;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Quiet by default: warnings and errors only; start-up lines are printed, not logged.
+    // `RUST_LOG=info` adds lifecycle changes, `RUST_LOG=debug` a line per request.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -124,18 +128,38 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Keys { command } => keys(command).await,
-        Command::Seed { db, agents, seed } => {
-            let store = open(&db).await?;
-            let started = std::time::Instant::now();
-            demo::seed_fleet(&store, agents, seed).await?;
-            println!(
-                "seeded {agents} agents into {} in {:.1} s",
-                db.display(),
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
-        }
+        Command::Seed { db, agents, seed } => seed_database(&db, agents, seed).await,
     }
+}
+
+/// Seeds `agents` agents, reporting progress on stderr about once a second and the rate at
+/// the end: a million agents take minutes.
+async fn seed_database(db: &std::path::Path, agents: usize, seed: u64) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    let started = Instant::now();
+    let mut last_report = started;
+    demo::seed_fleet_reporting(&store, agents, seed, &mut |progress| {
+        let now = Instant::now();
+        let (stage, done) = match progress {
+            demo::SeedProgress::Inserted(done) => ("agents written", done),
+            demo::SeedProgress::Replayed(done) => ("histories replayed", done),
+        };
+        if now.duration_since(last_report) >= Duration::from_secs(1) || done == agents {
+            last_report = now;
+            eprintln!(
+                "  {stage}: {done} of {agents} ({:.0} s)",
+                now.duration_since(started).as_secs_f64()
+            );
+        }
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {agents} agents into {} in {seconds:.1} s ({:.0} agents/s)",
+        db.display(),
+        agents as f64 / seconds.max(0.001)
+    );
+    Ok(())
 }
 
 async fn open(db: &std::path::Path) -> anyhow::Result<Store> {
@@ -191,7 +215,10 @@ async fn serve(
     let demo_key = if demo {
         if store.agent_count().await? == 0 {
             demo::seed_fleet(&store, DEMO_FLEET_SIZE, DEMO_SEED).await?;
-            tracing::info!(agents = DEMO_FLEET_SIZE, "seeded demo fleet");
+            println!(
+                "Seeded a demo fleet of {DEMO_FLEET_SIZE} agents into {}",
+                db.display()
+            );
         }
         Some(store.rotate_key("demo-admin", Role::Admin).await?)
     } else {
@@ -203,7 +230,6 @@ async fn serve(
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     let base_url = format!("http://{bound}");
-    tracing::info!("listening on {base_url}");
     println!("Registry listening on {base_url} (API at {base_url}/api/v1, docs at {base_url}/api/v1/openapi.json)");
     if let Some(key) = demo_key {
         let fleet = store.agent_ids().await?;
@@ -212,8 +238,10 @@ async fn serve(
             key.clone(),
             demo::demo_installations(&fleet, DEMO_SEED),
         ));
-        println!("Demo fleet ready. Open this link to sign in as demo-admin:");
-        println!("{base_url}/#key={key}");
+        let link = format!("{base_url}/#key={key}");
+        print_sign_in_link(&link);
+        // A plain thread: a blocked read of stdin must not hold up the runtime's shutdown.
+        std::thread::spawn(move || reprint_on_enter(&link));
     }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -223,6 +251,23 @@ async fn serve(
         })
         .await?;
     Ok(())
+}
+
+fn print_sign_in_link(link: &str) {
+    println!("Demo fleet ready. Open this link to sign in as demo-admin:");
+    println!("{link}");
+    println!("(Press Enter to show the link again. Ctrl-C stops the registry.)");
+}
+
+/// The sign-in link scrolls away under warnings; Enter prints it again. Ends quietly when
+/// there is no terminal to read (standard input closed).
+fn reprint_on_enter(link: &str) {
+    for line in std::io::stdin().lines() {
+        if line.is_err() {
+            break;
+        }
+        print_sign_in_link(link);
+    }
 }
 
 async fn shutdown_signal() {

@@ -30,8 +30,8 @@ fn accepted_client_id(value: &HeaderValue) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
-/// Middleware: assigns the id, logs the request (method, path, status, time — never headers,
-/// so keys stay out of logs) and echoes the id in the response.
+/// Middleware: assigns the id, logs the request at debug level (method, path, status, time —
+/// never headers, so keys stay out of logs) and echoes the id in the response.
 pub async fn assign(request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -49,12 +49,16 @@ pub async fn assign(request: Request, next: Next) -> Response {
         .scope(id.clone(), next.run(request))
         .instrument(span.clone())
         .await;
+    // One line per request only when asked for (`RUST_LOG=debug`): a fleet's leases would
+    // drown everything else. A server error is always worth a warning.
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
     span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "served"
-        )
+        if response.status().is_server_error() {
+            tracing::warn!(status, micros, "served");
+        } else {
+            tracing::debug!(status, micros, "served");
+        }
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);

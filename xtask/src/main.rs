@@ -19,7 +19,7 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
-        Some("setup") => tools::setup(tools::Need::Everything),
+        Some("setup") => tools::setup(tools::Need::Everything).map(drop),
         Some("dist") => {
             tools::setup(tools::Need::Build)?;
             dist(&root).map(drop)
@@ -66,7 +66,10 @@ pub fn cargo() -> Command {
 /// asset for the registry to serve. Returns the sizes of the shipped assets.
 pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
     let mut trunk = Command::new(tools::trunk()?);
-    trunk.args(["build", "--release"]).current_dir(root);
+    trunk
+        .args(["build", "--release"])
+        .current_dir(root)
+        .env("PATH", tools::tool_path());
     if tools::release_nightly_ready() {
         step(&format!(
             "Building the dashboard (trunk build --release, {}, std rebuilt with panic=immediate-abort)",
@@ -74,7 +77,7 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
         ));
         trunk
             .env("RUSTUP_TOOLCHAIN", tools::RELEASE_NIGHTLY)
-            .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
+            .env("CARGO_UNSTABLE_BUILD_STD", tools::BUILD_STD)
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
                 // Panics abort at once, without messages, locations or `Debug` text: the
@@ -171,10 +174,29 @@ fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
 
 /// Builds everything and starts the registry with the demo fleet at 127.0.0.1:9300.
 fn demo(root: &Path, extra: &[String]) -> Result<()> {
+    let started = std::time::Instant::now();
+    // The registry needs none of the tools: it builds beside their installs, filling the
+    // core that a link or LTO step leaves idle.
+    step("Building the registry (release) in the background");
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "fleet-registry"]);
+    let registry = std::thread::spawn(move || tools::run_logged("registry (release)", vec![build]));
     tools::setup(tools::Need::Build)?;
+    let set_up = started.elapsed();
+    let began = std::time::Instant::now();
     dist(root)?;
-    step("Building the registry (release)");
-    run(cargo().args(["build", "--release", "-p", "fleet-registry"]))?;
+    let dashboard = began.elapsed();
+    let registry = match registry.join() {
+        Ok(built) => built?,
+        Err(_) => bail!("the registry build panicked"),
+    };
+    step(&format!(
+        "Built in {}: set-up {}, dashboard {}, registry {} (beside the set-up)",
+        tools::seconds(started.elapsed()),
+        tools::seconds(set_up),
+        tools::seconds(dashboard),
+        tools::seconds(registry.took)
+    ));
     step("Starting the registry with a demo fleet (Ctrl-C stops it)");
     run(Command::new(root.join("target/release/sekuire-registry"))
         .args([
@@ -238,8 +260,10 @@ impl Tally {
 
 /// The whole suite, as CI runs it.
 fn test(root: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
     let mut tally = Tally::default();
     tools::setup(tools::Need::Everything)?;
+    let set_up = started.elapsed();
     step("Formatting (cargo fmt --check)");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("Lints, native (cargo clippy -D warnings)");
@@ -277,22 +301,19 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMEDRIVER", tools::chromedriver())
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     dist(root)?;
-    step("End-to-end stories: real registry, release dashboard, real Chromium");
+    step("End-to-end: real registry, release dashboard, real Chromium, Sekuire's own CLI");
     run(cargo().args(["build", "-p", "fleet-registry"]))?;
     tally.run(
         cargo()
-            .args([
-                "test",
-                "-p",
-                "fleet-e2e",
-                "--test",
-                "stories",
-                "--",
-                "--test-threads=1",
-            ])
-            .env("CHROMEDRIVER", tools::chromedriver()),
+            .args(["test", "-p", "fleet-e2e", "--", "--test-threads=1"])
+            .env("CHROMEDRIVER", tools::chromedriver())
+            .env("SEKUIRE_CLI", tools::sekuire()),
     )?;
-    step("Summary");
+    step(&format!(
+        "Summary: set-up {}, whole run {}",
+        tools::seconds(set_up),
+        tools::seconds(started.elapsed())
+    ));
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(())
 }
