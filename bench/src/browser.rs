@@ -12,8 +12,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// Records when 50 rows are in the table (`__rowsAt`, ms since navigation), long tasks,
-/// and the wasm memory once the app starts.
-const PROBE: &str = r#"<script>
+/// and the wasm memory once the app starts. Served as `/probe.js`: the registry's
+/// Content-Security-Policy allows no inline script.
+const PROBE: &str = r#"
 window.__rowsAt = null; window.__longTasks = []; window.__wasm = null;
 new MutationObserver(function () {
   if (window.__rowsAt === null && document.querySelectorAll('tr[data-testid=agent-row]').length >= 50) {
@@ -26,7 +27,8 @@ try {
   }).observe({ type: 'longtask', buffered: true });
 } catch (e) {}
 addEventListener('TrunkApplicationStarted', function (e) { window.__wasm = e.detail.wasm; });
-</script>"#;
+"#;
+const PROBE_TAG: &str = r#"<script src="/probe.js"></script>"#;
 
 /// A copy of `dist/` with the probe in `index.html` and the floor page beside it.
 pub fn instrumented_dist() -> Result<TempDir> {
@@ -50,13 +52,22 @@ pub fn instrumented_dist() -> Result<TempDir> {
         .context("dist/index.html has no script tag")?;
     std::fs::write(
         copy.path().join("index.html"),
-        format!("{}{PROBE}{}", &index[..app_script], &index[app_script..]),
+        format!(
+            "{}{PROBE_TAG}{}",
+            &index[..app_script],
+            &index[app_script..]
+        ),
     )?;
-    let floor = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("floor.html"))?;
+    std::fs::write(copy.path().join("probe.js"), PROBE)?;
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let floor = std::fs::read_to_string(bench.join("floor.html"))?;
     std::fs::write(
         copy.path().join("floor.html"),
-        floor.replacen("<head>", &format!("<head>{PROBE}"), 1),
+        floor.replacen("<head>", &format!("<head>{PROBE_TAG}"), 1),
     )?;
+    for file in ["floor.js", "floor.css"] {
+        std::fs::copy(bench.join(file), copy.path().join(file))?;
+    }
     Ok(copy)
 }
 

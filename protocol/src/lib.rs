@@ -23,6 +23,21 @@ pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 /// Largest page a list endpoint returns.
 pub const MAX_PAGE_LIMIT: u32 = 500;
 
+/// Longest search text (`q`) of the fleet list, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// True for a character a reason may not hold because it can make the text read other
+/// than it is, on screen or in a spreadsheet: control characters other than the line feed
+/// and the tab, and Unicode's bidirectional formatting characters (embeddings, overrides,
+/// isolates and marks).
+pub fn is_disguising_char(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
 /// True when `id` is a well-formed Sekuire ID: 1–64 lowercase hex characters.
 pub fn is_valid_sekuire_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -31,6 +46,18 @@ pub fn is_valid_sekuire_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_controls_and_control_characters_disguise_text_but_line_breaks_do_not() {
+        for c in [
+            '\u{202E}', '\u{2066}', '\u{200F}', '\u{0000}', '\r', '\u{1B}', '\u{85}',
+        ] {
+            assert!(is_disguising_char(c), "{:?}", c);
+        }
+        for c in ['a', '\n', '\t', 'é', '東', '\u{05D0}', ' '] {
+            assert!(!is_disguising_char(c), "{:?}", c);
+        }
+    }
 
     #[test]
     fn sekuire_ids_are_short_or_long_lowercase_hex() {

@@ -4,10 +4,13 @@
 use crate::error::AppError;
 use crate::store::Caller;
 use crate::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts, HeaderMap};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use fleet_protocol::{LifecycleAction, Role};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -92,7 +95,14 @@ impl RateLimiter {
         }
     }
 
+    /// Takes one request from the key's bucket.
     pub fn check(&self, key_name: &str) -> Result<(), AppError> {
+        self.take(key_name, 1.0)
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    }
+
+    /// Takes `cost` (0 only looks) from `bucket`; when it is short, the seconds to wait.
+    fn take(&self, bucket: &str, cost: f64) -> Result<(), u64> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
@@ -101,22 +111,56 @@ impl RateLimiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        let (tokens, last) = buckets
-            .entry(key_name.to_owned())
-            .or_insert((capacity, now));
+        if buckets.len() > 100_000 {
+            // Forget full buckets: they hold nothing a fresh one would not.
+            let per_second = self.per_second;
+            buckets.retain(|_, (tokens, last)| {
+                *tokens + now.duration_since(*last).as_secs_f64() * per_second < capacity
+            });
+        }
+        let (tokens, last) = buckets.entry(bucket.to_owned()).or_insert((capacity, now));
         *tokens =
             (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(capacity);
         *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= cost.max(1.0) {
+            *tokens -= cost;
             Ok(())
         } else {
-            let wait = ((1.0 - *tokens) / self.per_second).ceil().max(1.0);
-            Err(AppError::RateLimited {
-                retry_after_secs: wait as u64,
-            })
+            Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
         }
     }
+}
+
+/// Middleware: limits, per client address, what reaches the registry without a valid key.
+/// A request that presents no credential (an installation's bootstrap, an event stream
+/// opened with a ticket) costs its address one request; so does a request whose key or
+/// token was refused, and once the address has spent its bucket on those, it is refused
+/// before its credential is even looked up. Keys are limited per key instead, and an
+/// installation leasing with a valid runtime token not at all.
+pub async fn limit_by_address(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(address) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+    else {
+        return next.run(request).await;
+    };
+    let limiter = &state.address_limiter;
+    let bucket = address.to_string();
+    let anonymous = presented_key(request.headers()).is_none();
+    let admitted = limiter.take(&bucket, if anonymous { 1.0 } else { 0.0 });
+    if let Err(retry_after_secs) = admitted {
+        return AppError::AddressRateLimited { retry_after_secs }.into_response();
+    }
+    let response = next.run(request).await;
+    if !anonymous && response.status() == StatusCode::UNAUTHORIZED {
+        let _ = limiter.take(&bucket, 1.0);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -147,6 +191,15 @@ mod tests {
             })
         ));
         assert!(limiter.check("bob").is_ok(), "buckets are per key");
+    }
+
+    #[test]
+    fn looking_costs_nothing_but_sees_an_empty_bucket() {
+        let limiter = RateLimiter::new(1);
+        assert!(limiter.take("10.0.0.1", 0.0).is_ok());
+        assert!(limiter.take("10.0.0.1", 1.0).is_ok());
+        assert!(limiter.take("10.0.0.1", 1.0).is_ok());
+        assert_eq!(limiter.take("10.0.0.1", 0.0), Err(1));
     }
 
     #[test]

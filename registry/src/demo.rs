@@ -267,19 +267,31 @@ async fn simulate_installation(
         .error_for_status()?
         .json()
         .await?;
-    let installation: BootstrapResponse = client
-        .post(format!("{base_url}/api/v1/installations/bootstrap"))
-        .json(&BootstrapRequest {
-            install_token: token.token,
-            upstream_url: Some(format!("http://{sekuire_id}.agents.internal")),
-            capabilities: vec!["tasks".into()],
-            heartbeat_interval_seconds: Some(behaviour.heartbeat_interval_secs),
-        })
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let bootstrap = BootstrapRequest {
+        install_token: token.token,
+        upstream_url: Some(format!("http://{sekuire_id}.agents.internal")),
+        capabilities: vec!["tasks".into()],
+        heartbeat_interval_seconds: Some(behaviour.heartbeat_interval_secs),
+    };
+    // A whole fleet starting at once from one address meets the per-address limit on
+    // bootstraps; like a real runtime, wait as told and try again.
+    let installation: BootstrapResponse = loop {
+        let response = client
+            .post(format!("{base_url}/api/v1/installations/bootstrap"))
+            .json(&bootstrap)
+            .send()
+            .await?;
+        if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            break response.error_for_status()?.json().await?;
+        }
+        let wait = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(1);
+        let jitter = rand::thread_rng().gen_range(0..1_000);
+        tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(jitter)).await;
+    };
     let started = tokio::time::Instant::now();
     let mut status = "running";
     let interval = Duration::from_secs(behaviour.heartbeat_interval_secs.max(1) as u64);

@@ -37,10 +37,18 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("too many requests for this key; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many requests from this address; retry in {retry_after_secs} s")]
+    AddressRateLimited { retry_after_secs: u64 },
+    /// Event streams over their cap: retried after [`STREAM_RETRY_SECS`].
+    #[error("{0}")]
+    TooManyStreams(String),
     /// A bug or an outage: logged in full, reported to the client only by request id.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+/// When a client refused an event stream should try again.
+pub const STREAM_RETRY_SECS: u64 = 30;
 
 impl AppError {
     pub fn code(&self) -> ErrorCode {
@@ -53,7 +61,9 @@ impl AppError {
             Self::InvalidTransition(_) => ErrorCode::InvalidTransition,
             Self::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
-            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::RateLimited { .. }
+            | Self::AddressRateLimited { .. }
+            | Self::TooManyStreams(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -93,11 +103,17 @@ impl IntoResponse for AppError {
             message,
             request_id: Some(request_id),
         };
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs }
+            | Self::AddressRateLimited { retry_after_secs } => Some(retry_after_secs),
+            Self::TooManyStreams(_) => Some(STREAM_RETRY_SECS),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

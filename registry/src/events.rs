@@ -9,32 +9,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-/// One message of the live stream.
+/// One message of the live stream, encoded once when published: every subscriber sends
+/// the same bytes.
 #[derive(Debug, Clone)]
-pub enum FleetEvent {
-    Agent(Box<Agent>),
-    Heartbeat(HeartbeatEvent),
-    Audit(Box<AuditEntry>),
+pub struct FleetEvent {
+    /// The SSE event name.
+    pub name: &'static str,
+    /// The SSE data line.
+    pub json: Arc<str>,
 }
 
 impl FleetEvent {
-    /// The SSE event name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Agent(_) => event_names::AGENT,
-            Self::Heartbeat(_) => event_names::HEARTBEAT,
-            Self::Audit(_) => event_names::AUDIT,
+    fn encode(name: &'static str, value: &impl serde::Serialize) -> FleetEvent {
+        FleetEvent {
+            name,
+            json: serde_json::to_string(value).unwrap_or_default().into(),
         }
-    }
-
-    /// The SSE data line.
-    pub fn json(&self) -> String {
-        match self {
-            Self::Agent(a) => serde_json::to_string(a),
-            Self::Heartbeat(h) => serde_json::to_string(h),
-            Self::Audit(e) => serde_json::to_string(e),
-        }
-        .unwrap_or_default()
     }
 }
 
@@ -42,11 +32,18 @@ const HEARTBEAT_COALESCE: Duration = Duration::from_secs(1);
 /// A subscriber further behind than this misses events and is told to resynchronise.
 const CHANNEL_CAPACITY: usize = 4_096;
 
+/// Open streams one key may hold: a few browser tabs, not a connection flood.
+pub const MAX_STREAMS_PER_KEY: usize = 16;
+/// Open streams the whole process may hold.
+pub const MAX_STREAMS: usize = 1_024;
+
 /// Publisher side of the live stream.
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<FleetEvent>,
     last_heartbeat_sent: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Open streams per key name.
+    open: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Default for EventHub {
@@ -55,22 +52,78 @@ impl Default for EventHub {
         EventHub {
             sender,
             last_heartbeat_sent: Arc::default(),
+            open: Arc::default(),
+        }
+    }
+}
+
+/// Why a stream was not opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamRefused {
+    /// This key holds [`MAX_STREAMS_PER_KEY`] streams already.
+    KeyFull,
+    /// The process holds [`MAX_STREAMS`] streams already.
+    ServerFull,
+}
+
+/// A place among the open streams; dropping it (the stream ends) frees it.
+pub struct StreamSlot {
+    key_name: String,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(count) = open.get_mut(&self.key_name) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.key_name);
+                }
+            }
         }
     }
 }
 
 impl EventHub {
+    /// Takes a place for one more stream of `key_name`, within the caps.
+    pub fn open_stream(&self, key_name: &str) -> Result<StreamSlot, StreamRefused> {
+        let Ok(mut open) = self.open.lock() else {
+            return Err(StreamRefused::ServerFull);
+        };
+        if open.values().sum::<usize>() >= MAX_STREAMS {
+            return Err(StreamRefused::ServerFull);
+        }
+        let count = open.entry(key_name.to_owned()).or_default();
+        if *count >= MAX_STREAMS_PER_KEY {
+            return Err(StreamRefused::KeyFull);
+        }
+        *count += 1;
+        Ok(StreamSlot {
+            key_name: key_name.to_owned(),
+            open: Arc::clone(&self.open),
+        })
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
         self.sender.subscribe()
     }
 
     pub fn publish_agent(&self, agent: Agent) {
-        // No receivers is normal (no browser open); nothing to do then.
-        let _ = self.sender.send(FleetEvent::Agent(Box::new(agent)));
+        // No receivers is normal (no browser open); nothing to encode or send then.
+        if self.sender.receiver_count() > 0 {
+            let _ = self
+                .sender
+                .send(FleetEvent::encode(event_names::AGENT, &agent));
+        }
     }
 
     pub fn publish_audit(&self, entry: AuditEntry) {
-        let _ = self.sender.send(FleetEvent::Audit(Box::new(entry)));
+        if self.sender.receiver_count() > 0 {
+            let _ = self
+                .sender
+                .send(FleetEvent::encode(event_names::AUDIT, &entry));
+        }
     }
 
     /// Publishes a heartbeat unless this agent had one published within the last second.
@@ -92,7 +145,9 @@ impl EventHub {
             }
             last.insert(heartbeat.sekuire_id.clone(), now);
         }
-        let _ = self.sender.send(FleetEvent::Heartbeat(heartbeat));
+        let _ = self
+            .sender
+            .send(FleetEvent::encode(event_names::HEARTBEAT, &heartbeat));
     }
 }
 
@@ -117,9 +172,47 @@ mod tests {
         hub.publish_heartbeat(beat("aa"));
         hub.publish_heartbeat(beat("bb"));
         let mut ids = Vec::new();
-        while let Ok(FleetEvent::Heartbeat(h)) = rx.try_recv() {
-            ids.push(h.sekuire_id);
+        while let Ok(event) = rx.try_recv() {
+            assert_eq!(event.name, event_names::HEARTBEAT);
+            let beat: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+            ids.push(beat["sekuire_id"].as_str().unwrap().to_owned());
         }
         assert_eq!(ids, vec!["aa", "bb"]);
+    }
+
+    #[test]
+    fn every_subscriber_gets_the_same_encoding() {
+        let hub = EventHub::default();
+        let (mut a, mut b) = (hub.subscribe(), hub.subscribe());
+        hub.publish_heartbeat(beat("aa"));
+        let (a, b) = (a.try_recv().unwrap(), b.try_recv().unwrap());
+        assert!(Arc::ptr_eq(&a.json, &b.json), "encoded once, shared");
+    }
+
+    #[test]
+    fn streams_are_capped_per_key_and_freed_when_they_end() {
+        let hub = EventHub::default();
+        let slots: Vec<StreamSlot> = (0..MAX_STREAMS_PER_KEY)
+            .map(|_| hub.open_stream("alice").unwrap())
+            .collect();
+        assert_eq!(hub.open_stream("alice").err(), Some(StreamRefused::KeyFull));
+        assert!(hub.open_stream("bob").is_ok(), "caps are per key");
+        drop(slots);
+        assert!(
+            hub.open_stream("alice").is_ok(),
+            "ended streams free their place"
+        );
+    }
+
+    #[test]
+    fn the_process_caps_all_streams() {
+        let hub = EventHub::default();
+        let _slots: Vec<StreamSlot> = (0..MAX_STREAMS)
+            .map(|i| hub.open_stream(&format!("key{}", i % 100)).unwrap())
+            .collect();
+        assert_eq!(
+            hub.open_stream("newcomer").err(),
+            Some(StreamRefused::ServerFull)
+        );
     }
 }

@@ -23,6 +23,7 @@ use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// What the server needs besides its database.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Requests a second per key; 0 turns rate limiting off.
     pub rate_limit_per_second: u32,
+    /// Requests a second per client address without a valid key; 0 turns it off.
+    pub address_rate_limit_per_second: u32,
 }
 
 /// Shared by every request.
@@ -41,6 +44,8 @@ pub struct AppState {
     pub store: store::Store,
     pub events: events::EventHub,
     pub rate_limiter: Arc<auth::RateLimiter>,
+    /// Buckets per client address, for requests without a valid key.
+    pub address_limiter: Arc<auth::RateLimiter>,
     pub config: Arc<Config>,
     /// Turns true when the server shuts down; ends open event streams.
     pub shutdown: watch::Receiver<bool>,
@@ -54,6 +59,7 @@ impl AppState {
             store,
             events: events::EventHub::default(),
             rate_limiter: Arc::new(auth::RateLimiter::new(config.rate_limit_per_second)),
+            address_limiter: Arc::new(auth::RateLimiter::new(config.address_rate_limit_per_second)),
             config: Arc::new(config),
             shutdown,
         };
@@ -64,8 +70,23 @@ impl AppState {
 /// The whole server: `/api/v1`, the dashboard, request ids, panics caught as JSON 500s.
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
+    // API answers are never cached (they carry fleet state, some of it per key) and never
+    // sniffed into another type.
+    let api = routes::api()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::limit_by_address,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
     let router = Router::new()
-        .nest("/api/v1", routes::api())
+        .nest("/api/v1", api)
         .fallback(not_api)
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {
@@ -110,11 +131,24 @@ async fn not_api(State(state): State<AppState>, request: Request) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     if found {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
     }
     response
 }
+
+/// What the dashboard may load and run: its own scripts (no inline script: `cargo xtask
+/// dist` moves Trunk's start-up script into a file), its own wasm, its own styles (style
+/// attributes are set through the CSSOM, which CSP allows), and requests to this registry
+/// only, which is the one registry the dashboard talks to. Nothing may frame it.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// How long a browser may keep a dashboard file. Trunk names every asset after a hash of
 /// its content (`main-f067bc3d092900f0.css`), so those never change and are kept for a
@@ -135,10 +169,40 @@ fn cache_policy(path: &str) -> &'static str {
     }
 }
 
+/// Checks an origin given to `--cors-origin`: `http` or `https`, a host, an optional port,
+/// nothing else (a trailing `/` is dropped). `*` is refused: a browser with a key would
+/// let any site drive the registry.
+pub fn parse_cors_origin(origin: &str) -> Result<String, String> {
+    let refuse = |why: &str| {
+        format!(
+            "`{origin}` is not an origin: {why}; write it like https://console.example.com or http://127.0.0.1:8080"
+        )
+    };
+    if origin.trim() == "*" {
+        return Err(refuse(
+            "any origin would let every website use a signed-in browser's key",
+        ));
+    }
+    let url = url::Url::parse(origin.trim()).map_err(|err| refuse(&err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("the scheme must be http or https"));
+    }
+    if url.host().is_none() || url.port() == Some(0) {
+        return Err(refuse("it needs a host and a port from 1 to 65535"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("an origin has no path, query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("an origin has no user name or password"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     if origins.is_empty() {
         return None;
@@ -157,13 +221,37 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::ETAG,
                 header::RETRY_AFTER,
                 HeaderName::from_static(request_id::HEADER),
+                HeaderName::from_static(routes::audit::NEXT_CURSOR_HEADER),
             ]),
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cache_policy;
+    use super::{cache_policy, parse_cors_origin};
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_and_never_a_wildcard() {
+        assert_eq!(
+            parse_cors_origin("https://Console.example.com/").as_deref(),
+            Ok("https://console.example.com")
+        );
+        assert!(parse_cors_origin("http://127.0.0.1:8080").is_ok());
+        assert!(parse_cors_origin("http://[::1]:8080").is_ok());
+        for bad in [
+            "*",
+            "console.example.com",
+            "ftp://example.com",
+            "https://example.com/path",
+            "https://exa mple.com",
+            "https://example.com:0",
+            "https://example.com:99999",
+            "https://",
+        ] {
+            let refused = parse_cors_origin(bad);
+            assert!(refused.is_err(), "{bad} was accepted");
+        }
+    }
 
     #[test]
     fn hashed_assets_are_immutable_and_pages_are_revalidated() {

@@ -38,11 +38,16 @@ enum Command {
         #[arg(long)]
         demo: bool,
         /// Another origin allowed to call the API from a browser (repeatable).
-        #[arg(long = "cors-origin")]
+        #[arg(long = "cors-origin", value_parser = fleet_registry::parse_cors_origin)]
         cors_origins: Vec<String>,
         /// Requests a second allowed per key (bursts of twice that); 0 for no limit.
         #[arg(long, default_value_t = 200)]
         rate_limit: u32,
+        /// Requests a second per client address that come without a valid key
+        /// (bootstraps, ticketed event streams, refused keys; bursts of twice that); 0 for
+        /// no limit.
+        #[arg(long, default_value_t = 50)]
+        address_rate_limit: u32,
     },
     /// Manage API keys.
     Keys {
@@ -114,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             demo,
             cors_origins,
             rate_limit,
+            address_rate_limit,
         } => {
             serve(
                 addr,
@@ -122,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
                     dist,
                     cors_origins,
                     rate_limit_per_second: rate_limit,
+                    address_rate_limit_per_second: address_rate_limit,
                 },
                 demo,
             )
@@ -243,13 +250,16 @@ async fn serve(
         // A plain thread: a blocked read of stdin must not hold up the runtime's shutdown.
         std::thread::spawn(move || reprint_on_enter(&link));
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            let _ = stop.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    })
+    .await?;
     Ok(())
 }
 

@@ -20,27 +20,26 @@ pub fn current() -> String {
         .unwrap_or_else(|_| "none".to_owned())
 }
 
-/// A client may send its own id (short, printable) so its logs and ours line up.
-fn accepted_client_id(value: &HeaderValue) -> Option<String> {
+/// A client may send its own id (short, printable) so its logs and ours line up. It is
+/// logged beside ours, never used as ours: the audit trail records only ids the registry
+/// made, so no client can forge or repeat one there.
+fn accepted_client_id(value: &HeaderValue) -> Option<&str> {
     let id = value.to_str().ok()?;
     let sane = (1..=64).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    sane.then(|| id.to_owned())
+    sane.then_some(id)
 }
 
 /// Middleware: assigns the id, logs the request at debug level (method, path, status, time —
 /// never headers, so keys stay out of logs) and echoes the id in the response.
 pub async fn assign(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(HEADER)
-        .and_then(accepted_client_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        client_request_id = request.headers().get(HEADER).and_then(accepted_client_id),
         method = %request.method(),
         path = %request.uri().path()
     );

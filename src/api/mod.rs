@@ -94,6 +94,7 @@ impl Registry {
         let body = response.text().await.map_err(ApiFailure::unreachable)?;
         Ok(Text {
             status: response.status(),
+            next_cursor: response.headers().get("x-next-cursor"),
             body,
         })
     }
@@ -174,10 +175,15 @@ impl Registry {
         self.get(&view.to_api_path(false)).await
     }
 
-    /// The whole filtered audit trail as CSV text.
-    pub async fn audit_csv(&self, view: &AuditQuery) -> Result<String, ApiFailure> {
+    /// The filtered audit trail as CSV text, as much as one export holds (the newest
+    /// 100,000 entries), and whether more match.
+    pub async fn audit_csv(&self, view: &AuditQuery) -> Result<CsvExport, ApiFailure> {
         let path = view.to_api_path(true);
-        Ok(self.send(Request::get(&self.url(&path)), None).await?.body)
+        let text = self.send(Request::get(&self.url(&path)), None).await?;
+        Ok(CsvExport {
+            more: text.next_cursor.is_some(),
+            csv: text.body,
+        })
     }
 
     /// A single-use ticket for the event stream (keys never go into URLs).
@@ -198,7 +204,16 @@ impl Registry {
 /// The body of a successful response.
 struct Text {
     status: u16,
+    /// `X-Next-Cursor`: where a CSV export that stopped at its limit would continue.
+    next_cursor: Option<String>,
     body: String,
+}
+
+/// One CSV export of the audit trail.
+pub struct CsvExport {
+    pub csv: String,
+    /// More entries match than one export holds.
+    pub more: bool,
 }
 
 impl Text {

@@ -75,7 +75,7 @@ pub fn ReputationBar(score: u8) -> impl IntoView {
         <span class="reputation" title=format!("Reputation {score} of 100")>
             <span class="reputation-number" data-testid="reputation">{score}</span>
             <span class="bar" aria-hidden="true">
-                <span class=format!("bar-fill rep-{band}") style=format!("width: {score}%")></span>
+                <span class=format!("bar-fill rep-{band}") style:width=format!("{score}%")></span>
             </span>
         </span>
     }

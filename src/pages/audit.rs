@@ -84,9 +84,14 @@ pub fn AuditPage() -> impl IntoView {
         let view = view_q.get_untracked();
         spawn_local(async move {
             match registry.audit_csv(&view).await {
-                Ok(csv) => {
-                    if download_csv(&csv).is_err() {
+                Ok(export) => {
+                    if download_csv(&export.csv).is_err() {
                         ctx.toast(ToastKind::Error, "The browser refused the download.");
+                    } else if export.more {
+                        ctx.toast(
+                            ToastKind::Info,
+                            "Exported the newest 100,000 entries; more match. Set an earlier \"To\" date to export the rest.",
+                        );
                     }
                 }
                 Err(failure) => {

@@ -80,7 +80,7 @@ fn setup_time(root: &Path) -> Result<()> {
     }
     // The whole group: the script, cargo, xtask and the registry.
     let _ = Command::new("kill")
-        .args(["-TERM", &format!("-{}", child.id())])
+        .args(["-s", "TERM", "--", &format!("-{}", child.id())])
         .status();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&clone);

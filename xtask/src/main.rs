@@ -92,6 +92,7 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
         ));
     }
     run(&mut trunk)?;
+    externalize_boot_script(&root.join("dist"))?;
     let sizes = precompress(&root.join("dist"))?;
     for asset in &sizes {
         println!(
@@ -104,6 +105,38 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
     let brotli: usize = sizes.iter().map(|a| a.brotli).sum();
     println!("    total shipped: {gzip} B gzip ({zlib} B with zlib -9), {brotli} B brotli");
     Ok(sizes)
+}
+
+/// Moves the start-up script that Trunk writes inline into `index.html` into a file named
+/// after its content (`boot-<16 hex>.js`, cached like every hashed asset), so the dashboard
+/// runs under a Content-Security-Policy that allows no inline script.
+fn externalize_boot_script(dist: &Path) -> Result<()> {
+    const OPEN: &str = "<script type=\"module\">";
+    const CLOSE: &str = "</script>";
+    let index = dist.join("index.html");
+    let html = std::fs::read_to_string(&index)?;
+    let start = html
+        .find(OPEN)
+        .context("dist/index.html has no inline module script")?;
+    let body = start + OPEN.len();
+    let end = body
+        + html[body..]
+            .find(CLOSE)
+            .context("dist/index.html has an unclosed script")?;
+    let script = html[body..end].trim();
+    // FNV-1a: a name that changes with the content, not a security measure.
+    let hash = script.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let name = format!("boot-{hash:016x}.js");
+    std::fs::write(dist.join(&name), format!("{script}\n"))?;
+    let html = format!(
+        "{}<script type=\"module\" src=\"/{name}\"></script>{}",
+        &html[..start],
+        &html[end + CLOSE.len()..]
+    );
+    std::fs::write(&index, html)?;
+    Ok(())
 }
 
 /// Raw and compressed size of one shipped file.
@@ -176,11 +209,13 @@ fn precompress(dist: &Path) -> Result<Vec<AssetSize>> {
 fn demo(root: &Path, extra: &[String]) -> Result<()> {
     let started = std::time::Instant::now();
     // The registry needs none of the tools: it builds beside their installs, filling the
-    // core that a link or LTO step leaves idle.
-    step("Building the registry (release) in the background");
+    // core that a link or LTO step leaves idle. A debug build: it serves a demo fleet with
+    // ease, compiles in about half the time of a release build, and is the build the test
+    // suite uses too. For production: `cargo build --release -p fleet-registry`.
+    step("Building the registry in the background");
     let mut build = cargo();
-    build.args(["build", "--release", "-p", "fleet-registry"]);
-    let registry = std::thread::spawn(move || tools::run_logged("registry (release)", vec![build]));
+    build.args(["build", "-p", "fleet-registry"]);
+    let registry = std::thread::spawn(move || tools::run_logged("registry", vec![build]));
     tools::setup(tools::Need::Build)?;
     let set_up = started.elapsed();
     let began = std::time::Instant::now();
@@ -198,7 +233,7 @@ fn demo(root: &Path, extra: &[String]) -> Result<()> {
         tools::seconds(registry.took)
     ));
     step("Starting the registry with a demo fleet (Ctrl-C stops it)");
-    run(Command::new(root.join("target/release/sekuire-registry"))
+    run(Command::new(root.join("target/debug/sekuire-registry"))
         .args([
             "serve",
             "--demo",

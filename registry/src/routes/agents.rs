@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fleet_protocol::{
-    is_valid_sekuire_id, Agent, AgentList, ApiError, BulkOutcome, BulkRequest, BulkResponse,
-    InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse, DEFAULT_PAGE_LIMIT,
-    MAX_BULK_IDS, MAX_PAGE_LIMIT, MAX_REASON_CHARS,
+    is_disguising_char, is_valid_sekuire_id, Agent, AgentList, ApiError, BulkOutcome, BulkRequest,
+    BulkResponse, InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse,
+    DEFAULT_PAGE_LIMIT, MAX_BULK_IDS, MAX_PAGE_LIMIT, MAX_REASON_CHARS, MAX_SEARCH_CHARS,
 };
 use serde::Deserialize;
 
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// Query of the fleet list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AgentListQuery {
-    /// Substring of the name, or prefix of the Sekuire ID; case-insensitive.
+    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive; at most 200 characters.
     q: Option<String>,
     /// Comma list: `active,paused`.
     runtime_status: Option<String>,
@@ -70,6 +70,14 @@ fn reputation_bound(name: &str, value: Option<u8>) -> AppResult<Option<u8>> {
 
 impl AgentListQuery {
     fn filter(&self) -> AppResult<AgentFilter> {
+        if let Some(q) = &self.q {
+            let chars = q.chars().count();
+            if chars > MAX_SEARCH_CHARS {
+                return Err(AppError::InvalidRequest(format!(
+                    "q is {chars} characters; the limit is {MAX_SEARCH_CHARS}"
+                )));
+            }
+        }
         Ok(AgentFilter {
             q: self.q.clone(),
             runtime_status: comma_list("runtime_status", self.runtime_status.as_deref())?,
@@ -135,6 +143,11 @@ fn checked_reason(reason: Option<String>) -> AppResult<Option<String>> {
             "reason is {} characters; the limit is {MAX_REASON_CHARS}",
             r.chars().count()
         ))),
+        Some(r) if r.chars().any(is_disguising_char) => Err(AppError::InvalidRequest(
+            "reason holds a control or bidirectional formatting character (such as U+202E); \
+             write it as plain text"
+                .into(),
+        )),
         Some(r) if r.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -279,15 +292,25 @@ pub async fn bulk_lifecycle(
                 error: None,
                 message: None,
             },
-            // An outage is not one agent's failure: fail the request as a whole.
-            Err(err @ AppError::Internal(_)) => return Err(err),
-            Err(err) => BulkOutcome {
-                sekuire_id: id,
-                ok: false,
-                changed: None,
-                error: Some(err.code()),
-                message: Some(err.to_string()),
-            },
+            // Even an outage is reported per agent: the agents before it have changed, and
+            // the caller must learn which.
+            Err(err) => {
+                let message = match &err {
+                    AppError::Internal(cause) => {
+                        let request_id = request_id::current();
+                        tracing::error!(request_id = %request_id, sekuire_id = %id, error = ?cause, "bulk action failed for one agent");
+                        format!("internal error; quote request id {request_id} when reporting it")
+                    }
+                    other => other.to_string(),
+                };
+                BulkOutcome {
+                    sekuire_id: id,
+                    ok: false,
+                    changed: None,
+                    error: Some(err.code()),
+                    message: Some(message),
+                }
+            }
         });
     }
     Ok(Json(BulkResponse { results }))
@@ -316,6 +339,9 @@ mod tests {
         assert!(checked_reason(Some("é".repeat(1_000))).is_ok());
         assert!(checked_reason(Some("é".repeat(1_001))).is_err());
         assert_eq!(checked_reason(Some("  ".into())).unwrap(), None);
+        assert!(checked_reason(Some("Paused\nby the on-call".into())).is_ok());
+        assert!(checked_reason(Some("approved \u{202E}dekcah".into())).is_err());
+        assert!(checked_reason(Some("bell\u{7}".into())).is_err());
     }
 
     #[test]

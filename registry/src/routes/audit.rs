@@ -5,16 +5,22 @@ use crate::extract::{comma_list, time_param, AgentId, ApiQuery};
 use crate::routes::agents::page_limit;
 use crate::store::{AuditFilter, Caller};
 use crate::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use fleet_protocol::{ApiError, AuditEntry, AuditPage};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 /// Rows one CSV export may hold; the `X-Next-Cursor` header continues past it.
 const MAX_CSV_ROWS: u32 = 100_000;
+/// The header that says where the next CSV export continues (exposed to CORS callers).
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+const CSV_HEADER: &[u8] =
+    b"id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id\n";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,6 +58,7 @@ async fn audit_page(
         actor: query.actor.filter(|a| !a.is_empty()),
         since_ms: time_param("since", query.since.as_deref())?,
         until_ms: time_param("until", query.until.as_deref())?,
+        min_id: None,
     };
     let wants_csv = match query.format.as_deref() {
         Some("csv") => true,
@@ -65,22 +72,50 @@ async fn audit_page(
             )))
         }
     };
-    let limit = if wants_csv {
-        query.limit.unwrap_or(MAX_CSV_ROWS).clamp(1, MAX_CSV_ROWS)
-    } else {
-        page_limit(query.limit)?
-    };
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
+    if wants_csv {
+        let limit = query.limit.unwrap_or(MAX_CSV_ROWS).clamp(1, MAX_CSV_ROWS);
+        return csv_export(state, &filter, limit, cursor).await;
+    }
     let page = state
         .store
-        .list_audit(
-            &filter,
-            limit,
-            query.cursor.as_deref().filter(|c| !c.is_empty()),
-        )
+        .list_audit(&filter, page_limit(query.limit)?, cursor)
         .await?;
-    if !wants_csv {
-        return Ok(Json(page).into_response());
-    }
+    Ok(Json(page).into_response())
+}
+
+/// Rows read and sent at a time while streaming a CSV export.
+const CSV_CHUNK_ROWS: u32 = 1_000;
+
+/// Streams the export chunk by chunk, so a 100,000-row export holds one chunk in memory,
+/// not the whole file. `X-Next-Cursor` says where the next export continues.
+async fn csv_export(
+    state: &AppState,
+    filter: &AuditFilter,
+    limit: u32,
+    cursor: Option<&str>,
+) -> AppResult<Response> {
+    let export = state.store.plan_audit_export(filter, limit, cursor).await?;
+    let store = state.store.clone();
+    let filter = export.filter;
+    let header =
+        futures_util::stream::once(async { Ok::<_, AppError>(Bytes::from_static(CSV_HEADER)) });
+    let rows = futures_util::stream::unfold(export.start, move |cursor| {
+        let store = store.clone();
+        let filter = filter.clone();
+        async move {
+            let cursor = cursor?;
+            Some(
+                match store
+                    .list_audit(&filter, CSV_CHUNK_ROWS, Some(&cursor))
+                    .await
+                {
+                    Ok(page) => (Ok(Bytes::from(csv_rows(&page.entries))), page.next_cursor),
+                    Err(err) => (Err(err), None),
+                },
+            )
+        }
+    });
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -89,14 +124,14 @@ async fn audit_page(
                 "attachment; filename=\"sekuire-audit.csv\"",
             ),
         ],
-        audit_csv(&page.entries),
+        Body::from_stream(header.chain(rows)),
     )
         .into_response();
-    if let Some(next) = page
+    if let Some(next) = export
         .next_cursor
         .and_then(|c| HeaderValue::from_str(&c).ok())
     {
-        response.headers_mut().insert("x-next-cursor", next);
+        response.headers_mut().insert(NEXT_CURSOR_HEADER, next);
     }
     Ok(response)
 }
@@ -135,17 +170,16 @@ fn csv_field(value: &str) -> String {
     } else {
         value.to_owned()
     };
-    if defused.contains([',', '"', '\n', '\r']) {
+    // `;` too: spreadsheets in many locales split on it.
+    if defused.contains([',', ';', '"', '\n', '\r']) {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
         defused
     }
 }
 
-fn audit_csv(entries: &[AuditEntry]) -> String {
-    let mut out = String::from(
-        "id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id\n",
-    );
+fn csv_rows(entries: &[AuditEntry]) -> String {
+    let mut out = String::new();
     for e in entries {
         let fields = [
             e.id.to_string(),
@@ -174,6 +208,7 @@ mod tests {
     fn csv_fields_are_quoted_and_formulas_defused() {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("a;b"), "\"a;b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=cmd()"), "'=cmd()");
         assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");

@@ -471,7 +471,8 @@ impl Store {
             request_id,
             at: now,
         } = *command;
-        let mut tx = self.write.begin().await?;
+        let _urgent = self.priority.urgent();
+        let mut tx = super::begin_write(&self.write).await?;
         let row: AgentRow = sqlx::query_as("SELECT * FROM agents WHERE sekuire_id = ?")
             .bind(sekuire_id)
             .fetch_optional(&mut *tx)
@@ -549,7 +550,7 @@ impl Store {
     pub async fn insert_agents(&self, agents: &[NewAgent]) -> AppResult<()> {
         // 14 binds a row; SQLite allows 32,766 binds a statement.
         const ROWS_PER_STATEMENT: usize = 2_000;
-        let mut tx = self.write.begin().await?;
+        let mut tx = super::begin_write(&self.write).await?;
         for chunk in agents.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \

@@ -14,6 +14,68 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Only entries with this id or a later one (a CSV export's last row).
+    pub min_id: Option<i64>,
+}
+
+/// The rows one CSV export holds, fixed before the first row is sent, so that its
+/// `X-Next-Cursor` can go in the headers and entries written meanwhile do not shift it.
+#[derive(Debug)]
+pub struct AuditExport {
+    /// The filter, bounded below at the export's oldest row.
+    pub filter: AuditFilter,
+    /// Where reading starts: just above the newest row, or `None` when nothing matches.
+    pub start: Option<String>,
+    /// Where the next export continues, when more entries match.
+    pub next_cursor: Option<String>,
+}
+
+fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                AppError::InvalidRequest("cursor is not one this registry issued".into())
+            })
+        })
+        .transpose()
+}
+
+/// `SELECT <columns> FROM audit_entries WHERE <filter>`, newest first from `before_id`.
+fn filtered<'a>(
+    columns: &str,
+    filter: &'a AuditFilter,
+    before_id: Option<i64>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut qb =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM audit_entries WHERE 1 = 1"));
+    if let Some(id) = &filter.sekuire_id {
+        qb.push(" AND sekuire_id = ").push_bind(id.as_str());
+    }
+    if !filter.actions.is_empty() {
+        qb.push(" AND action IN (");
+        let mut list = qb.separated(", ");
+        for action in &filter.actions {
+            list.push_bind(action.as_str());
+        }
+        qb.push(")");
+    }
+    if let Some(actor) = &filter.actor {
+        qb.push(" AND actor = ").push_bind(actor.as_str());
+    }
+    if let Some(since) = filter.since_ms {
+        qb.push(" AND at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until_ms {
+        qb.push(" AND at <= ").push_bind(until);
+    }
+    if let Some(min) = filter.min_id {
+        qb.push(" AND id >= ").push_bind(min);
+    }
+    if let Some(before) = before_id {
+        qb.push(" AND id < ").push_bind(before);
+    }
+    qb.push(" ORDER BY id DESC");
+    qb
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,39 +120,9 @@ impl Store {
         limit: u32,
         cursor: Option<&str>,
     ) -> AppResult<AuditPage> {
-        let before_id = cursor
-            .map(|c| {
-                c.parse::<i64>().map_err(|_| {
-                    AppError::InvalidRequest("cursor is not one this registry issued".into())
-                })
-            })
-            .transpose()?;
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_entries WHERE 1 = 1");
-        if let Some(id) = &filter.sekuire_id {
-            qb.push(" AND sekuire_id = ").push_bind(id.clone());
-        }
-        if !filter.actions.is_empty() {
-            qb.push(" AND action IN (");
-            let mut list = qb.separated(", ");
-            for action in &filter.actions {
-                list.push_bind(action.as_str());
-            }
-            qb.push(")");
-        }
-        if let Some(actor) = &filter.actor {
-            qb.push(" AND actor = ").push_bind(actor.clone());
-        }
-        if let Some(since) = filter.since_ms {
-            qb.push(" AND at >= ").push_bind(since);
-        }
-        if let Some(until) = filter.until_ms {
-            qb.push(" AND at <= ").push_bind(until);
-        }
-        if let Some(before) = before_id {
-            qb.push(" AND id < ").push_bind(before);
-        }
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        let before_id = parse_cursor(cursor)?;
+        let mut qb = filtered("*", filter, before_id);
+        qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
         let mut rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.read).await?;
         let next_cursor = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
@@ -104,6 +136,33 @@ impl Store {
                 .map(AuditEntry::try_from)
                 .collect::<AppResult<_>>()?,
             next_cursor,
+        })
+    }
+
+    /// Fixes the rows of a CSV export of at most `limit` entries from `cursor`: two
+    /// index-only reads of ids, whatever the size of the export.
+    pub async fn plan_audit_export(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> AppResult<AuditExport> {
+        let before_id = parse_cursor(cursor)?;
+        let newest: Option<i64> = filtered("id", filter, before_id)
+            .push(" LIMIT 1")
+            .build_query_scalar()
+            .fetch_optional(&self.read)
+            .await?;
+        let mut qb = filtered("id", filter, before_id);
+        qb.push(" LIMIT 2 OFFSET ").push_bind(i64::from(limit) - 1);
+        let edge: Vec<i64> = qb.build_query_scalar().fetch_all(&self.read).await?;
+        Ok(AuditExport {
+            filter: AuditFilter {
+                min_id: edge.first().copied(),
+                ..filter.clone()
+            },
+            start: newest.map(|id| (id + 1).to_string()),
+            next_cursor: (edge.len() == 2).then(|| edge[0].to_string()),
         })
     }
 }

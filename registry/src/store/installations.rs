@@ -2,7 +2,7 @@
 //! token, then lease with a runtime token; each lease is a heartbeat and the channel that
 //! delivers lifecycle commands.
 
-use super::{new_secret, secret_hash, Store};
+use super::{new_secret, secret_hash, Store, WritePriority};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{
@@ -11,12 +11,15 @@ use fleet_protocol::{
 };
 use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Runtime tokens stay valid this long after bootstrap.
 const RUNTIME_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
-/// Longest heartbeat interval an installation may ask for (a day), in seconds.
-const MAX_HEARTBEAT_INTERVAL_SECS: i64 = 86_400;
+/// Longest heartbeat interval an installation may ask for (ten minutes), in seconds. The
+/// agent's health follows the interval, so a longer one would let a dead agent look
+/// healthy for longer: at this cap, 15 minutes at most.
+pub const MAX_HEARTBEAT_INTERVAL_SECS: i64 = 600;
 
 /// What a lease did: the command to deliver and the heartbeat to publish.
 #[derive(Debug)]
@@ -108,7 +111,7 @@ impl Store {
     pub async fn bootstrap(&self, request: &BootstrapRequest) -> AppResult<BootstrapResponse> {
         let interval = interval_or_default(request.heartbeat_interval_seconds)?;
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = super::begin_write(&self.write).await?;
         let (sekuire_id, workspace_id): (String, String) = sqlx::query_as(
             "UPDATE install_tokens SET used_at = ? \
              WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? \
@@ -240,11 +243,15 @@ pub(super) struct LeaseJob {
 }
 
 /// Starts the task that owns lease writes; it ends when every sender is gone.
-pub(super) fn spawn_lease_writer(write: SqlitePool) -> mpsc::Sender<LeaseJob> {
+pub(super) fn spawn_lease_writer(
+    write: SqlitePool,
+    priority: Arc<WritePriority>,
+) -> mpsc::Sender<LeaseJob> {
     let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
         while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
+            priority.wait_for_clear().await;
             match commit_leases(&write, &batch).await {
                 Ok(outcomes) => {
                     for (job, outcome) in batch.drain(..).zip(outcomes) {
@@ -279,7 +286,7 @@ async fn commit_leases(
 ) -> Result<Vec<AppResult<LeaseOutcome>>, sqlx::Error> {
     let now = now_ms();
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
-    let mut tx = write.begin().await?;
+    let mut tx = super::begin_write(write).await?;
     let found: Vec<LeaseRow> = sqlx::query_as(
         "SELECT installation_id, runtime_token_hash, sekuire_id, heartbeat_interval_s, \
          last_command, command_delivered_at, created_at FROM installations \

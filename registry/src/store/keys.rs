@@ -87,6 +87,17 @@ impl Store {
             .collect()
     }
 
+    /// Whether a key of this name is live (not revoked), for streams opened with it.
+    pub async fn key_is_live(&self, name: &str) -> AppResult<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM api_keys WHERE name = ? AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_one(&self.read)
+        .await?
+            > 0)
+    }
+
     /// Revokes the key called `name`; false when there is no such live key.
     pub async fn revoke_key(&self, name: &str) -> AppResult<bool> {
         let done =

@@ -117,7 +117,7 @@ impl Store {
             };
             rows.push((event, at));
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = super::begin_write(&self.write).await?;
         for chunk in rows.chunks(1_000) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO event_logs (sekuire_id, session_id, event_type, severity, \

@@ -76,12 +76,15 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut shutdown = state.shutdown.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app(state))
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|s| *s).await;
-                })
-                .await
-                .expect("serve");
+            axum::serve(
+                listener,
+                app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+            .expect("serve");
         });
         TestApp {
             base,

@@ -7,9 +7,11 @@
 mod harness;
 
 mod auth;
+mod durability;
 mod errors;
 mod events;
 mod fleet;
+mod hardening;
 mod installations;
 mod lifecycle;
 mod serving;

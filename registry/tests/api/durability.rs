@@ -1,0 +1,189 @@
+//! The real registry binary killed with SIGKILL in the middle of concurrent lifecycle load,
+//! then restarted on the same file: every change it acknowledged is in the audit trail,
+//! and every agent's state is its newest audit entry's `to_status`.
+
+use crate::harness::db_path;
+use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
+use fleet_registry::store::{NewAgent, Store};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `sekuire-registry serve` on a free port; returns it and its base URL.
+fn start_registry(db: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sekuire-registry"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+            "--db",
+        ])
+        .arg(db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("registry starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("a listening line").expect("output");
+        if let Some(rest) = line.strip_prefix("Registry listening on ") {
+            break rest.split_whitespace().next().expect("url").to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
+/// A change the registry acknowledged: the agent, its audit entry and the state it reached.
+#[derive(Debug, Clone)]
+struct Acknowledged {
+    sekuire_id: String,
+    audit_id: i64,
+    to_status: String,
+}
+
+/// Sends pause/resume (and, now and then, terminate) to `ids` until the registry stops
+/// answering; returns what it acknowledged as changed.
+async fn drive(base: String, key: String, ids: Vec<String>, worker: usize) -> Vec<Acknowledged> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut acknowledged = Vec::new();
+    for round in 0.. {
+        let id = &ids[(round * 7 + worker) % ids.len()];
+        let action = match (round + worker) % 11 {
+            10 => "terminate",
+            n if n % 2 == 0 => "pause",
+            _ => "resume",
+        };
+        let response = client
+            .post(format!("{base}/api/v1/agents/{id}/{action}"))
+            .header("X-API-Key", &key)
+            .json(&json!({ "reason": format!("load {worker}/{round}") }))
+            .send()
+            .await;
+        let Ok(response) = response else { break };
+        let Ok(body) = response.json::<Value>().await else {
+            break;
+        };
+        if body["changed"] == true {
+            acknowledged.push(Acknowledged {
+                sekuire_id: id.clone(),
+                audit_id: body["audit_id"].as_i64().expect("audit id"),
+                to_status: body["agent"]["runtime_status"]
+                    .as_str()
+                    .expect("state")
+                    .to_owned(),
+            });
+        }
+    }
+    acknowledged
+}
+
+async fn get(client: &reqwest::Client, base: &str, key: &str, path: &str) -> Value {
+    client
+        .get(format!("{base}{path}"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(dir.path());
+    let (key, ids) = {
+        let store = Store::open(&db).await.unwrap();
+        let key = store.create_key("chaos", Role::Admin).await.unwrap();
+        let now = fleet_registry::clock::now_ms();
+        let agents: Vec<NewAgent> = (0..60)
+            .map(|i| NewAgent {
+                sekuire_id: format!("c0ffee{i:06x}"),
+                name: format!("chaos-{i}"),
+                version: "1.0.0".into(),
+                description: String::new(),
+                runtime_status: RuntimeStatus::Active,
+                verification_status: VerificationStatus::Verified,
+                reputation_score: 50,
+                last_heartbeat_at: None,
+                created_at: now,
+            })
+            .collect();
+        store.insert_agents(&agents).await.unwrap();
+        (
+            key,
+            agents.into_iter().map(|a| a.sekuire_id).collect::<Vec<_>>(),
+        )
+    };
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    for cycle in 0..3 {
+        let (mut registry, base) = start_registry(&db);
+        let workers: Vec<_> = (0..8)
+            .map(|worker| tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker)))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(700 + 300 * cycle)).await;
+        registry.kill().unwrap();
+        registry.wait().unwrap();
+        for worker in workers {
+            acknowledged.lock().unwrap().extend(worker.await.unwrap());
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "the load made changes: {}",
+        acknowledged.len()
+    );
+
+    let (mut registry, base) = start_registry(&db);
+    let client = reqwest::Client::new();
+    let mut newest: HashMap<String, (i64, String)> = HashMap::new();
+    for id in &ids {
+        let audit = get(
+            &client,
+            &base,
+            &key,
+            &format!("/api/v1/agents/{id}/audit?limit=500"),
+        )
+        .await;
+        let entries = audit["entries"].as_array().expect("entries");
+        let recorded: HashMap<i64, &str> = entries
+            .iter()
+            .map(|e| (e["id"].as_i64().unwrap(), e["to_status"].as_str().unwrap()))
+            .collect();
+        for ack in acknowledged.iter().filter(|a| &a.sekuire_id == id) {
+            assert_eq!(
+                recorded.get(&ack.audit_id).copied(),
+                Some(ack.to_status.as_str()),
+                "acknowledged change {ack:?} is in the audit trail"
+            );
+        }
+        if let Some(first) = entries.first() {
+            newest.insert(
+                id.clone(),
+                (
+                    first["id"].as_i64().unwrap(),
+                    first["to_status"].as_str().unwrap().to_owned(),
+                ),
+            );
+        }
+        let agent = get(&client, &base, &key, &format!("/api/v1/agents/{id}")).await;
+        let expected = newest
+            .get(id)
+            .map_or("active", |(_, status)| status.as_str());
+        assert_eq!(agent["runtime_status"], expected, "agent {id}");
+    }
+    registry.kill().unwrap();
+    let _ = registry.wait();
+}
