@@ -271,6 +271,11 @@ impl Driver {
     pub async fn browser(&self, base: &str) -> Result<Browser> {
         let profile = tempfile::tempdir()?;
         let mut capabilities = serde_json::Map::new();
+        // The console, for the Content-Security-Policy reports (`Browser::csp_violations`).
+        capabilities.insert(
+            "goog:loggingPrefs".into(),
+            serde_json::json!({ "browser": "ALL" }),
+        );
         capabilities.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
@@ -312,7 +317,43 @@ pub struct Browser {
     _profile: TempDir,
 }
 
+/// chromedriver's console log of the page (`POST /session/{id}/se/log`), which the W3C
+/// protocol lacks.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
 impl Browser {
+    /// Console messages since the last call that report a Content-Security-Policy
+    /// violation: anything the policy blocked.
+    pub async fn csp_violations(&self) -> Result<Vec<String>> {
+        let entries = self.client.issue_cmd(ConsoleLog).await?;
+        Ok(entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry["message"].as_str())
+            .filter(|message| message.contains("Content Security Policy"))
+            .map(str::to_owned)
+            .collect())
+    }
+
     pub async fn goto(&self, path: &str) -> Result<()> {
         self.client.goto(&format!("{}{path}", self.base)).await?;
         Ok(())

@@ -150,15 +150,22 @@ pub async fn limit_by_address(
         return next.run(request).await;
     };
     let limiter = &state.address_limiter;
-    let bucket = address.to_string();
+    // Two buckets per address: one for requests without a credential, one for refused
+    // credentials. Only the second stops credentialed requests, so a fleet bootstrapping
+    // at once from one address never holds up its own leases.
     let anonymous = presented_key(request.headers()).is_none();
-    let admitted = limiter.take(&bucket, if anonymous { 1.0 } else { 0.0 });
+    let refused = format!("refused {address}");
+    let admitted = if anonymous {
+        limiter.take(&format!("anonymous {address}"), 1.0)
+    } else {
+        limiter.take(&refused, 0.0)
+    };
     if let Err(retry_after_secs) = admitted {
         return AppError::AddressRateLimited { retry_after_secs }.into_response();
     }
     let response = next.run(request).await;
     if !anonymous && response.status() == StatusCode::UNAUTHORIZED {
-        let _ = limiter.take(&bucket, 1.0);
+        let _ = limiter.take(&refused, 1.0);
     }
     response
 }
