@@ -90,10 +90,10 @@ fn row(out: &mut String, cells: &[String]) {
     let _ = writeln!(out, "| {} |", cells.join(" | "));
 }
 
-#[tokio::main]
 /// The section `cargo xtask bench setup` writes.
 const SETUP_SECTION: &str = "bench/setup.md";
 
+#[tokio::main]
 async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("trivial-server") {
         return registry::serve_trivial().await;

@@ -2,7 +2,7 @@
 //! RFC 3339 strings in UTC. Fields marked **[compat]** are read by Sekuire's own client.
 
 use crate::{Health, LifecycleAction, Role, RuntimeStatus, VerificationStatus};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -58,7 +58,15 @@ pub struct AgentList {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LifecycleRequest {
+    /// Why; plain text of at most 1,000 characters (line breaks and tabs allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 1000,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+        )
+    )]
     pub reason: Option<String>,
 }
 
@@ -78,8 +86,18 @@ pub struct LifecycleResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct BulkRequest {
+    /// The agents; an id that is not a Sekuire ID fails on its own, in the results.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub ids: Vec<String>,
+    /// As for one agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 1000,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+        )
+    )]
     pub reason: Option<String>,
 }
 
@@ -278,11 +296,13 @@ pub struct LogPage {
 pub struct IncomingLogEvent {
     #[serde(default)]
     pub session_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub event_type: String,
     #[serde(default)]
     pub severity: Severity,
     /// When the event happened; the time of receipt when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub event_timestamp: Option<String>,
     #[serde(default)]
     pub event_data: Option<Value>,
@@ -294,6 +314,7 @@ pub struct IncomingLogEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LogBatchRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub events: Vec<IncomingLogEvent>,
 }
 
@@ -308,11 +329,16 @@ pub struct LogBatchResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct InstallTokenRequest {
+    /// Sekuire's name for `sekuire_id`, used when that is absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{1,64}$"))]
     pub agent_id: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{1,64}$"))]
     pub sekuire_id: Option<String>,
-    #[serde(default)]
+    /// Default 60.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
     pub expiry_minutes: Option<i64>,
 }
 
@@ -335,7 +361,9 @@ pub struct BootstrapRequest {
     pub upstream_url: Option<String>,
     #[serde(default)]
     pub capabilities: Vec<String>,
-    #[serde(default)]
+    /// Default 60.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 600))]
     pub heartbeat_interval_seconds: Option<i64>,
 }
 
@@ -356,11 +384,14 @@ pub struct BootstrapResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LeaseRequest {
+    /// Free text; the registry keeps its first 32 characters.
     #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 600))]
     pub heartbeat_interval_seconds: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64))]
     pub uptime_seconds: Option<i64>,
     #[serde(default)]
     pub platform: Option<Value>,
@@ -420,4 +451,55 @@ pub mod event_names {
     pub const AGENT: &str = "agent";
     pub const HEARTBEAT: &str = "heartbeat";
     pub const AUDIT: &str = "audit";
+}
+
+/// Reads an optional whole number however JSON spells it, `60` or `60.0`: JSON Schema's
+/// `integer` admits both, so the registry does too. A fraction, or a number outside the
+/// 64-bit range, is an error.
+pub fn optional_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+                .map(|f| f as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeaseRequest;
+
+    fn interval(json: &str) -> Result<Option<i64>, serde_json::Error> {
+        serde_json::from_str::<LeaseRequest>(json).map(|r| r.heartbeat_interval_seconds)
+    }
+
+    #[test]
+    fn whole_numbers_read_however_json_spells_them() {
+        assert_eq!(
+            interval(r#"{"heartbeat_interval_seconds": 60}"#).ok(),
+            Some(Some(60))
+        );
+        assert_eq!(
+            interval(r#"{"heartbeat_interval_seconds": 60.0}"#).ok(),
+            Some(Some(60))
+        );
+        assert_eq!(
+            interval(r#"{"heartbeat_interval_seconds": null}"#).ok(),
+            Some(None)
+        );
+        assert_eq!(interval("{}").ok(), Some(None));
+        assert!(interval(r#"{"heartbeat_interval_seconds": 60.5}"#).is_err());
+        assert!(interval(r#"{"heartbeat_interval_seconds": 9223372036854775808}"#).is_err());
+        assert!(interval(r#"{"heartbeat_interval_seconds": "60"}"#).is_err());
+    }
 }

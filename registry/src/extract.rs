@@ -110,23 +110,31 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(value) = parts.headers.get(header::IF_MATCH) else {
             return Ok(IfMatch(None));
         };
-        let raw = value.to_str().unwrap_or_default().trim();
+        let raw = value.to_str().unwrap_or_default();
         if raw == "*" {
             return Ok(IfMatch(None));
         }
-        let tag = raw.trim_start_matches("W/").trim_matches('"');
-        tag.parse::<i64>().map(|r| IfMatch(Some(r))).map_err(|_| {
-            AppError::InvalidRequest(format!(
+        // Exactly `17`, `"17"`, `W/17` or `W/"17"`, as the OpenAPI pattern says.
+        let tag = raw.strip_prefix("W/").unwrap_or(raw);
+        let digits = tag
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(tag);
+        let well_formed =
+            (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        match digits.parse::<i64>() {
+            Ok(revision) if well_formed => Ok(IfMatch(Some(revision))),
+            _ => Err(AppError::InvalidRequest(format!(
                 "If-Match must be a revision such as \"17\", got {raw}"
-            ))
-        })
+            ))),
+        }
     }
 }
 
 /// An optional RFC 3339 query value as Unix milliseconds, naming the parameter on error.
+/// Present but empty is an error too, as the OpenAPI `date-time` format says.
 pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, AppError> {
     value
-        .filter(|v| !v.is_empty())
         .map(|v| {
             crate::clock::parse_rfc3339(v).ok_or_else(|| {
                 AppError::InvalidRequest(format!("{name} must be an RFC 3339 time, got `{v}`"))
@@ -135,21 +143,23 @@ pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, AppErr
         .transpose()
 }
 
-/// Splits a comma list query value into parsed items, naming the parameter on error.
+/// Splits a comma list query value (`active,paused`; empty for none) into parsed items,
+/// naming the parameter on error. Exactly what the OpenAPI patterns say: no spaces, no
+/// empty items.
 pub fn comma_list<T: std::str::FromStr>(
     param: &str,
     value: Option<&str>,
 ) -> Result<Vec<T>, AppError> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|_| AppError::InvalidRequest(format!("unknown {param} value `{s}`")))
-        })
-        .collect()
+    match value.unwrap_or_default() {
+        "" => Ok(Vec::new()),
+        list => list
+            .split(',')
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| AppError::InvalidRequest(format!("unknown {param} value `{s}`")))
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -167,9 +177,14 @@ mod tests {
 
     #[test]
     fn comma_lists_parse_and_reject_unknown_values() {
-        let ok: Vec<RuntimeStatus> = comma_list("runtime_status", Some("active, paused")).unwrap();
+        let ok: Vec<RuntimeStatus> = comma_list("runtime_status", Some("active,paused")).unwrap();
         assert_eq!(ok, vec![RuntimeStatus::Active, RuntimeStatus::Paused]);
         assert!(comma_list::<RuntimeStatus>("runtime_status", Some("asleep")).is_err());
+        assert!(comma_list::<RuntimeStatus>("runtime_status", Some("active, paused")).is_err());
+        assert!(comma_list::<RuntimeStatus>("runtime_status", Some("active,")).is_err());
+        assert!(comma_list::<RuntimeStatus>("runtime_status", Some(""))
+            .unwrap()
+            .is_empty());
         assert!(comma_list::<RuntimeStatus>("runtime_status", None)
             .unwrap()
             .is_empty());

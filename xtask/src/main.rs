@@ -8,6 +8,7 @@
 //! - `bench`: the benchmarks; writes `BENCHMARKS.md`.
 
 mod bench;
+mod conformance;
 mod tools;
 
 use anyhow::{bail, Context, Result};
@@ -336,8 +337,9 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMEDRIVER", tools::chromedriver())
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     dist(root)?;
-    step("End-to-end: real registry, release dashboard, real Chromium, Sekuire's own CLI");
     run(cargo().args(["build", "-p", "fleet-registry"]))?;
+    conformance::check(root, 40, 1)?;
+    step("End-to-end: real registry, release dashboard, real Chromium, Sekuire's own CLI");
     tally.run(
         cargo()
             .args(["test", "-p", "fleet-e2e", "--", "--test-threads=1"])

@@ -43,7 +43,7 @@ const LIGHT_PROFILE: [(&str, &str); 3] = [
 pub enum Need {
     /// Building the dashboard.
     Build,
-    /// Building, testing in a browser, and driving Sekuire's CLI.
+    /// Building, testing in a browser, driving Sekuire's CLI, checking the OpenAPI.
     Everything,
 }
 
@@ -270,6 +270,13 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
             .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
             .env("DEBIAN_FRONTEND", "noninteractive");
         jobs.push(("Chromium and chromedriver (Debian)", vec![update, install]));
+    }
+    if need == Need::Everything {
+        let root = std::env::current_dir().unwrap_or_default();
+        let schemathesis = crate::conformance::install_commands(&root);
+        if !schemathesis.is_empty() {
+            jobs.push(("schemathesis (PyPI)", schemathesis));
+        }
     }
     jobs
 }

@@ -31,22 +31,35 @@ pub fn router() -> Router<AppState> {
 
 /// Query of the fleet list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgentListQuery {
-    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive; at most 200 characters.
+    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Comma list: `active,paused`.
+    #[param(pattern = r"^((active|paused|terminated)(,(active|paused|terminated))*)?$")]
     runtime_status: Option<String>,
     /// Comma list of verification states.
+    #[param(
+        pattern = r"^((unverified|pending|verified|suspended)(,(unverified|pending|verified|suspended))*)?$"
+    )]
     verification_status: Option<String>,
     /// Comma list: `healthy,stale,unhealthy,never`.
+    #[param(pattern = r"^((healthy|stale|unhealthy|never)(,(healthy|stale|unhealthy|never))*)?$")]
     health: Option<String>,
+    #[param(minimum = 0, maximum = 100)]
     min_reputation: Option<u8>,
+    #[param(minimum = 0, maximum = 100)]
     max_reputation: Option<u8>,
-    /// `name`, `reputation_score`, `last_heartbeat_at`, `runtime_status`, `updated_at`; `-` for descending.
+    /// Sort key, `-` first for descending; by name when absent or empty.
+    #[param(
+        pattern = r"^(-?(name|reputation_score|last_heartbeat_at|runtime_status|updated_at))?$"
+    )]
     sort: Option<String>,
-    /// 1–500, default 50; larger values are capped at 500.
+    /// Page size, default 50; values above 500 are served as 500.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, as issued; any other value is a 400.
     cursor: Option<String>,
 }
 
@@ -126,7 +139,7 @@ fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
 
 /// Agent status: every field `sekuire agent-status` prints, and more.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents",
-    params(("id" = String, Path, description = "Sekuire ID")),
+    params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$")),
     responses((status = 200, body = Agent), (status = 404, body = ApiError)))]
 pub async fn get_agent(
     State(state): State<AppState>,
@@ -204,11 +217,12 @@ async fn lifecycle(
 
 /// `sekuire stop`: the agent takes no new tasks; heartbeats go on. Needs `operator`.
 #[utoipa::path(post, path = "/api/v1/agents/{id}/pause", tag = "lifecycle",
-    params(("id" = String, Path, description = "Sekuire ID"),
-           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw: `\"17\"`, `W/\"17\"`, `17` or `*`", pattern = r#"^(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18}))$"#)),
     request_body = LifecycleRequest,
     responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError),
-              (status = 409, body = ApiError), (status = 412, body = ApiError)))]
+              (status = 404, body = ApiError), (status = 409, body = ApiError),
+              (status = 412, body = ApiError)))]
 pub async fn pause_agent(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,10 +235,12 @@ pub async fn pause_agent(
 
 /// `sekuire resume`: the agent takes new tasks again. Needs `operator`.
 #[utoipa::path(post, path = "/api/v1/agents/{id}/resume", tag = "lifecycle",
-    params(("id" = String, Path, description = "Sekuire ID"),
-           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw: `\"17\"`, `W/\"17\"`, `17` or `*`", pattern = r#"^(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18}))$"#)),
     request_body = LifecycleRequest,
-    responses((status = 200, body = LifecycleResponse), (status = 409, body = ApiError)))]
+    responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError),
+              (status = 412, body = ApiError)))]
 pub async fn resume_agent(
     State(state): State<AppState>,
     caller: Caller,
@@ -237,10 +253,12 @@ pub async fn resume_agent(
 
 /// `sekuire kill`: terminates the agent for good. Needs `admin`.
 #[utoipa::path(post, path = "/api/v1/agents/{id}/terminate", tag = "lifecycle",
-    params(("id" = String, Path, description = "Sekuire ID"),
-           ("If-Match" = Option<String>, Header, description = "Revision the caller saw")),
+    params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$"),
+           ("If-Match" = Option<String>, Header, description = "Revision the caller saw: `\"17\"`, `W/\"17\"`, `17` or `*`", pattern = r#"^(\*|(W/)?("[0-9]{1,18}"|[0-9]{1,18}))$"#)),
     request_body = LifecycleRequest,
-    responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError)))]
+    responses((status = 200, body = LifecycleResponse), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError),
+              (status = 412, body = ApiError)))]
 pub async fn terminate_agent(
     State(state): State<AppState>,
     caller: Caller,
@@ -253,9 +271,10 @@ pub async fn terminate_agent(
 
 /// One command for many agents; each succeeds or fails on its own.
 #[utoipa::path(post, path = "/api/v1/agents/bulk/{action}", tag = "lifecycle",
-    params(("action" = LifecycleAction, Path, description = "pause, resume or terminate")),
+    params(("action" = String, Path, description = "pause, resume or terminate; anything else is a 404")),
     request_body = BulkRequest,
-    responses((status = 200, body = BulkResponse), (status = 400, body = ApiError)))]
+    responses((status = 200, body = BulkResponse), (status = 400, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError, description = "no such bulk action")))]
 pub async fn bulk_lifecycle(
     State(state): State<AppState>,
     caller: Caller,
@@ -318,8 +337,8 @@ pub async fn bulk_lifecycle(
 
 /// The running instances of an agent, with their last lease and command delivery.
 #[utoipa::path(get, path = "/api/v1/agents/{id}/installations", tag = "agents",
-    params(("id" = String, Path, description = "Sekuire ID")),
-    responses((status = 200, body = InstallationList)))]
+    params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$")),
+    responses((status = 200, body = InstallationList), (status = 404, body = ApiError)))]
 pub async fn list_installations(
     State(state): State<AppState>,
     _caller: Caller,

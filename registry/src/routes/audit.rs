@@ -30,19 +30,27 @@ pub fn router() -> Router<AppState> {
 
 /// Query of the audit trail.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Comma list of `pause`, `resume`, `terminate`.
+    #[param(pattern = r"^((pause|resume|terminate)(,(pause|resume|terminate))*)?$")]
     action: Option<String>,
     /// Key name.
     actor: Option<String>,
-    /// RFC 3339; inclusive.
+    /// Inclusive.
+    #[param(format = DateTime)]
     since: Option<String>,
-    /// RFC 3339; inclusive.
+    /// Inclusive.
+    #[param(format = DateTime)]
     until: Option<String>,
-    /// Default 50, max 500 (JSON); default and max 100,000 for CSV.
+    /// JSON: default 50, values above 500 are served as 500. CSV: default and most 100,000.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
     limit: Option<u32>,
+    /// `next_cursor` (or `X-Next-Cursor`) of the previous page.
+    #[param(pattern = r"^([0-9]{1,18})?$")]
     cursor: Option<String>,
-    /// `csv` for CSV.
+    /// `csv` for CSV (or `Accept: text/csv`); `json`, the default.
+    #[param(pattern = r"^(json|csv)?$")]
     format: Option<String>,
 }
 
@@ -74,7 +82,10 @@ async fn audit_page(
     };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     if wants_csv {
-        let limit = query.limit.unwrap_or(MAX_CSV_ROWS).clamp(1, MAX_CSV_ROWS);
+        let limit = match query.limit {
+            Some(0) => page_limit(Some(0))?,
+            limit => limit.unwrap_or(MAX_CSV_ROWS).min(MAX_CSV_ROWS),
+        };
         return csv_export(state, &filter, limit, cursor).await;
     }
     let page = state
@@ -138,7 +149,10 @@ async fn csv_export(
 
 /// The fleet's audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), tag = "audit",
-    responses((status = 200, body = AuditPage), (status = 400, body = ApiError)))]
+    responses((status = 200, description = "A page of entries, or CSV with `format=csv` or `Accept: text/csv`",
+        content((AuditPage = "application/json"), (String = "text/csv")),
+        headers(("X-Next-Cursor" = String, description = "CSV only: where the next export continues, when more match"))),
+        (status = 400, body = ApiError)))]
 pub async fn fleet_audit(
     State(state): State<AppState>,
     _caller: Caller,
@@ -149,8 +163,11 @@ pub async fn fleet_audit(
 }
 
 /// One agent's audit trail, newest first; it survives termination.
-#[utoipa::path(get, path = "/api/v1/agents/{id}/audit", params(("id" = String, Path), AuditQuery), tag = "audit",
-    responses((status = 200, body = AuditPage), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/agents/{id}/audit", params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$"), AuditQuery), tag = "audit",
+    responses((status = 200, description = "A page of entries, or CSV with `format=csv` or `Accept: text/csv`",
+        content((AuditPage = "application/json"), (String = "text/csv")),
+        headers(("X-Next-Cursor" = String, description = "CSV only: where the next export continues, when more match"))),
+        (status = 404, body = ApiError)))]
 pub async fn agent_audit(
     State(state): State<AppState>,
     _caller: Caller,

@@ -45,6 +45,7 @@ pub async fn issue_ticket(
 
 /// Query of the event stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventStreamQuery {
     /// From `POST /api/v1/events/ticket`. Clients that can set headers may send a key instead.
     ticket: Option<String>,

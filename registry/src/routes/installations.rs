@@ -37,9 +37,10 @@ fn is_plain_identifier(s: &str) -> bool {
 
 /// Issues a single-use install token for an agent. Needs `admin`.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/install-tokens", tag = "installations",
-    params(("ws" = String, Path, description = "Workspace id")),
+    params(("ws" = String, Path, description = "Workspace id", pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     request_body = InstallTokenRequest,
-    responses((status = 200, body = InstallToken), (status = 403, body = ApiError)))]
+    responses((status = 200, body = InstallToken), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError, description = "the agent is terminated")))]
 pub async fn create_install_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -132,7 +133,7 @@ async fn renew(
 
 /// Renews the lease, records a heartbeat, and hands over a pending command.
 #[utoipa::path(post, path = "/api/v1/installations/{installation_id}/lease", tag = "installations",
-    params(("installation_id" = String, Path)),
+    params(("installation_id" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     request_body = LeaseRequest,
     responses((status = 200, body = LeaseResponse), (status = 401, body = ApiError)))]
 pub async fn lease(
@@ -146,7 +147,7 @@ pub async fn lease(
 
 /// The documented heartbeat variant of the lease; same answer.
 #[utoipa::path(post, path = "/api/v1/installations/{installation_id}/heartbeat", tag = "installations",
-    params(("installation_id" = String, Path)),
+    params(("installation_id" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     request_body = LeaseRequest,
     responses((status = 200, body = LeaseResponse), (status = 401, body = ApiError)))]
 pub async fn heartbeat(

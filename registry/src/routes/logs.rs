@@ -22,20 +22,24 @@ pub fn router() -> Router<AppState> {
 
 /// Query of an agent's event log, as Sekuire's API takes it.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
+    /// Default 50; values above 500 are served as 500.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
     limit: Option<u32>,
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     offset: Option<u64>,
     event_type: Option<String>,
-    /// `debug`, `info`, `warn` or `error`.
+    #[param(pattern = r"^(debug|info|warn|error)?$")]
     severity: Option<String>,
-    /// RFC 3339.
+    #[param(format = DateTime)]
     start_time: Option<String>,
-    /// RFC 3339.
+    #[param(format = DateTime)]
     end_time: Option<String>,
 }
 
 /// An agent's event log, newest first; lifecycle changes appear as `event_type: "lifecycle"`.
-#[utoipa::path(get, path = "/api/v1/agents/{id}/logs", params(("id" = String, Path), LogQuery), tag = "logs",
+#[utoipa::path(get, path = "/api/v1/agents/{id}/logs", params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$"), LogQuery), tag = "logs",
     responses((status = 200, body = LogPage), (status = 404, body = ApiError)))]
 pub async fn list_logs(
     State(state): State<AppState>,
@@ -70,9 +74,10 @@ pub async fn list_logs(
 }
 
 /// Ingests SDK events for an agent, all or none. Needs `operator`: a viewer key only reads.
-#[utoipa::path(post, path = "/api/v1/agents/{id}/logs/batch", params(("id" = String, Path)), tag = "logs",
+#[utoipa::path(post, path = "/api/v1/agents/{id}/logs/batch", params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$")), tag = "logs",
     request_body = LogBatchRequest,
-    responses((status = 200, body = LogBatchResponse), (status = 400, body = ApiError)))]
+    responses((status = 200, body = LogBatchResponse), (status = 400, body = ApiError),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn ingest_logs(
     State(state): State<AppState>,
     caller: Caller,

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod contract;
 pub mod events;
 pub mod fleet;
 pub mod installations;
@@ -12,11 +13,12 @@ use crate::AppState;
 use axum::extract::OriginalUri;
 use axum::http::Method;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use fleet_protocol::*;
 use utoipa::OpenApi;
 
-/// The API described by `GET /api/v1/openapi.json`, generated from the handlers above.
+/// The API described by `GET /api/v1/openapi.json`, generated from the handlers above and
+/// completed in [`contract`].
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sekuire registry", description = "Sekuire-compatible agent registry: \
@@ -61,10 +63,6 @@ impl utoipa::Modify for ApiKeyScheme {
     }
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
-
 /// Every route of `/api/v1`; unknown paths and methods answer in JSON.
 pub fn api() -> Router<AppState> {
     Router::new()
@@ -74,7 +72,7 @@ pub fn api() -> Router<AppState> {
         .merge(installations::router())
         .merge(events::router())
         .merge(fleet::router())
-        .route("/openapi.json", get(openapi_json))
+        .route("/openapi.json", get(contract::openapi_json))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -102,7 +102,7 @@ impl Store {
         let now = now_ms();
         let mut rows = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
-            if event.event_type.trim().is_empty() || event.event_type.len() > 100 {
+            if !(1..=100).contains(&event.event_type.chars().count()) {
                 return Err(AppError::InvalidRequest(format!(
                     "events[{i}].event_type must be 1 to 100 characters"
                 )));

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `sekuire-registry serve` on a free port; returns it and its base URL.
@@ -41,7 +40,7 @@ fn start_registry(db: &Path) -> (Child, String) {
 }
 
 /// A change the registry acknowledged: the agent, its audit entry and the state it reached.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Acknowledged {
     sekuire_id: String,
     audit_id: i64,
@@ -126,7 +125,7 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
             agents.into_iter().map(|a| a.sekuire_id).collect::<Vec<_>>(),
         )
     };
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let mut acknowledged = Vec::new();
     for cycle in 0..3 {
         let (mut registry, base) = start_registry(&db);
         let workers: Vec<_> = (0..8)
@@ -136,10 +135,9 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
         registry.kill().unwrap();
         registry.wait().unwrap();
         for worker in workers {
-            acknowledged.lock().unwrap().extend(worker.await.unwrap());
+            acknowledged.extend(worker.await.unwrap());
         }
     }
-    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
         acknowledged.len() > 50,
         "the load made changes: {}",
