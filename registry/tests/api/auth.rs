@@ -176,4 +176,18 @@ async fn only_configured_origins_may_call_from_a_browser() {
     assert!(!refused
         .headers()
         .contains_key("access-control-allow-origin"));
+    // A browser on that origin may read where a CSV export continues.
+    let export = app
+        .client
+        .get(app.url("/api/v1/audit?format=csv"))
+        .header("Origin", "http://console.example:8080")
+        .header("X-API-Key", &app.viewer)
+        .send()
+        .await
+        .unwrap();
+    let exposed = export.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-next-cursor"), "{exposed}");
 }

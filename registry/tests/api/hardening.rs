@@ -298,6 +298,10 @@ async fn a_csv_export_streams_and_says_where_the_next_one_starts() {
             .send()
     };
     let first = export("&limit=3".into()).await.unwrap();
+    assert!(
+        !first.headers().contains_key("content-length"),
+        "streamed, not built whole in memory"
+    );
     let next = first.headers()["x-next-cursor"]
         .to_str()
         .unwrap()
