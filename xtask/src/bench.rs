@@ -62,8 +62,8 @@ fn setup_time(root: &Path) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .process_group(0);
-    let mut child = demo.spawn().context("starting .ci/new-machine")?;
-    let stdout = child.stdout.take().context("no output from the demo")?;
+    let mut demo = DemoRun(demo.spawn().context("starting .ci/new-machine")?);
+    let stdout = demo.0.stdout.take().context("no output from the demo")?;
     let mut parts = Vec::new();
     let mut to_link = None;
     for line in BufReader::new(stdout).lines() {
@@ -78,11 +78,7 @@ fn setup_time(root: &Path) -> Result<()> {
             break;
         }
     }
-    // The whole group: the script, cargo, xtask and the registry.
-    let _ = Command::new("kill")
-        .args(["-s", "TERM", "--", &format!("-{}", child.id())])
-        .status();
-    let _ = child.wait();
+    drop(demo);
     let _ = std::fs::remove_dir_all(&clone);
     let Some(to_link) = to_link else {
         bail!("the demo ended before it printed the sign-in link");
@@ -103,6 +99,20 @@ fn setup_time(root: &Path) -> Result<()> {
     splice_section(&root.join("BENCHMARKS.md"), &section)?;
     println!("\n{section}");
     Ok(())
+}
+
+/// The demo under `.ci/new-machine`, in a process group of its own. Dropping it, on every
+/// path out, stops the whole group (the script, cargo, xtask, the registry), and the
+/// script then removes its throwaway homes.
+struct DemoRun(std::process::Child);
+
+impl Drop for DemoRun {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 /// Replaces the set-up section of `BENCHMARKS.md`, or puts it before the notes.

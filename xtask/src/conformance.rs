@@ -45,9 +45,15 @@ pub fn check(root: &Path, examples: u32, seed: u64) -> Result<()> {
     step(&format!(
         "Conformance to the published OpenAPI: schemathesis {SCHEMATHESIS_VERSION}, all checks, {examples} cases per operation"
     ));
-    let registry_bin = root.join("target/debug/sekuire-registry");
     let dir = std::env::temp_dir().join(format!("sekuire-conformance-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let checked = check_in(root, &dir, examples, seed);
+    let _ = std::fs::remove_dir_all(&dir);
+    checked
+}
+
+fn check_in(root: &Path, dir: &Path, examples: u32, seed: u64) -> Result<()> {
+    let registry_bin = root.join("target/debug/sekuire-registry");
     let db = dir.join("registry.db");
     let created = Command::new(&registry_bin)
         .args([
@@ -67,6 +73,13 @@ pub fn check(root: &Path, examples: u32, seed: u64) -> Result<()> {
         .last()
         .unwrap_or_default()
         .to_owned();
+    // Without a key every answer would be a 401, which the checks accept: no key, no run.
+    if !created.status.success() || !key.starts_with("sk_") {
+        bail!(
+            "could not create the conformance run's key: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
     run(Command::new(&registry_bin)
         .args(["seed", "--agents", "200", "--db"])
         .arg(&db)
@@ -103,7 +116,6 @@ pub fn check(root: &Path, examples: u32, seed: u64) -> Result<()> {
     });
     let _ = registry.kill();
     let _ = registry.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     checked
 }
 

@@ -295,8 +295,14 @@ pub async fn bulk_lifecycle(
     }
     let reason = checked_reason(body.reason)?;
     let mut results = Vec::with_capacity(body.ids.len());
+    let mut outage = false;
     for id in body.ids {
-        let outcome = if is_valid_sekuire_id(&id) {
+        let outcome = if outage {
+            // After an outage, the rest are not tried: each would wait out the database.
+            Err(AppError::Internal(anyhow::anyhow!(
+                "not attempted after an outage on an earlier agent"
+            )))
+        } else if is_valid_sekuire_id(&id) {
             run_lifecycle(&state, &caller, &id, action, None, reason.as_deref()).await
         } else {
             Err(AppError::InvalidRequest(format!(
@@ -315,7 +321,9 @@ pub async fn bulk_lifecycle(
             // the caller must learn which.
             Err(err) => {
                 let message = match &err {
+                    AppError::Internal(cause) if outage => cause.to_string(),
                     AppError::Internal(cause) => {
+                        outage = true;
                         let request_id = request_id::current();
                         tracing::error!(request_id = %request_id, sekuire_id = %id, error = ?cause, "bulk action failed for one agent");
                         format!("internal error; quote request id {request_id} when reporting it")

@@ -49,7 +49,7 @@ pub struct AuditQuery {
     /// `next_cursor` (or `X-Next-Cursor`) of the previous page.
     #[param(pattern = r"^([0-9]{1,18})?$")]
     cursor: Option<String>,
-    /// `csv` for CSV (or `Accept: text/csv`); `json`, the default.
+    /// `csv` for CSV, `json` for JSON; when absent, CSV if `Accept` names `text/csv`.
     #[param(pattern = r"^(json|csv)?$")]
     format: Option<String>,
 }
@@ -70,7 +70,8 @@ async fn audit_page(
     };
     let wants_csv = match query.format.as_deref() {
         Some("csv") => true,
-        Some("json") | None | Some("") => headers
+        Some("json") => false,
+        None | Some("") => headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/csv")),

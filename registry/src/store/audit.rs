@@ -30,10 +30,12 @@ pub struct AuditExport {
     pub next_cursor: Option<String>,
 }
 
+/// An audit cursor: an entry id, 1 to 18 digits, as the OpenAPI pattern says.
 fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
     cursor
         .map(|c| {
-            c.parse::<i64>().map_err(|_| {
+            let digits = (1..=18).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit());
+            c.parse::<i64>().ok().filter(|_| digits).ok_or_else(|| {
                 AppError::InvalidRequest("cursor is not one this registry issued".into())
             })
         })
@@ -153,7 +155,9 @@ impl Store {
             .build_query_scalar()
             .fetch_optional(&self.read)
             .await?;
-        let mut qb = filtered("id", filter, before_id);
+        // Counted from the newest row read above, so entries written in between do not
+        // shift the export's last row.
+        let mut qb = filtered("id", filter, newest.map(|id| id + 1).or(before_id));
         qb.push(" LIMIT 2 OFFSET ").push_bind(i64::from(limit) - 1);
         let edge: Vec<i64> = qb.build_query_scalar().fetch_all(&self.read).await?;
         Ok(AuditExport {

@@ -230,6 +230,9 @@ impl Store {
     }
 }
 
+/// Longest a lease batch waits for lifecycle writes to go first.
+const MAX_PRIORITY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Most leases committed in one transaction.
 const MAX_LEASE_BATCH: usize = 512;
 
@@ -251,7 +254,8 @@ pub(super) fn spawn_lease_writer(
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
         while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
-            priority.wait_for_clear().await;
+            // Bounded, so a steady stream of lifecycle writes cannot starve heartbeats.
+            let _ = tokio::time::timeout(MAX_PRIORITY_WAIT, priority.wait_for_clear()).await;
             match commit_leases(&write, &batch).await {
                 Ok(outcomes) => {
                     for (job, outcome) in batch.drain(..).zip(outcomes) {
@@ -338,7 +342,11 @@ impl LeasePlan {
         if now - row.created_at > RUNTIME_TOKEN_TTL_MS {
             return Err(AppError::Unauthorized("runtime token has expired"));
         }
-        let interval = job.requested_interval.unwrap_or(row.heartbeat_interval_s);
+        // Rows from before the cap may hold a longer interval; a lease brings them within it.
+        let interval = job
+            .requested_interval
+            .unwrap_or(row.heartbeat_interval_s)
+            .min(MAX_HEARTBEAT_INTERVAL_SECS);
         let command = parse_command(row.last_command.as_deref());
         let deliver = command
             .filter(|c| row.command_delivered_at.is_none() || *c == LifecycleAction::Terminate);
