@@ -8,6 +8,7 @@ mod agents;
 mod audit;
 mod installations;
 mod keys;
+mod leases;
 mod logs;
 mod tickets;
 
@@ -33,7 +34,7 @@ use tokio::sync::Notify;
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
-    leases: tokio::sync::mpsc::Sender<installations::LeaseJob>,
+    leases: tokio::sync::mpsc::Sender<leases::LeaseJob>,
     priority: Arc<WritePriority>,
 }
 
@@ -112,7 +113,7 @@ impl Store {
             .connect_with(options.read_only(true))
             .await?;
         let priority = Arc::new(WritePriority::default());
-        let leases = installations::spawn_lease_writer(write.clone(), Arc::clone(&priority));
+        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority));
         Ok(Store {
             read,
             write,
