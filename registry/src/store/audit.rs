@@ -3,8 +3,8 @@
 use super::Store;
 use crate::clock::format_ms;
 use crate::error::{AppError, AppResult};
-use fleet_protocol::{AuditEntry, AuditPage, LifecycleAction};
-use sqlx::{QueryBuilder, Sqlite};
+use fleet_protocol::{AuditEntry, AuditPage, LifecycleAction, RuntimeStatus};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// Which audit entries to read.
 #[derive(Debug, Clone, Default)]
@@ -167,6 +167,73 @@ impl Store {
             },
             start: newest.map(|id| (id + 1).to_string()),
             next_cursor: (edge.len() == 2).then(|| edge[0].to_string()),
+        })
+    }
+}
+
+/// The fields of an audit entry before it has an id.
+pub(super) struct AuditDraft<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: LifecycleAction,
+    pub sekuire_id: &'a str,
+    pub agent_name: &'a str,
+    pub from: RuntimeStatus,
+    pub to: RuntimeStatus,
+    pub reason: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+impl Store {
+    /// Writes an audit entry and its `lifecycle` event-log line inside `tx`.
+    pub(super) async fn append_audit(
+        tx: &mut SqliteConnection,
+        draft: AuditDraft<'_>,
+    ) -> AppResult<AuditEntry> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audit_entries (at, actor, action, sekuire_id, agent_name, from_status, \
+             to_status, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(draft.at)
+        .bind(draft.actor)
+        .bind(draft.action.as_str())
+        .bind(draft.sekuire_id)
+        .bind(draft.agent_name)
+        .bind(draft.from.as_str())
+        .bind(draft.to.as_str())
+        .bind(draft.reason)
+        .bind(draft.request_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event_data = serde_json::json!({
+            "action": draft.action,
+            "reason": draft.reason,
+            "actor": draft.actor,
+            "from_status": draft.from,
+            "to_status": draft.to,
+        });
+        sqlx::query(
+            "INSERT INTO event_logs (sekuire_id, event_type, severity, event_timestamp, \
+             received_at, event_data, metadata) VALUES (?, 'lifecycle', 'info', ?, ?, ?, ?)",
+        )
+        .bind(draft.sekuire_id)
+        .bind(draft.at)
+        .bind(draft.at)
+        .bind(event_data.to_string())
+        .bind(serde_json::json!({ "audit_id": id, "request_id": draft.request_id }).to_string())
+        .execute(&mut *tx)
+        .await?;
+        Ok(AuditEntry {
+            id,
+            at: format_ms(draft.at),
+            actor: draft.actor.to_owned(),
+            action: draft.action,
+            sekuire_id: draft.sekuire_id.to_owned(),
+            agent_name: draft.agent_name.to_owned(),
+            from_status: draft.from,
+            to_status: draft.to,
+            reason: draft.reason.map(str::to_owned),
+            request_id: draft.request_id.to_owned(),
         })
     }
 }

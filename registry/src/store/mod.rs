@@ -6,14 +6,16 @@
 
 mod agents;
 mod audit;
+mod fleet_list;
 mod installations;
 mod keys;
 mod leases;
 mod logs;
 mod tickets;
 
-pub use agents::{AgentFilter, AgentSort, LifecycleCommand, LifecycleOutcome, NewAgent, SortKey};
+pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
 pub use audit::AuditFilter;
+pub use fleet_list::{AgentFilter, AgentSort, SortKey};
 pub use installations::LeaseOutcome;
 pub use keys::{ApiKeyRecord, Caller};
 pub use logs::LogFilter;
