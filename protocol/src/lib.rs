@@ -5,6 +5,7 @@
 //! refuse a request. Serde only: it compiles for native and for wasm32.
 
 mod lifecycle;
+mod whole_number;
 mod wire;
 
 pub use lifecycle::*;
