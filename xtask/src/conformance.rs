@@ -106,7 +106,10 @@ fn check_in(root: &Path, dir: &Path, examples: u32, seed: u64) -> Result<()> {
                 "--no-color",
             ])
             .args(["--max-examples", &examples.to_string()])
-            .args(["--seed", &seed.to_string(), "--workers", "2"])
+            // One worker: with several threads, Hypothesis's cache of lambda sources races
+            // (a `KeyError`, then "AST constructor recursion depth mismatch") and the run
+            // fails as flaky although every case passed.
+            .args(["--seed", &seed.to_string(), "--workers", "1"])
             .args(["--header", &format!("X-API-Key: {key}")])
             // An event stream never ends, so no request/response check can judge it; its
             // authentication and caps are API tests (registry/tests/api).
