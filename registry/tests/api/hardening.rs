@@ -16,13 +16,7 @@ async fn api_answers_are_never_cached_or_sniffed() {
         "/api/v1/agents".to_owned(),
         "/api/v1/no-such-route".to_owned(),
     ] {
-        let response = app
-            .client
-            .get(app.url(&path))
-            .header("X-API-Key", &app.viewer)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_response(&app.viewer, &path).await;
         let headers = response.headers();
         assert_eq!(headers["cache-control"], "no-store", "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
@@ -294,13 +288,9 @@ async fn a_csv_export_streams_and_says_where_the_next_one_starts() {
         assert_eq!(status, StatusCode::OK);
         ids.push(id);
     }
-    let export = |query: String| {
-        app.client
-            .get(app.url(&format!("/api/v1/audit?format=csv{query}")))
-            .header("X-API-Key", &app.viewer)
-            .send()
-    };
-    let first = export("&limit=3".into()).await.unwrap();
+    let first = app
+        .get_response(&app.viewer, "/api/v1/audit?format=csv&limit=3")
+        .await;
     assert!(
         !first.headers().contains_key("content-length"),
         "streamed, not built whole in memory"
@@ -314,7 +304,12 @@ async fn a_csv_export_streams_and_says_where_the_next_one_starts() {
     assert_eq!(rows.len(), 3, "{text}");
     assert!(rows[0].contains(&ids[4]) && rows[2].contains(&ids[2]));
     assert!(rows[0].contains("\"a;b\""), "`;` is quoted: {}", rows[0]);
-    let rest = export(format!("&limit=3&cursor={next}")).await.unwrap();
+    let rest = app
+        .get_response(
+            &app.viewer,
+            &format!("/api/v1/audit?format=csv&limit=3&cursor={next}"),
+        )
+        .await;
     assert!(!rest.headers().contains_key("x-next-cursor"));
     let text = rest.text().await.unwrap();
     let rows: Vec<&str> = text.lines().skip(1).collect();
@@ -325,13 +320,7 @@ async fn a_csv_export_streams_and_says_where_the_next_one_starts() {
 #[tokio::test]
 async fn an_event_stream_ends_when_its_key_is_revoked() {
     let app = TestApp::spawn().await;
-    let mut stream = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .header("X-API-Key", &app.viewer)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = app.get_response(&app.viewer, "/api/v1/events").await;
     assert_eq!(stream.status(), StatusCode::OK);
     assert!(app.store.revoke_key("viewer-victor").await.unwrap());
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
@@ -346,23 +335,11 @@ async fn event_streams_are_capped_per_key() {
     let app = TestApp::spawn().await;
     let mut open = Vec::new();
     for _ in 0..fleet_registry::events::MAX_STREAMS_PER_KEY {
-        let response = app
-            .client
-            .get(app.url("/api/v1/events"))
-            .header("X-API-Key", &app.viewer)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_response(&app.viewer, "/api/v1/events").await;
         assert_eq!(response.status(), StatusCode::OK);
         open.push(response);
     }
-    let refused = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .header("X-API-Key", &app.viewer)
-        .send()
-        .await
-        .unwrap();
+    let refused = app.get_response(&app.viewer, "/api/v1/events").await;
     assert!(refused.headers().contains_key("retry-after"));
     let (status, body) = read(refused).await;
     assert_error(status, &body, 429, "rate_limited");
@@ -395,12 +372,8 @@ async fn a_csv_export_larger_than_one_chunk_holds_every_row_once() {
             .unwrap();
     }
     let response = app
-        .client
-        .get(app.url("/api/v1/audit?format=csv&limit=1003"))
-        .header("X-API-Key", &app.viewer)
-        .send()
-        .await
-        .unwrap();
+        .get_response(&app.viewer, "/api/v1/audit?format=csv&limit=1003")
+        .await;
     assert!(response.headers().contains_key("x-next-cursor"));
     let text = response.text().await.unwrap();
     let ids: Vec<i64> = text

@@ -142,14 +142,17 @@ impl TestApp {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
+        read(self.get_response(key, path).await).await
+    }
+
+    /// A GET whose answer is read as it comes: headers, a stream, CSV.
+    pub async fn get_response(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
             .get(self.url(path))
             .header("X-API-Key", key)
             .send()
             .await
-            .expect("request");
-        read(response).await
+            .expect("request")
     }
 
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
