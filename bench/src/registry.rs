@@ -30,7 +30,7 @@ pub async fn prepare(agents: usize, installations: usize) -> Result<Prepared> {
     let started = Instant::now();
     fleet_registry::demo::seed_fleet(&store, agents, 1).await?;
     let seed_time = started.elapsed();
-    let key = store.create_key("bench", Role::Admin).await?;
+    let key = store.create_key("bench", Role::Admin, "default").await?;
     let live: Vec<String> = store
         .agent_ids()
         .await?

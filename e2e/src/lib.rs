@@ -91,9 +91,9 @@ impl Fleet {
     pub async fn prepare(seeds: &[Seed], filler: usize) -> Result<Fleet> {
         let dir = tempfile::tempdir()?;
         let store = Store::open(&dir.path().join("registry.db")).await?;
-        let admin = store.create_key("alice", Role::Admin).await?;
-        let operator = store.create_key("oscar", Role::Operator).await?;
-        let viewer = store.create_key("vera", Role::Viewer).await?;
+        let admin = store.create_key("alice", Role::Admin, "default").await?;
+        let operator = store.create_key("oscar", Role::Operator, "default").await?;
+        let viewer = store.create_key("vera", Role::Viewer, "default").await?;
         let now = fleet_registry::clock::now_ms();
         let agents: Vec<NewAgent> = seeds
             .iter()

@@ -627,7 +627,7 @@ async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result
     let token = registry
         .post(
             &fleet.admin,
-            "/api/v1/workspaces/e2e/install-tokens",
+            "/api/v1/workspaces/default/install-tokens",
             json!({"sekuire_id": id}),
         )
         .await?;

@@ -5,10 +5,12 @@
 //! refuse a request. Serde only: it compiles for native and for wasm32.
 
 mod lifecycle;
+mod onboarding;
 mod whole_number;
 mod wire;
 
 pub use lifecycle::*;
+pub use onboarding::*;
 pub use wire::*;
 
 /// Longest reason accepted with a lifecycle command, in characters.

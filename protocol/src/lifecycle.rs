@@ -46,6 +46,67 @@ pub enum LifecycleAction {
     Terminate,
 }
 
+/// What an audit entry records: a lifecycle command, a push, an admin's verification
+/// decision, or the revoke of one installation. **[ext]**
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Pause,
+    Resume,
+    Terminate,
+    /// `sekuire push`: `from_status`/`to_status` are versions (`new` for the first push).
+    Publish,
+    /// `from_status`/`to_status` are verification statuses.
+    Verify,
+    /// `installation_id` names the instance; the agent's state is unchanged.
+    Revoke,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 6] = [
+        Self::Pause,
+        Self::Resume,
+        Self::Terminate,
+        Self::Publish,
+        Self::Verify,
+        Self::Revoke,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Terminate => "terminate",
+            Self::Publish => "publish",
+            Self::Verify => "verify",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    /// As a timeline line reads: `alice paused`, `alice changed verification`.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Self::Pause => "paused",
+            Self::Resume => "resumed",
+            Self::Terminate => "terminated",
+            Self::Publish => "published",
+            Self::Verify => "changed verification",
+            Self::Revoke => "revoked an installation",
+        }
+    }
+}
+
+impl From<LifecycleAction> for AuditAction {
+    fn from(action: LifecycleAction) -> Self {
+        match action {
+            LifecycleAction::Pause => Self::Pause,
+            LifecycleAction::Resume => Self::Resume,
+            LifecycleAction::Terminate => Self::Terminate,
+        }
+    }
+}
+
 /// What a key may do. **[ext]**
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -236,6 +297,7 @@ display_as_wire_name!(
     VerificationStatus,
     Health,
     LifecycleAction,
+    AuditAction,
     Role,
     crate::ErrorCode,
     crate::Severity

@@ -4,7 +4,7 @@
 //! one file is the whole format; that is why it runs past 450 lines.
 
 use crate::whole_number::optional_whole_number;
-use crate::{Health, LifecycleAction, Role, RuntimeStatus, VerificationStatus};
+use crate::{AuditAction, Health, LifecycleAction, Role, RuntimeStatus, VerificationStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -43,6 +43,12 @@ pub struct Agent {
     pub updated_at: String,
     /// Increases on every change; also the `ETag`. **[ext]**
     pub revision: i64,
+    /// The manifest of the last push; only `GET /agents/{id}` sends it. **[compat]**
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Value>,
+    /// Hex Ed25519 key that signed the last push; only `GET /agents/{id}`. **[ext]**
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_key: Option<String>,
 }
 
 /// A page of the fleet list.
@@ -132,13 +138,18 @@ pub struct AuditEntry {
     pub id: i64,
     pub at: String,
     pub actor: String,
-    pub action: LifecycleAction,
+    pub action: AuditAction,
     pub sekuire_id: String,
     pub agent_name: String,
-    pub from_status: RuntimeStatus,
-    pub to_status: RuntimeStatus,
+    /// A runtime status; a verification status for `verify`; an installation's status
+    /// for `revoke`.
+    pub from_status: String,
+    pub to_status: String,
     pub reason: Option<String>,
     pub request_id: String,
+    /// The installation a `revoke` stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<String>,
 }
 
 /// A page of the audit trail, newest first.
@@ -321,11 +332,14 @@ pub struct LogBatchRequest {
     pub events: Vec<IncomingLogEvent>,
 }
 
-/// Answer to a log batch.
+/// Answer to a log batch, in Sekuire's `LogEventResponse` shape. **[compat]**
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LogBatchResponse {
-    pub accepted: u64,
+    pub success: bool,
+    pub events_logged: u64,
+    /// Always empty: a batch is stored whole or refused with a 400 that names the event.
+    pub errors: Vec<String>,
 }
 
 /// Body of `POST /api/v1/workspaces/{ws}/install-tokens`. **[compat]**
@@ -405,8 +419,16 @@ pub struct LeaseRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LeaseResponse {
     pub lease_expires_at: String,
+    /// The installation's current command, repeated on every lease until another replaces
+    /// it, so a lost response never loses one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_command: Option<LifecycleAction>,
+    /// With `terminate` after a revoke: how long the instance may take to stop. **[ext]**
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout_ms: Option<u32>,
+    /// A new runtime token, sent within 7 days of the current one's expiry. **[ext]**
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_token: Option<String>,
 }
 
 /// A running instance of an agent, as the agent page lists it. **[ext]**
@@ -414,6 +436,8 @@ pub struct LeaseResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Installation {
     pub installation_id: String,
+    pub workspace_id: String,
+    /// What the instance last reported, `gone` once its lease has expired, or `revoked`.
     pub status: String,
     pub created_at: String,
     pub last_lease_at: Option<String>,
@@ -421,8 +445,10 @@ pub struct Installation {
     pub heartbeat_interval_seconds: i64,
     /// The last lifecycle command sent to this installation.
     pub last_command: Option<LifecycleAction>,
-    /// When the installation picked it up; absent while it is pending.
+    /// When a lease first carried it; absent while it is pending.
     pub command_delivered_at: Option<String>,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
 }
 
 /// `GET /api/v1/agents/{id}/installations`. **[ext]**

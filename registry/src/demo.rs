@@ -255,7 +255,9 @@ async fn simulate_installation(
     behaviour: SimulatedInstallation,
 ) -> anyhow::Result<()> {
     let token: InstallToken = client
-        .post(format!("{base_url}/api/v1/workspaces/demo/install-tokens"))
+        .post(format!(
+            "{base_url}/api/v1/workspaces/default/install-tokens"
+        ))
         .header("X-API-Key", admin_key)
         .json(&InstallTokenRequest {
             sekuire_id: Some(sekuire_id.to_owned()),

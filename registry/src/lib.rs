@@ -63,7 +63,34 @@ impl AppState {
             config: Arc::new(config),
             shutdown,
         };
+        tokio::spawn(sweep_undeliverable_commands(state.clone()));
         (state, stop)
+    }
+}
+
+/// How often commands owed only to dead installations are cleared.
+const SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Clears, every [`SWEEP_PERIOD`], the pending commands that only dead installations
+/// still owed, and shows the change live; stops with the server.
+async fn sweep_undeliverable_commands(state: AppState) {
+    let mut tick = tokio::time::interval(SWEEP_PERIOD);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match state.store.clear_undeliverable_commands().await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Ok(agent) = state.store.agent(&id).await {
+                        state.events.publish_agent(agent);
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "sweeping undeliverable commands failed"),
+        }
     }
 }
 

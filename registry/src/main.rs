@@ -76,6 +76,9 @@ enum KeysCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The workspace the key issues install tokens in and revokes installations of.
+        #[arg(long, default_value = fleet_registry::store::DEFAULT_WORKSPACE)]
+        workspace: String,
     },
     /// List keys (names, roles, dates; never the keys).
     List {
@@ -177,8 +180,13 @@ async fn open(db: &std::path::Path) -> anyhow::Result<Store> {
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create { db, name, role } => {
-            let key = open(&db).await?.create_key(&name, role).await?;
+        KeysCommand::Create {
+            db,
+            name,
+            role,
+            workspace,
+        } => {
+            let key = open(&db).await?.create_key(&name, role, &workspace).await?;
             println!("Created {role} key {name}. It is shown once; store it now:");
             println!("{key}");
         }

@@ -137,7 +137,8 @@ fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
     response
 }
 
-/// Agent status: every field `sekuire agent-status` prints, and more.
+/// Agent status: every field `sekuire agent-status` prints, and more; with the manifest
+/// and publisher key of the last push.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents",
     params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$")),
     responses((status = 200, body = Agent), (status = 404, body = ApiError)))]
@@ -146,11 +147,11 @@ pub async fn get_agent(
     _caller: Caller,
     AgentId(id): AgentId,
 ) -> AppResult<Response> {
-    let agent = state.store.agent(&id).await?;
+    let agent = state.store.agent_detail(&id).await?;
     Ok(with_etag(agent.revision, Json(agent)))
 }
 
-fn checked_reason(reason: Option<String>) -> AppResult<Option<String>> {
+pub(crate) fn checked_reason(reason: Option<String>) -> AppResult<Option<String>> {
     match reason {
         Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(AppError::InvalidRequest(format!(
             "reason is {} characters; the limit is {MAX_REASON_CHARS}",

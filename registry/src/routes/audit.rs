@@ -20,7 +20,7 @@ const MAX_CSV_ROWS: u32 = 100_000;
 /// The header that says where the next CSV export continues (exposed to CORS callers).
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 const CSV_HEADER: &[u8] =
-    b"id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id\n";
+    b"id,at,actor,action,sekuire_id,agent_name,from_status,to_status,reason,request_id,installation_id\n";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,8 +32,10 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Comma list of `pause`, `resume`, `terminate`.
-    #[param(pattern = r"^((pause|resume|terminate)(,(pause|resume|terminate))*)?$")]
+    /// Comma list of `pause`, `resume`, `terminate`, `publish`, `verify`, `revoke`.
+    #[param(
+        pattern = r"^((pause|resume|terminate|publish|verify|revoke)(,(pause|resume|terminate|publish|verify|revoke))*)?$"
+    )]
     action: Option<String>,
     /// Key name.
     actor: Option<String>,
@@ -206,10 +208,11 @@ fn csv_rows(entries: &[AuditEntry]) -> String {
             e.action.to_string(),
             e.sekuire_id.clone(),
             e.agent_name.clone(),
-            e.from_status.to_string(),
-            e.to_status.to_string(),
+            e.from_status.clone(),
+            e.to_status.clone(),
             e.reason.clone().unwrap_or_default(),
             e.request_id.clone(),
+            e.installation_id.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));

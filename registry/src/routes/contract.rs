@@ -28,8 +28,14 @@ pub async fn openapi_json() -> impl IntoResponse {
 }
 
 /// Operations that take no API key: an installation bootstraps with the install token in
-/// its body, and leases with its runtime token.
-const NO_KEY: &[&str] = &["bootstrap"];
+/// its body, refreshes with its refresh token and leases with its runtime token;
+/// `sekuire login` checks a key it sends in the body; `sekuire metrics` sends none.
+const NO_KEY: &[&str] = &[
+    "bootstrap",
+    "refresh_installation",
+    "verify_api_key",
+    "agent_reputation",
+];
 const RUNTIME_TOKEN: &[&str] = &["lease", "heartbeat"];
 /// The event stream opens with a ticket in the query, or a key.
 const TICKET_OR_KEY: &[&str] = &["stream_events"];

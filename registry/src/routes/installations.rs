@@ -4,7 +4,9 @@
 use crate::clock::format_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::JsonBody;
-use crate::store::Caller;
+use crate::request_id;
+use crate::routes::agents::checked_reason;
+use crate::store::{is_plain_identifier, Caller, Revoke};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
@@ -12,7 +14,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use fleet_protocol::{
     is_valid_sekuire_id, ApiError, BootstrapRequest, BootstrapResponse, InstallToken,
-    InstallTokenRequest, LeaseRequest, LeaseResponse, Role,
+    InstallTokenRequest, Installation, LeaseRequest, LeaseResponse, RefreshRequest,
+    RefreshResponse, RevokeRequest, Role,
 };
 
 pub fn router() -> Router<AppState> {
@@ -27,15 +30,26 @@ pub fn router() -> Router<AppState> {
             "/installations/{installation_id}/heartbeat",
             post(heartbeat),
         )
+        .route(
+            "/installations/{installation_id}/revoke",
+            post(revoke_installation),
+        )
+        .route(
+            "/installations/{installation_id}/refresh",
+            post(refresh_installation),
+        )
 }
 
-fn is_plain_identifier(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+fn checked_installation_id(id: &str) -> AppResult<&str> {
+    if is_plain_identifier(id) {
+        Ok(id)
+    } else {
+        Err(AppError::InvalidRequest("malformed installation id".into()))
+    }
 }
 
-/// Issues a single-use install token for an agent. Needs `admin`.
+/// Issues a single-use install token for an agent. Needs `admin`, and the key's own
+/// workspace (`/me` names it): another workspace is `404`.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/install-tokens", tag = "installations",
     params(("ws" = String, Path, description = "Workspace id", pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     request_body = InstallTokenRequest,
@@ -52,6 +66,12 @@ pub async fn create_install_token(
         return Err(AppError::InvalidRequest(
             "a workspace id is 1 to 64 letters, digits, - or _".into(),
         ));
+    }
+    if workspace_id != caller.workspace_id {
+        return Err(AppError::NotFound(format!(
+            "no workspace {workspace_id} for key {}; its workspace is {}",
+            caller.name, caller.workspace_id
+        )));
     }
     let sekuire_id = body
         .sekuire_id
@@ -107,19 +127,16 @@ async fn renew(
     body: LeaseRequest,
 ) -> AppResult<Json<LeaseResponse>> {
     let token = runtime_token(&headers)?;
-    if !is_plain_identifier(&installation_id) {
-        return Err(AppError::InvalidRequest("malformed installation id".into()));
-    }
     let outcome = state
         .store
         .lease(
-            &installation_id,
+            checked_installation_id(&installation_id)?,
             token,
             body.status.as_deref(),
             body.heartbeat_interval_seconds,
         )
         .await?;
-    if outcome.pending_command.is_some() {
+    if outcome.first_delivery {
         // Handing over a command may clear the agent's pending command; show that live.
         let agent = state.store.agent(&outcome.heartbeat.sekuire_id).await?;
         state.events.publish_agent(agent);
@@ -128,6 +145,8 @@ async fn renew(
     Ok(Json(LeaseResponse {
         lease_expires_at: outcome.lease_expires_at,
         pending_command: outcome.pending_command,
+        shutdown_timeout_ms: outcome.shutdown_timeout_ms,
+        refreshed_token: outcome.refreshed_token,
     }))
 }
 
@@ -157,4 +176,67 @@ pub async fn heartbeat(
     JsonBody(body): JsonBody<LeaseRequest>,
 ) -> AppResult<Json<LeaseResponse>> {
     renew(state, installation_id, headers, body).await
+}
+
+/// Revokes one installation: it gets `terminate` on its next lease; the agent's other
+/// installations run on. Needs `admin`; only installations of the key's workspace (another
+/// workspace's is `404`). Audited; revoking a revoked installation changes nothing.
+#[utoipa::path(post, path = "/api/v1/installations/{installation_id}/revoke", tag = "installations",
+    params(("installation_id" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$")),
+    request_body = RevokeRequest,
+    responses((status = 200, body = Installation), (status = 403, body = ApiError),
+              (status = 404, body = ApiError)))]
+pub async fn revoke_installation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RevokeRequest>,
+) -> AppResult<Json<Installation>> {
+    caller.require_role(Role::Admin, "revoking installations")?;
+    let reason = checked_reason(body.reason)?;
+    if body
+        .shutdown_timeout_ms
+        .is_some_and(|ms| ms > MAX_SHUTDOWN_TIMEOUT_MS)
+    {
+        return Err(AppError::InvalidRequest(format!(
+            "shutdown_timeout_ms is at most {MAX_SHUTDOWN_TIMEOUT_MS} (an hour)"
+        )));
+    }
+    let (installation, audit) = state
+        .store
+        .revoke_installation(&Revoke {
+            installation_id: checked_installation_id(&id)?,
+            workspace_id: &caller.workspace_id,
+            reason: reason.as_deref(),
+            shutdown_timeout_ms: body.shutdown_timeout_ms,
+            actor: &caller.name,
+            request_id: &request_id::current(),
+        })
+        .await?;
+    if let Some(entry) = audit {
+        state.events.publish_audit(entry);
+    }
+    Ok(Json(installation))
+}
+
+/// Longest shutdown an admin may grant a revoked installation: an hour.
+const MAX_SHUTDOWN_TIMEOUT_MS: u32 = 3_600_000;
+
+/// Trades the installation's refresh token (from bootstrap) for a new runtime token; the
+/// old one works until it expires. A revoked installation's tokens are not renewed (`401`).
+#[utoipa::path(post, path = "/api/v1/installations/{installation_id}/refresh", tag = "installations",
+    params(("installation_id" = String, Path, pattern = r"^[A-Za-z0-9_-]{1,64}$")),
+    request_body = RefreshRequest,
+    responses((status = 200, body = RefreshResponse), (status = 401, body = ApiError)))]
+pub async fn refresh_installation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> AppResult<Json<RefreshResponse>> {
+    Ok(Json(
+        state
+            .store
+            .refresh_runtime_token(checked_installation_id(&id)?, &body.refresh_token)
+            .await?,
+    ))
 }

@@ -11,6 +11,9 @@ use axum::{Json, Router};
 use fleet_protocol::{ApiError, LogBatchRequest, LogBatchResponse, LogPage, Role};
 use serde::Deserialize;
 
+/// The event type of the lines the registry writes for state changes, pushes and revokes.
+pub const LIFECYCLE_EVENT_TYPE: &str = "lifecycle";
+
 /// Most events one batch may carry.
 const MAX_BATCH_EVENTS: usize = 1_000;
 
@@ -74,6 +77,8 @@ pub async fn list_logs(
 }
 
 /// Ingests SDK events for an agent, all or none. Needs `operator`: a viewer key only reads.
+/// `lifecycle` lines are the registry's own record of state changes; a batch cannot write
+/// one.
 #[utoipa::path(post, path = "/api/v1/agents/{id}/logs/batch", params(("id" = String, Path, description = "Sekuire ID", pattern = r"^[0-9a-f]{1,64}$")), tag = "logs",
     request_body = LogBatchRequest,
     responses((status = 200, body = LogBatchResponse), (status = 400, body = ApiError),
@@ -90,6 +95,20 @@ pub async fn ingest_logs(
             "a batch holds at most {MAX_BATCH_EVENTS} events"
         )));
     }
-    let accepted = state.store.ingest_logs(&id, &batch.events).await?;
-    Ok(Json(LogBatchResponse { accepted }))
+    if let Some(i) = batch
+        .events
+        .iter()
+        .position(|e| e.event_type == LIFECYCLE_EVENT_TYPE)
+    {
+        return Err(AppError::InvalidRequest(format!(
+            "events[{i}].event_type `{LIFECYCLE_EVENT_TYPE}` is written only by the registry, \
+             when an agent's state changes"
+        )));
+    }
+    let events_logged = state.store.ingest_logs(&id, &batch.events).await?;
+    Ok(Json(LogBatchResponse {
+        success: true,
+        events_logged,
+        errors: Vec::new(),
+    }))
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fleet;
 pub mod installations;
 pub mod logs;
+pub mod onboarding;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -28,12 +29,17 @@ use utoipa::OpenApi;
         agents::terminate_agent, agents::bulk_lifecycle, agents::list_installations,
         audit::fleet_audit, audit::agent_audit, logs::list_logs, logs::ingest_logs,
         installations::create_install_token, installations::bootstrap, installations::lease,
-        installations::heartbeat, events::issue_ticket, events::stream_events, fleet::me,
-        fleet::fleet_summary,
+        installations::heartbeat, installations::revoke_installation,
+        installations::refresh_installation, events::issue_ticket, events::stream_events,
+        fleet::me, fleet::fleet_summary, onboarding::verify_api_key, onboarding::publish,
+        onboarding::agent_reputation, onboarding::set_verification,
     ),
     components(schemas(
         Agent, AgentList, LifecycleRequest, LifecycleResponse, BulkRequest, BulkResponse,
-        BulkOutcome, AuditEntry, AuditPage, ApiError, ErrorCode, Me, FleetSummary, LogEntry,
+        BulkOutcome, AuditEntry, AuditPage, ApiError, ErrorCode, UserContext, OrgSummary,
+        WorkspaceSummary, KeyCheckRequest, KeyCheck, PublishRequest, PublishResponse,
+        VerificationRequest, Reputation, ReputationLog, RevokeRequest, RefreshRequest,
+        RefreshResponse, AuditAction, FleetSummary, LogEntry,
         LogPage, LogBatchRequest, LogBatchResponse, IncomingLogEvent, Severity,
         InstallTokenRequest, InstallToken, BootstrapRequest, BootstrapResponse, LeaseRequest,
         LeaseResponse, Installation, InstallationList, EventTicket, HeartbeatEvent,
@@ -72,6 +78,7 @@ pub fn api() -> Router<AppState> {
         .merge(installations::router())
         .merge(events::router())
         .merge(fleet::router())
+        .merge(onboarding::router())
         .route("/openapi.json", get(contract::openapi_json))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -9,6 +9,14 @@ use crate::error::{AppError, AppResult};
 use fleet_protocol::{
     Agent, AuditEntry, Health, LifecycleAction, RuntimeStatus, VerificationStatus,
 };
+use serde_json::Value;
+
+/// The columns of an agent that lists, events and lifecycle answers carry: all but the
+/// manifest and publisher key, which only `GET /agents/{id}` reads (`SELECT *`).
+pub(super) const AGENT_COLUMNS: &str = "sekuire_id, name, version, description, \
+    runtime_status, verification_status, reputation_score, last_heartbeat_at, \
+    heartbeat_interval_s, pending_command, installations, status_reason, status_changed_at, \
+    status_changed_by, created_at, updated_at, revision";
 use sqlx::{QueryBuilder, Sqlite};
 
 #[derive(sqlx::FromRow)]
@@ -30,10 +38,14 @@ pub(super) struct AgentRow {
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
     pub(super) revision: i64,
+    #[sqlx(default)]
+    pub(super) manifest: Option<String>,
+    #[sqlx(default)]
+    pub(super) publisher_key: Option<String>,
 }
 
 /// A value the database's CHECK constraints promise is one of the enum's spellings.
-fn stored<T: std::str::FromStr<Err = String>>(value: &str) -> AppResult<T> {
+pub(super) fn stored<T: std::str::FromStr<Err = String>>(value: &str) -> AppResult<T> {
     value
         .parse()
         .map_err(|e: String| AppError::Internal(anyhow::anyhow!("corrupt row: {e}")))
@@ -60,6 +72,10 @@ impl AgentRow {
             status_changed_by: self.status_changed_by,
             installations: self.installations,
             revision: self.revision,
+            manifest: self
+                .manifest
+                .map(|m| serde_json::from_str::<Value>(&m).unwrap_or(Value::Null)),
+            publisher_key: self.publisher_key,
         })
     }
 }
@@ -102,12 +118,23 @@ pub struct NewAgent {
 }
 
 impl Store {
-    /// One agent by Sekuire ID.
+    /// One agent by Sekuire ID, as lists and events show it.
     pub async fn agent(&self, sekuire_id: &str) -> AppResult<Agent> {
-        let row: Option<AgentRow> = sqlx::query_as("SELECT * FROM agents WHERE sekuire_id = ?")
-            .bind(sekuire_id)
-            .fetch_optional(&self.read)
-            .await?;
+        self.agent_with(sekuire_id, AGENT_COLUMNS).await
+    }
+
+    /// One agent with its manifest and publisher key, for its own page.
+    pub async fn agent_detail(&self, sekuire_id: &str) -> AppResult<Agent> {
+        self.agent_with(sekuire_id, "*").await
+    }
+
+    async fn agent_with(&self, sekuire_id: &str, columns: &str) -> AppResult<Agent> {
+        let row: Option<AgentRow> = sqlx::query_as(&format!(
+            "SELECT {columns} FROM agents WHERE sekuire_id = ?"
+        ))
+        .bind(sekuire_id)
+        .fetch_optional(&self.read)
+        .await?;
         row.ok_or_else(|| AppError::unknown_agent(sekuire_id))?
             .into_agent(now_ms())
     }
@@ -130,11 +157,13 @@ impl Store {
         } = *command;
         let _urgent = self.priority.urgent();
         let mut tx = super::begin_write(&self.write).await?;
-        let row: AgentRow = sqlx::query_as("SELECT * FROM agents WHERE sekuire_id = ?")
-            .bind(sekuire_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::unknown_agent(sekuire_id))?;
+        let row: AgentRow = sqlx::query_as(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id = ?"
+        ))
+        .bind(sekuire_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::unknown_agent(sekuire_id))?;
         if let Some(expected) = expected_revision.filter(|r| *r != row.revision) {
             return Err(AppError::PreconditionFailed {
                 sekuire_id: sekuire_id.to_owned(),
@@ -158,20 +187,24 @@ impl Store {
             });
         }
 
+        // A revoked installation keeps its `terminate`. Every other one gets the command,
+        // but the agent shows it pending only while a live installation has yet to get it.
         sqlx::query(
             "UPDATE installations SET last_command = ?, command_delivered_at = NULL \
-             WHERE sekuire_id = ?",
+             WHERE sekuire_id = ? AND revoked_at IS NULL",
         )
         .bind(action.as_str())
         .bind(sekuire_id)
         .execute(&mut *tx)
         .await?;
-        let updated: AgentRow = sqlx::query_as(
+        let updated: AgentRow = sqlx::query_as(&format!(
             "UPDATE agents SET runtime_status = ?, status_reason = ?, status_changed_at = ?, \
              status_changed_by = ?, updated_at = ?, revision = revision + 1, \
-             pending_command = CASE WHEN installations > 0 THEN ? END \
-             WHERE sekuire_id = ? RETURNING *",
-        )
+             pending_command = CASE WHEN EXISTS (SELECT 1 FROM installations i \
+                 WHERE i.sekuire_id = agents.sekuire_id AND {}) THEN ? END \
+             WHERE sekuire_id = ? RETURNING {AGENT_COLUMNS}",
+            super::installations::live_installation("i", now)
+        ))
         .bind(transition.to.as_str())
         .bind(reason)
         .bind(now)
@@ -186,13 +219,14 @@ impl Store {
             AuditDraft {
                 at: now,
                 actor,
-                action,
+                action: action.into(),
                 sekuire_id,
                 agent_name: &updated.name,
-                from,
-                to: transition.to,
+                from: from.as_str(),
+                to: transition.to.as_str(),
                 reason,
                 request_id,
+                installation_id: None,
             },
         )
         .await?;

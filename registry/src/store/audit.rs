@@ -3,14 +3,14 @@
 use super::Store;
 use crate::clock::format_ms;
 use crate::error::{AppError, AppResult};
-use fleet_protocol::{AuditEntry, AuditPage, LifecycleAction, RuntimeStatus};
+use fleet_protocol::{AuditAction, AuditEntry, AuditPage};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// Which audit entries to read.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub sekuire_id: Option<String>,
-    pub actions: Vec<LifecycleAction>,
+    pub actions: Vec<AuditAction>,
     pub actor: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
@@ -92,6 +92,7 @@ struct AuditRow {
     to_status: String,
     reason: Option<String>,
     request_id: String,
+    installation_id: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditEntry {
@@ -103,13 +104,14 @@ impl TryFrom<AuditRow> for AuditEntry {
             id: row.id,
             at: format_ms(row.at),
             action: row.action.parse().map_err(corrupt)?,
-            from_status: row.from_status.parse().map_err(corrupt)?,
-            to_status: row.to_status.parse().map_err(corrupt)?,
+            from_status: row.from_status,
+            to_status: row.to_status,
             actor: row.actor,
             sekuire_id: row.sekuire_id,
             agent_name: row.agent_name,
             reason: row.reason,
             request_id: row.request_id,
+            installation_id: row.installation_id,
         })
     }
 }
@@ -175,34 +177,38 @@ impl Store {
 pub(super) struct AuditDraft<'a> {
     pub at: i64,
     pub actor: &'a str,
-    pub action: LifecycleAction,
+    pub action: AuditAction,
     pub sekuire_id: &'a str,
     pub agent_name: &'a str,
-    pub from: RuntimeStatus,
-    pub to: RuntimeStatus,
+    pub from: &'a str,
+    pub to: &'a str,
     pub reason: Option<&'a str>,
     pub request_id: &'a str,
+    pub installation_id: Option<&'a str>,
 }
 
 impl Store {
-    /// Writes an audit entry and its `lifecycle` event-log line inside `tx`.
+    /// Writes an audit entry and its `lifecycle` event-log line inside `tx`. Only the
+    /// registry writes `lifecycle` lines: the SDK batch refuses that event type.
     pub(super) async fn append_audit(
         tx: &mut SqliteConnection,
         draft: AuditDraft<'_>,
     ) -> AppResult<AuditEntry> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO audit_entries (at, actor, action, sekuire_id, agent_name, from_status, \
-             to_status, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             to_status, reason, request_id, installation_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(draft.at)
         .bind(draft.actor)
         .bind(draft.action.as_str())
         .bind(draft.sekuire_id)
         .bind(draft.agent_name)
-        .bind(draft.from.as_str())
-        .bind(draft.to.as_str())
+        .bind(draft.from)
+        .bind(draft.to)
         .bind(draft.reason)
         .bind(draft.request_id)
+        .bind(draft.installation_id)
         .fetch_one(&mut *tx)
         .await?;
         let event_data = serde_json::json!({
@@ -211,18 +217,10 @@ impl Store {
             "actor": draft.actor,
             "from_status": draft.from,
             "to_status": draft.to,
+            "installation_id": draft.installation_id,
         });
-        sqlx::query(
-            "INSERT INTO event_logs (sekuire_id, event_type, severity, event_timestamp, \
-             received_at, event_data, metadata) VALUES (?, 'lifecycle', 'info', ?, ?, ?, ?)",
-        )
-        .bind(draft.sekuire_id)
-        .bind(draft.at)
-        .bind(draft.at)
-        .bind(event_data.to_string())
-        .bind(serde_json::json!({ "audit_id": id, "request_id": draft.request_id }).to_string())
-        .execute(&mut *tx)
-        .await?;
+        let metadata = serde_json::json!({ "audit_id": id, "request_id": draft.request_id });
+        Self::append_registry_log(tx, draft.sekuire_id, draft.at, &event_data, &metadata).await?;
         Ok(AuditEntry {
             id,
             at: format_ms(draft.at),
@@ -230,10 +228,11 @@ impl Store {
             action: draft.action,
             sekuire_id: draft.sekuire_id.to_owned(),
             agent_name: draft.agent_name.to_owned(),
-            from_status: draft.from,
-            to_status: draft.to,
+            from_status: draft.from.to_owned(),
+            to_status: draft.to.to_owned(),
             reason: draft.reason.map(str::to_owned),
             request_id: draft.request_id.to_owned(),
+            installation_id: draft.installation_id.map(str::to_owned),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The fleet list and the fleet summary: filters, sort keys, keyset cursors, and the plan
 //! that decides how a page is read (walk a sort index, or collect few matches and sort).
 
-use super::agents::AgentRow;
+use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::{like_escape, Store};
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
@@ -261,7 +261,8 @@ impl Store {
         push_filter(&mut count, filter, now, FilterUse::AsIs);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
 
-        let mut page = QueryBuilder::<Sqlite>::new("SELECT * FROM agents WHERE 1 = 1");
+        let mut page =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE 1 = 1"));
         if total >= FEW_MATCHES {
             push_filter(&mut page, filter, now, FilterUse::WalkSortIndex(sort.key));
         } else if text_search {

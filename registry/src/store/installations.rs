@@ -2,34 +2,76 @@
 //! token, then lease with a runtime token; each lease is a heartbeat and the channel that
 //! delivers lifecycle commands.
 
+use super::audit::AuditDraft;
 use super::leases::LeaseJob;
 use super::{new_secret, secret_hash, Store};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{
-    BootstrapRequest, BootstrapResponse, HeartbeatEvent, Installation, LifecycleAction,
-    RuntimeStatus,
+    AuditAction, AuditEntry, BootstrapRequest, BootstrapResponse, HeartbeatEvent, Installation,
+    LifecycleAction, RefreshResponse, RuntimeStatus,
 };
 use tokio::sync::oneshot;
 
-/// Runtime tokens stay valid this long after bootstrap.
+/// Runtime tokens stay valid this long after they are issued.
 pub(super) const RUNTIME_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
+/// A lease this close to its token's expiry also carries a new token.
+pub(super) const REFRESH_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
+
+/// SQL condition: installation `alias` is live at `now` (Unix ms): not revoked, and its
+/// lease (or, before its first lease, three intervals from bootstrap) has not expired.
+/// A dead installation no longer holds its agent's pending command.
+pub(super) fn live_installation(alias: &str, now: i64) -> String {
+    format!(
+        "{alias}.revoked_at IS NULL AND COALESCE({alias}.lease_expires_at, \
+         {alias}.created_at + {alias}.heartbeat_interval_s * 3000) >= {now}"
+    )
+}
 /// Longest heartbeat interval an installation may ask for (ten minutes), in seconds. The
 /// agent's health follows the interval, so a longer one would let a dead agent look
 /// healthy for longer: at this cap, 15 minutes at most.
 pub const MAX_HEARTBEAT_INTERVAL_SECS: i64 = 600;
+
+/// Installs new runtime tokens, given as a JSON array of `[installation id, token hash,
+/// expiry, rotate]`. With `rotate` the token it replaces becomes the previous one, valid
+/// until its own expiry; without, the previous one stays (the current one was never used).
+pub(super) const INSTALL_TOKENS: &str = "UPDATE installations SET \
+    previous_token_hash = CASE WHEN t.rotate THEN runtime_token_hash ELSE previous_token_hash END, \
+    previous_token_expires_at = CASE WHEN t.rotate THEN token_expires_at \
+                                     ELSE previous_token_expires_at END, \
+    runtime_token_hash = t.hash, token_expires_at = t.expires \
+    FROM (SELECT value ->> 0 AS id, value ->> 1 AS hash, value ->> 2 AS expires, \
+                 value ->> 3 AS rotate FROM json_each(?)) AS t \
+    WHERE installations.installation_id = t.id";
+
+/// An admin's revoke of one installation.
+#[derive(Debug, Clone, Copy)]
+pub struct Revoke<'a> {
+    pub installation_id: &'a str,
+    /// The caller's workspace: only its installations can be revoked.
+    pub workspace_id: &'a str,
+    pub reason: Option<&'a str>,
+    pub shutdown_timeout_ms: Option<u32>,
+    pub actor: &'a str,
+    pub request_id: &'a str,
+}
 
 /// What a lease did: the command to deliver and the heartbeat to publish.
 #[derive(Debug)]
 pub struct LeaseOutcome {
     pub lease_expires_at: String,
     pub pending_command: Option<LifecycleAction>,
+    pub shutdown_timeout_ms: Option<u32>,
+    pub refreshed_token: Option<String>,
+    /// True the first time a lease carries the current command: the agent may change.
+    pub first_delivery: bool,
     pub heartbeat: HeartbeatEvent,
 }
 
 #[derive(sqlx::FromRow)]
 struct InstallationRow {
     installation_id: String,
+    workspace_id: String,
     status: String,
     created_at: i64,
     last_lease_at: Option<i64>,
@@ -37,6 +79,7 @@ struct InstallationRow {
     heartbeat_interval_s: i64,
     last_command: Option<String>,
     command_delivered_at: Option<i64>,
+    revoked_at: Option<i64>,
 }
 
 /// What a lease needs to know of its installation.
@@ -48,7 +91,11 @@ pub(super) struct LeaseRow {
     pub(super) heartbeat_interval_s: i64,
     pub(super) last_command: Option<String>,
     pub(super) command_delivered_at: Option<i64>,
-    pub(super) created_at: i64,
+    pub(super) token_expires_at: i64,
+    pub(super) previous_token_hash: Option<String>,
+    pub(super) previous_token_expires_at: Option<i64>,
+    pub(super) revoked_at: Option<i64>,
+    pub(super) shutdown_timeout_ms: Option<i64>,
 }
 
 pub(super) fn parse_command(value: Option<&str>) -> Option<LifecycleAction> {
@@ -88,7 +135,9 @@ impl Store {
             )));
         }
         let token = new_secret("skt_");
-        let expires_at = now_ms() + minutes * 60_000;
+        let now = now_ms();
+        let expires_at = now + minutes * 60_000;
+        let mut tx = super::begin_write(&self.write).await?;
         sqlx::query(
             "INSERT INTO install_tokens (token_hash, workspace_id, sekuire_id, created_by, expires_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -98,8 +147,14 @@ impl Store {
         .bind(sekuire_id)
         .bind(created_by)
         .bind(expires_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        let event = serde_json::json!({
+            "action": "install_token", "actor": created_by, "workspace_id": workspace_id,
+            "expires_at": format_ms(expires_at),
+        });
+        Self::append_registry_log(&mut tx, sekuire_id, now, &event, &serde_json::json!({})).await?;
+        tx.commit().await?;
         Ok((token, expires_at))
     }
 
@@ -140,7 +195,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO installations (installation_id, sekuire_id, workspace_id, \
              runtime_token_hash, refresh_token_hash, upstream_url, capabilities, \
-             heartbeat_interval_s, created_at, last_command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             heartbeat_interval_s, created_at, last_command, token_expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&installation_id)
         .bind(&sekuire_id)
@@ -152,6 +208,7 @@ impl Store {
         .bind(interval)
         .bind(now)
         .bind(initial_command)
+        .bind(now + RUNTIME_TOKEN_TTL_MS)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -162,6 +219,13 @@ impl Store {
         .bind(&sekuire_id)
         .execute(&mut *tx)
         .await?;
+        let event = serde_json::json!({
+            "action": "bootstrap", "installation_id": installation_id,
+            "workspace_id": workspace_id, "heartbeat_interval_seconds": interval,
+            "initial_command": initial_command,
+        });
+        Self::append_registry_log(&mut tx, &sekuire_id, now, &event, &serde_json::json!({}))
+            .await?;
         tx.commit().await?;
         Ok(BootstrapResponse {
             installation_id,
@@ -198,29 +262,178 @@ impl Store {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Revokes one installation of `workspace_id`: it gets `terminate` (with the shutdown
+    /// timeout) on its next lease, and the agent's other installations run on. Revoking a
+    /// revoked installation changes nothing and writes no entry. An installation of another
+    /// workspace is not found, as if it did not exist.
+    pub async fn revoke_installation(
+        &self,
+        revoke: &Revoke<'_>,
+    ) -> AppResult<(Installation, Option<AuditEntry>)> {
+        let now = now_ms();
+        let _urgent = self.priority.urgent();
+        let mut tx = super::begin_write(&self.write).await?;
+        let found: Option<(String, String, Option<i64>, String, String)> = sqlx::query_as(
+            "SELECT i.sekuire_id, i.workspace_id, i.revoked_at, i.status, a.name \
+             FROM installations i JOIN agents a USING (sekuire_id) WHERE i.installation_id = ?",
+        )
+        .bind(revoke.installation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((sekuire_id, _, revoked_at, status, agent_name)) =
+            found.filter(|(_, workspace, ..)| workspace == revoke.workspace_id)
+        else {
+            return Err(AppError::NotFound(format!(
+                "no installation {} in workspace {}",
+                revoke.installation_id, revoke.workspace_id
+            )));
+        };
+        let mut audit = None;
+        if revoked_at.is_none() {
+            sqlx::query(
+                "UPDATE installations SET revoked_at = ?, last_command = 'terminate', \
+                 command_delivered_at = NULL, shutdown_timeout_ms = ? WHERE installation_id = ?",
+            )
+            .bind(now)
+            .bind(revoke.shutdown_timeout_ms)
+            .bind(revoke.installation_id)
+            .execute(&mut *tx)
+            .await?;
+            audit = Some(
+                Self::append_audit(
+                    &mut tx,
+                    AuditDraft {
+                        at: now,
+                        actor: revoke.actor,
+                        action: AuditAction::Revoke,
+                        sekuire_id: &sekuire_id,
+                        agent_name: &agent_name,
+                        from: &status,
+                        to: "revoked",
+                        reason: revoke.reason,
+                        request_id: revoke.request_id,
+                        installation_id: Some(revoke.installation_id),
+                    },
+                )
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        let installation = self
+            .list_installations(&sekuire_id)
+            .await?
+            .into_iter()
+            .find(|i| i.installation_id == revoke.installation_id)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("revoked installation vanished")))?;
+        Ok((installation, audit))
+    }
+
+    /// Trades an installation's refresh token for a new runtime token. The token it
+    /// replaces keeps working until its own expiry. A revoked installation gets none.
+    pub async fn refresh_runtime_token(
+        &self,
+        installation_id: &str,
+        refresh_token: &str,
+    ) -> AppResult<RefreshResponse> {
+        let now = now_ms();
+        let mut tx = super::begin_write(&self.write).await?;
+        let revoked: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT revoked_at FROM installations \
+             WHERE installation_id = ? AND refresh_token_hash = ?",
+        )
+        .bind(installation_id)
+        .bind(secret_hash(refresh_token))
+        .fetch_optional(&mut *tx)
+        .await?;
+        match revoked {
+            None => {
+                return Err(AppError::Unauthorized(
+                    "refresh token does not belong to this installation",
+                ))
+            }
+            Some(Some(_)) => {
+                return Err(AppError::Unauthorized(
+                    "installation was revoked; its tokens are not renewed",
+                ))
+            }
+            Some(None) => {}
+        }
+        let runtime_token = new_secret("rt_");
+        let expires_at = now + RUNTIME_TOKEN_TTL_MS;
+        let token = serde_json::json!([[
+            installation_id,
+            secret_hash(&runtime_token),
+            expires_at,
+            true
+        ]]);
+        sqlx::query(INSTALL_TOKENS)
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RefreshResponse {
+            runtime_token,
+            expires_at: format_ms(expires_at),
+        })
+    }
+
+    /// Clears the pending command of agents whose every installation still owed it is
+    /// dead (its lease expired): nobody is left to deliver it to. Returns their ids.
+    pub async fn clear_undeliverable_commands(&self) -> AppResult<Vec<String>> {
+        let now = now_ms();
+        Ok(sqlx::query_scalar(&format!(
+            "UPDATE agents SET pending_command = NULL WHERE pending_command IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM installations i WHERE i.sekuire_id = agents.sekuire_id \
+             AND i.last_command IS NOT NULL AND i.command_delivered_at IS NULL AND {}) \
+             RETURNING sekuire_id",
+            live_installation("i", now)
+        ))
+        .fetch_all(&self.write)
+        .await?)
+    }
+
     /// The installations of an agent, newest first.
     pub async fn list_installations(&self, sekuire_id: &str) -> AppResult<Vec<Installation>> {
         self.agent(sekuire_id).await?;
         let rows: Vec<InstallationRow> = sqlx::query_as(
-            "SELECT installation_id, status, created_at, last_lease_at, lease_expires_at, \
-             heartbeat_interval_s, last_command, command_delivered_at \
-             FROM installations WHERE sekuire_id = ? ORDER BY created_at DESC, installation_id",
+            "SELECT installation_id, workspace_id, status, created_at, last_lease_at, \
+             lease_expires_at, heartbeat_interval_s, last_command, command_delivered_at, \
+             revoked_at FROM installations WHERE sekuire_id = ? \
+             ORDER BY created_at DESC, installation_id",
         )
         .bind(sekuire_id)
         .fetch_all(&self.read)
         .await?;
+        let now = now_ms();
         Ok(rows
             .into_iter()
             .map(|row| Installation {
+                status: installation_status(&row, now),
                 installation_id: row.installation_id,
-                status: row.status,
+                workspace_id: row.workspace_id,
                 created_at: format_ms(row.created_at),
                 last_lease_at: row.last_lease_at.map(format_ms),
                 lease_expires_at: row.lease_expires_at.map(format_ms),
                 heartbeat_interval_seconds: row.heartbeat_interval_s,
                 last_command: parse_command(row.last_command.as_deref()),
                 command_delivered_at: row.command_delivered_at.map(format_ms),
+                revoked_at: row.revoked_at.map(format_ms),
             })
             .collect())
+    }
+}
+
+/// `revoked`, `gone` once the lease expired (as [`live_installation`] decides), or what
+/// the instance last reported.
+fn installation_status(row: &InstallationRow, now: i64) -> String {
+    let expires = row
+        .lease_expires_at
+        .unwrap_or(row.created_at + row.heartbeat_interval_s * 3_000);
+    if row.revoked_at.is_some() {
+        "revoked".into()
+    } else if expires < now {
+        "gone".into()
+    } else {
+        row.status.clone()
     }
 }

@@ -5,12 +5,17 @@ use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::Role;
 
-/// Who is calling: the key's name (the audit trail's actor) and its role.
+/// Who is calling: the key's name (the audit trail's actor), its role and its workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// Install tokens are issued, and installations revoked, only in this workspace.
+    pub workspace_id: String,
 }
+
+/// The workspace every key belongs to unless created with another.
+pub const DEFAULT_WORKSPACE: &str = "default";
 
 /// A key as `keys list` shows it; the key itself is never kept.
 #[derive(Debug, Clone)]
@@ -22,8 +27,18 @@ pub struct ApiKeyRecord {
 }
 
 impl Store {
-    /// Creates a key and returns it: the only time it is ever visible.
-    pub async fn create_key(&self, name: &str, role: Role) -> AppResult<String> {
+    /// Creates a key in `workspace_id` and returns it: the only time it is ever visible.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        role: Role,
+        workspace_id: &str,
+    ) -> AppResult<String> {
+        if !crate::store::is_plain_identifier(workspace_id) {
+            return Err(AppError::InvalidRequest(
+                "a workspace id is 1 to 64 letters, digits, - or _".into(),
+            ));
+        }
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
             return Err(AppError::InvalidRequest(
@@ -32,13 +47,14 @@ impl Store {
         }
         let key = new_secret("sk_");
         let inserted = sqlx::query(
-            "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO api_keys (name, role, key_hash, created_at, workspace_id) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(role.as_str())
         .bind(secret_hash(&key))
         .bind(now_ms())
+        .bind(workspace_id)
         .execute(&self.write)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -111,18 +127,20 @@ impl Store {
 
     /// The caller a live key belongs to, or `None` for an unknown or revoked key.
     pub async fn authenticate(&self, key: &str) -> AppResult<Option<Caller>> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT name, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT name, role, workspace_id FROM api_keys \
+             WHERE key_hash = ? AND revoked_at IS NULL",
         )
         .bind(secret_hash(key))
         .fetch_optional(&self.read)
         .await?;
-        row.map(|(name, role)| {
+        row.map(|(name, role, workspace_id)| {
             Ok(Caller {
                 name,
                 role: role
                     .parse()
                     .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+                workspace_id,
             })
         })
         .transpose()

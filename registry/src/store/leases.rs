@@ -3,9 +3,11 @@
 //! lease. Each lease is a heartbeat and the channel that hands over lifecycle commands.
 
 use super::installations::{
-    parse_command, LeaseOutcome, LeaseRow, MAX_HEARTBEAT_INTERVAL_SECS, RUNTIME_TOKEN_TTL_MS,
+    live_installation, parse_command, LeaseOutcome, LeaseRow, INSTALL_TOKENS,
+    MAX_HEARTBEAT_INTERVAL_SECS, REFRESH_WINDOW_MS, RUNTIME_TOKEN_TTL_MS,
 };
 use super::WritePriority;
+use super::{new_secret, secret_hash};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{Health, HeartbeatEvent, LifecycleAction};
@@ -77,7 +79,8 @@ async fn commit_leases(
     let mut tx = super::begin_write(write).await?;
     let found: Vec<LeaseRow> = sqlx::query_as(
         "SELECT installation_id, runtime_token_hash, sekuire_id, heartbeat_interval_s, \
-         last_command, command_delivered_at, created_at FROM installations \
+         last_command, command_delivered_at, token_expires_at, previous_token_hash, \
+         previous_token_expires_at, revoked_at, shutdown_timeout_ms FROM installations \
          WHERE installation_id IN (SELECT value FROM json_each(?))",
     )
     .bind(serde_json::Value::from(ids).to_string())
@@ -107,23 +110,37 @@ struct LeasePlan {
     agents: BTreeMap<String, i64>,
     /// Agents whose pending command was handed to an installation.
     delivered_to: BTreeSet<String>,
+    /// installation id → `[id, new token hash, its expiry, whether the presented token was
+    /// the current one (which then becomes the previous one)]`.
+    tokens: BTreeMap<String, serde_json::Value>,
 }
 
 impl LeasePlan {
     /// Decides one lease against its installation's row, which it updates so that a
     /// second lease of the same installation in the batch sees the first.
+    ///
+    /// Delivery is at-least-once: an installation's current command goes out on every
+    /// lease until another replaces it, so a response lost to a crash, a dropped
+    /// connection or a timeout loses nothing (SIGSTOP and SIGCONT are harmless to repeat).
+    /// `command_delivered_at` records the first lease that carried it.
     fn lease(
         &mut self,
         row: Option<&mut LeaseRow>,
         job: &LeaseJob,
         now: i64,
     ) -> AppResult<LeaseOutcome> {
-        let Some(row) = row.filter(|row| row.runtime_token_hash == job.token_hash) else {
-            return Err(AppError::Unauthorized(
-                "runtime token does not belong to this installation",
-            ));
+        let refused =
+            || AppError::Unauthorized("runtime token does not belong to this installation");
+        let row = row.ok_or_else(refused)?;
+        let presented_current = row.runtime_token_hash == job.token_hash;
+        let token_expires_at = if presented_current {
+            row.token_expires_at
+        } else if row.previous_token_hash.as_deref() == Some(job.token_hash.as_str()) {
+            row.previous_token_expires_at.unwrap_or(0)
+        } else {
+            return Err(refused());
         };
-        if now - row.created_at > RUNTIME_TOKEN_TTL_MS {
+        if now > token_expires_at {
             return Err(AppError::Unauthorized("runtime token has expired"));
         }
         // Rows from before the cap may hold a longer interval; a lease brings them within it.
@@ -132,13 +149,16 @@ impl LeasePlan {
             .unwrap_or(row.heartbeat_interval_s)
             .min(MAX_HEARTBEAT_INTERVAL_SECS);
         let command = parse_command(row.last_command.as_deref());
-        let deliver = command
-            .filter(|c| row.command_delivered_at.is_none() || *c == LifecycleAction::Terminate);
+        let first_delivery = command.is_some() && row.command_delivered_at.is_none();
         let lease_expires_at = now + interval * 3_000;
         row.heartbeat_interval_s = interval;
         if command.is_some() {
             row.command_delivered_at.get_or_insert(now);
         }
+        let refreshed_token = (row.revoked_at.is_none()
+            && token_expires_at - now <= REFRESH_WINDOW_MS
+            && !self.tokens.contains_key(&job.installation_id))
+        .then(|| self.refresh(row, &job.installation_id, presented_current, now));
         let status = match (&job.status, self.installations.get(&job.installation_id)) {
             (Some(status), _) => serde_json::Value::from(status.as_str()),
             (None, Some(earlier)) => earlier[1].clone(),
@@ -149,18 +169,53 @@ impl LeasePlan {
             serde_json::json!([job.installation_id, status, interval, lease_expires_at]),
         );
         self.agents.insert(row.sekuire_id.clone(), interval);
-        if deliver.is_some() {
+        if first_delivery {
             self.delivered_to.insert(row.sekuire_id.clone());
         }
         Ok(LeaseOutcome {
             lease_expires_at: format_ms(lease_expires_at),
-            pending_command: deliver,
+            pending_command: command,
+            shutdown_timeout_ms: row
+                .shutdown_timeout_ms
+                .filter(|_| command == Some(LifecycleAction::Terminate))
+                .and_then(|ms| u32::try_from(ms).ok()),
+            refreshed_token,
+            first_delivery,
             heartbeat: HeartbeatEvent {
                 sekuire_id: row.sekuire_id.clone(),
                 last_heartbeat_at: format_ms(now),
                 health: Health::derive(Some(now), interval, now),
             },
         })
+    }
+
+    /// A new runtime token for an installation near its token's expiry. The presented
+    /// token keeps working: if it was the current one it becomes the previous one; if it
+    /// was the previous one (a refresh whose answer was lost), only the unused current
+    /// one is replaced.
+    fn refresh(
+        &mut self,
+        row: &mut LeaseRow,
+        installation_id: &str,
+        rotate: bool,
+        now: i64,
+    ) -> String {
+        let token = new_secret("rt_");
+        let hash = secret_hash(&token);
+        let expires = now + RUNTIME_TOKEN_TTL_MS;
+        if rotate {
+            row.previous_token_hash =
+                Some(std::mem::replace(&mut row.runtime_token_hash, hash.clone()));
+            row.previous_token_expires_at = Some(row.token_expires_at);
+        } else {
+            row.runtime_token_hash = hash.clone();
+        }
+        row.token_expires_at = expires;
+        self.tokens.insert(
+            installation_id.to_owned(),
+            serde_json::json!([installation_id, hash, expires, rotate]),
+        );
+        token
     }
 
     async fn write(self, tx: &mut SqliteConnection, now: i64) -> Result<(), sqlx::Error> {
@@ -181,15 +236,23 @@ impl LeasePlan {
         .bind(serde_json::Value::from(installations).to_string())
         .execute(&mut *tx)
         .await?;
+        if !self.tokens.is_empty() {
+            let tokens: Vec<serde_json::Value> = self.tokens.into_values().collect();
+            sqlx::query(INSTALL_TOKENS)
+                .bind(serde_json::Value::from(tokens).to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         if !self.delivered_to.is_empty() {
-            // An agent's pending command clears once every installation has picked it up.
+            // An agent's pending command clears once every live installation has had it.
             let agents: Vec<String> = self.delivered_to.into_iter().collect();
-            sqlx::query(
+            sqlx::query(&format!(
                 "UPDATE agents SET pending_command = NULL \
                  WHERE sekuire_id IN (SELECT value FROM json_each(?)) AND NOT EXISTS \
                  (SELECT 1 FROM installations i WHERE i.sekuire_id = agents.sekuire_id \
-                  AND i.last_command IS NOT NULL AND i.command_delivered_at IS NULL)",
-            )
+                  AND i.last_command IS NOT NULL AND i.command_delivered_at IS NULL AND {})",
+                live_installation("i", now)
+            ))
             .bind(serde_json::Value::from(agents).to_string())
             .execute(&mut *tx)
             .await?;
@@ -226,6 +289,7 @@ mod tests {
         }
     }
 
+    /// A paused installation whose token (`good`) expires far in the future.
     fn paused_row() -> LeaseRow {
         LeaseRow {
             installation_id: "inst".into(),
@@ -234,21 +298,29 @@ mod tests {
             heartbeat_interval_s: 30,
             last_command: Some("pause".into()),
             command_delivered_at: None,
-            created_at: 0,
+            token_expires_at: RUNTIME_TOKEN_TTL_MS,
+            previous_token_hash: None,
+            previous_token_expires_at: None,
+            revoked_at: None,
+            shutdown_timeout_ms: None,
         }
     }
 
     #[test]
-    fn a_batch_hands_a_pause_to_the_first_of_two_leases_of_one_installation() {
+    fn a_pause_goes_out_on_every_lease_until_replaced_and_counts_as_delivered_once() {
         let mut plan = LeasePlan::default();
         let mut row = paused_row();
         let first = plan.lease(Some(&mut row), &job("inst", "good", Some("busy")), 1_000);
         let second = plan.lease(Some(&mut row), &job("inst", "good", None), 1_000);
+        let (first, second) = (first.expect("accepted"), second.expect("accepted"));
+        assert_eq!(first.pending_command, Some(LifecycleAction::Pause));
         assert_eq!(
-            first.expect("accepted").pending_command,
-            Some(LifecycleAction::Pause)
+            second.pending_command,
+            Some(LifecycleAction::Pause),
+            "a lost answer to the first lease must not lose the pause"
         );
-        assert_eq!(second.expect("accepted").pending_command, None);
+        assert!(first.first_delivery && !second.first_delivery);
+        assert_eq!(row.command_delivered_at, Some(1_000));
         assert_eq!(plan.installations.len(), 1, "one write per installation");
         assert_eq!(
             plan.installations["inst"][1], "busy",
@@ -262,14 +334,15 @@ mod tests {
         let mut plan = LeasePlan::default();
         let mut row = LeaseRow {
             last_command: Some("terminate".into()),
+            shutdown_timeout_ms: Some(5_000),
             ..paused_row()
         };
         for _ in 0..2 {
-            let outcome = plan.lease(Some(&mut row), &job("inst", "good", None), 1_000);
-            assert_eq!(
-                outcome.expect("accepted").pending_command,
-                Some(LifecycleAction::Terminate)
-            );
+            let outcome = plan
+                .lease(Some(&mut row), &job("inst", "good", None), 1_000)
+                .expect("accepted");
+            assert_eq!(outcome.pending_command, Some(LifecycleAction::Terminate));
+            assert_eq!(outcome.shutdown_timeout_ms, Some(5_000));
         }
         let mut empty = LeasePlan::default();
         let refused = empty.lease(Some(&mut paused_row()), &job("inst", "bad", None), 1_000);
@@ -284,5 +357,42 @@ mod tests {
         );
         assert!(matches!(expired, Err(AppError::Unauthorized(_))));
         assert!(empty.installations.is_empty() && empty.agents.is_empty());
+    }
+
+    #[test]
+    fn near_expiry_a_lease_refreshes_the_token_and_the_old_one_keeps_working() {
+        let near = RUNTIME_TOKEN_TTL_MS - REFRESH_WINDOW_MS + 1;
+        let mut row = paused_row();
+        let mut plan = LeasePlan::default();
+        let far = plan.lease(Some(&mut row), &job("inst", "good", None), 1_000);
+        assert_eq!(far.expect("accepted").refreshed_token, None);
+        let new_token = plan
+            .lease(Some(&mut row), &job("inst", "good", None), near)
+            .expect("accepted")
+            .refreshed_token
+            .expect("a new token within 7 days of expiry");
+        assert_eq!(row.runtime_token_hash, secret_hash(&new_token));
+        assert_eq!(row.previous_token_hash.as_deref(), Some("good"));
+        // The answer with the new token was lost: the old one still works and gets
+        // another, and the token it replaces was never used.
+        let mut next = LeasePlan::default();
+        let again = next
+            .lease(Some(&mut row), &job("inst", "good", None), near + 1)
+            .expect("the previous token still works")
+            .refreshed_token
+            .expect("another new token");
+        assert_eq!(row.runtime_token_hash, secret_hash(&again));
+        assert_eq!(row.previous_token_hash.as_deref(), Some("good"));
+        let mut revoked = LeaseRow {
+            revoked_at: Some(1),
+            ..paused_row()
+        };
+        let outcome =
+            LeasePlan::default().lease(Some(&mut revoked), &job("inst", "good", None), near);
+        assert_eq!(
+            outcome.expect("accepted").refreshed_token,
+            None,
+            "a revoked installation is not renewed"
+        );
     }
 }

@@ -5,7 +5,7 @@ use crate::clock::{format_ms, now_ms, parse_rfc3339};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{IncomingLogEvent, LogEntry, LogPage, Severity};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// Which log entries to read (`event_type`, `severity`, time range) and where to start.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +90,30 @@ impl Store {
             limit,
             offset,
         })
+    }
+
+    /// Writes one of the registry's own `lifecycle` lines inside `tx`: a state change, a
+    /// push, a verification, a revoke, an install token or a bootstrap.
+    pub(super) async fn append_registry_log(
+        tx: &mut SqliteConnection,
+        sekuire_id: &str,
+        at: i64,
+        event_data: &Value,
+        metadata: &Value,
+    ) -> AppResult<()> {
+        sqlx::query(
+            "INSERT INTO event_logs (sekuire_id, event_type, severity, event_timestamp, \
+             received_at, event_data, metadata) VALUES (?, ?, 'info', ?, ?, ?, ?)",
+        )
+        .bind(sekuire_id)
+        .bind(crate::routes::logs::LIFECYCLE_EVENT_TYPE)
+        .bind(at)
+        .bind(at)
+        .bind(event_data.to_string())
+        .bind(metadata.to_string())
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     /// Stores a batch of SDK events for an agent, all or none.

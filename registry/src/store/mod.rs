@@ -11,14 +11,17 @@ mod installations;
 mod keys;
 mod leases;
 mod logs;
+mod publish;
 mod tickets;
 
 pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
 pub use audit::AuditFilter;
 pub use fleet_list::{AgentFilter, AgentSort, SortKey};
 pub use installations::LeaseOutcome;
-pub use keys::{ApiKeyRecord, Caller};
+pub use installations::Revoke;
+pub use keys::{ApiKeyRecord, Caller, DEFAULT_WORKSPACE};
 pub use logs::LogFilter;
+pub use publish::{check_push, sekuire_id_of};
 
 use crate::error::AppResult;
 use sha2::{Digest, Sha256};
@@ -123,6 +126,13 @@ impl Store {
             priority,
         })
     }
+}
+
+/// True for a workspace or installation id: 1 to 64 letters, digits, `-` or `_`.
+pub fn is_plain_identifier(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A fresh random secret with a readable prefix, e.g. `sk_3f9c…`.

@@ -102,7 +102,13 @@ async fn bearer_keys_are_accepted_and_me_names_the_caller() {
         .unwrap();
     let (status, me) = read(response).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(me, json!({"name": "operator-olga", "role": "operator"}));
+    assert_eq!(
+        (&me["name"], &me["role"]),
+        (&json!("operator-olga"), &json!("operator"))
+    );
+    // Sekuire's user shape beside ours: `sekuire login` takes the first workspace.
+    assert_eq!(me["workspaces"][0]["id"], "default");
+    assert_eq!(me["orgs"][0]["id"], "default");
 }
 
 #[tokio::test]

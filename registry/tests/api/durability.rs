@@ -104,7 +104,10 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
     let db = db_path(dir.path());
     let (key, ids) = {
         let store = Store::open(&db).await.unwrap();
-        let key = store.create_key("chaos", Role::Admin).await.unwrap();
+        let key = store
+            .create_key("chaos", Role::Admin, "default")
+            .await
+            .unwrap();
         let now = fleet_registry::clock::now_ms();
         let agents: Vec<NewAgent> = (0..60)
             .map(|i| NewAgent {

@@ -188,7 +188,7 @@ async fn a_heartbeat_interval_over_ten_minutes_is_refused() {
     let (_, token) = app
         .post(
             &app.admin,
-            "/api/v1/workspaces/ws/install-tokens",
+            "/api/v1/workspaces/default/install-tokens",
             json!({ "sekuire_id": id }),
         )
         .await;

@@ -47,15 +47,15 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&db_path(dir.path())).await.expect("open store");
         let admin = store
-            .create_key("admin-alice", Role::Admin)
+            .create_key("admin-alice", Role::Admin, "default")
             .await
             .expect("key");
         let operator = store
-            .create_key("operator-olga", Role::Operator)
+            .create_key("operator-olga", Role::Operator, "default")
             .await
             .expect("key");
         let viewer = store
-            .create_key("viewer-victor", Role::Viewer)
+            .create_key("viewer-victor", Role::Viewer, "default")
             .await
             .expect("key");
         Self::serve(dir, store, config, admin, operator, viewer).await

@@ -13,7 +13,7 @@ async fn install(app: &TestApp, sekuire_id: &str) -> Instance {
     let (status, token) = app
         .post(
             &app.admin,
-            "/api/v1/workspaces/ws-test/install-tokens",
+            "/api/v1/workspaces/default/install-tokens",
             json!({"agent_id": sekuire_id, "sekuire_id": sekuire_id, "expiry_minutes": 60}),
         )
         .await;
@@ -51,7 +51,7 @@ async fn lease(app: &TestApp, instance: &Instance) -> Value {
 }
 
 #[tokio::test]
-async fn commands_reach_installations_pause_and_resume_once_terminate_always() {
+async fn commands_reach_every_installation_and_repeat_until_replaced() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("runtime").await;
     let first = install(&app, &id).await;
@@ -69,9 +69,10 @@ async fn commands_reach_installations_pause_and_resume_once_terminate_always() {
     assert_eq!(agent["installations"], 2);
 
     assert_eq!(lease(&app, &first).await["pending_command"], "pause");
-    assert!(
-        lease(&app, &first).await.get("pending_command").is_none(),
-        "pause is delivered once"
+    assert_eq!(
+        lease(&app, &first).await["pending_command"],
+        "pause",
+        "pause repeats on every lease, so a lost answer cannot lose it"
     );
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert_eq!(
@@ -92,7 +93,7 @@ async fn commands_reach_installations_pause_and_resume_once_terminate_always() {
     )
     .await;
     assert_eq!(lease(&app, &first).await["pending_command"], "resume");
-    assert!(lease(&app, &first).await.get("pending_command").is_none());
+    assert_eq!(lease(&app, &first).await["pending_command"], "resume");
 
     app.post(
         &app.admin,
@@ -149,7 +150,7 @@ async fn an_install_token_works_once() {
     let (_, token) = app
         .post(
             &app.admin,
-            "/api/v1/workspaces/ws/install-tokens",
+            "/api/v1/workspaces/default/install-tokens",
             json!({"sekuire_id": id}),
         )
         .await;
@@ -285,7 +286,7 @@ async fn concurrent_leases_share_batches_without_failing_each_other() {
 }
 
 #[tokio::test]
-async fn a_pause_is_handed_over_once_even_to_simultaneous_leases() {
+async fn simultaneous_leases_all_carry_the_pause_and_it_is_delivered_once() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("simultaneous").await;
     let instance = install(&app, &id).await;
@@ -297,14 +298,65 @@ async fn a_pause_is_handed_over_once_even_to_simultaneous_leases() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    // Leases of one installation arriving together land in one batch or a few; either
-    // way the pause is delivered to exactly one of them.
+    // Leases of one installation arriving together land in one batch or a few; each
+    // carries the pause, and the first that did is when it was delivered.
     let answers = futures_util::future::join_all((0..8).map(|_| lease(&app, &instance))).await;
-    let delivered = answers
-        .iter()
-        .filter(|a| a.get("pending_command").is_some())
-        .count();
-    assert_eq!(delivered, 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a["pending_command"] == "pause"),
+        "{answers:?}"
+    );
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert!(agent.get("pending_command").is_none(), "{agent}");
+    let (_, list) = app
+        .get(&app.viewer, &format!("/api/v1/agents/{id}/installations"))
+        .await;
+    assert!(list["installations"][0]["command_delivered_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_lease_whose_answer_never_arrives_does_not_lose_the_pause() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("lossy").await;
+    let instance = install(&app, &id).await;
+    app.post(
+        &app.operator,
+        &format!("/api/v1/agents/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    // A client that sends its lease and gives up before reading the answer (a timeout, a
+    // crash): the registry commits the lease, and the delivery, with nobody to read it.
+    let body = r#"{"status":"running","heartbeat_interval_seconds":60}"#;
+    let request = format!(
+        "POST /api/v1/installations/{}/lease HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        instance.id,
+        instance.token,
+        body.len()
+    );
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let delivered = async {
+        loop {
+            let (_, list) = app
+                .get(&app.viewer, &format!("/api/v1/agents/{id}/installations"))
+                .await;
+            if list["installations"][0]["command_delivered_at"].is_string() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), delivered)
+        .await
+        .expect("the lease was committed");
+    drop(socket);
+    assert_eq!(
+        lease(&app, &instance).await["pending_command"],
+        "pause",
+        "the next lease carries the pause again"
+    );
 }

@@ -7,6 +7,7 @@
 mod harness;
 
 mod auth;
+mod delivery;
 mod durability;
 mod errors;
 mod events;
@@ -14,4 +15,5 @@ mod fleet;
 mod hardening;
 mod installations;
 mod lifecycle;
+mod onboarding;
 mod serving;
