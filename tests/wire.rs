@@ -107,6 +107,11 @@ fn every_other_answer_reads_as_serde_wrote_it() {
     round_trip(Me {
         name: "alice".into(),
         role: Role::Operator,
+        workspaces: vec![fleet_protocol::WorkspaceSummary {
+            id: "default".into(),
+            name: "default".into(),
+            org_id: "default".into(),
+        }],
     });
     round_trip(FleetSummary {
         total: 7,

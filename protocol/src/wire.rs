@@ -234,12 +234,15 @@ pub struct ApiError {
     pub request_id: Option<String>,
 }
 
-/// `GET /api/v1/me`.
+/// What the dashboard reads of `GET /api/v1/me` ([`crate::UserContext`]): the key's
+/// name and role **[ext]**, and its workspaces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Me {
     pub name: String,
     pub role: Role,
+    #[serde(default)]
+    pub workspaces: Vec<crate::WorkspaceSummary>,
 }
 
 /// `GET /api/v1/fleet/summary`.

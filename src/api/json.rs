@@ -10,9 +10,11 @@
 
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkRequest, BulkResponse,
-    EventTicket, FleetSummary, Health, HeartbeatEvent, Installation, InstallationList,
-    LifecycleRequest, LifecycleResponse, Me, RuntimeStatus, VerificationStatus,
+    EventTicket, FleetSummary, Health, HeartbeatEvent, InstallToken, Installation,
+    InstallationList, LifecycleRequest, LifecycleResponse, LogEntry, LogPage, Me, RuntimeStatus,
+    VerificationStatus, WorkspaceSummary,
 };
+use serde_json::{Map, Number, Value};
 use js_sys::{Array, Object, Reflect, JSON};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -77,6 +79,12 @@ impl Json {
         self.field(key).0.as_bool().ok_or_else(|| invalid(key))
     }
 
+    /// Any JSON, as a `serde_json::Value` built by walking the parsed object (no serde
+    /// deserializer in the bundle).
+    fn value(&self, key: &str) -> Decoded<Value> {
+        to_value(&self.field(key).0).ok_or_else(|| invalid(key))
+    }
+
     /// An enum by its wire name.
     fn wire<T: FromStr>(&self, key: &str) -> Decoded<T> {
         self.string(key)?.parse().map_err(|_| invalid(key))
@@ -121,6 +129,33 @@ impl Json {
     }
 }
 
+/// `value` as JSON, or `None` for what JSON cannot hold (`undefined`, functions).
+fn to_value(value: &JsValue) -> Option<Value> {
+    if value.is_null() {
+        Some(Value::Null)
+    } else if let Some(b) = value.as_bool() {
+        Some(Value::Bool(b))
+    } else if let Some(n) = value.as_f64() {
+        Some(whole_number(value).map_or_else(
+            || Number::from_f64(n).map_or(Value::Null, Value::Number),
+            |i| Value::Number(i.into()),
+        ))
+    } else if let Some(s) = value.as_string() {
+        Some(Value::String(s))
+    } else if Array::is_array(value) {
+        Array::from(value).iter().map(|v| to_value(&v)).collect::<Option<_>>().map(Value::Array)
+    } else if value.is_object() {
+        let mut map = Map::new();
+        for entry in Object::entries(&Object::from(value.clone())).iter() {
+            let pair = Array::from(&entry);
+            map.insert(pair.get(0).as_string()?, to_value(&pair.get(1))?);
+        }
+        Some(Value::Object(map))
+    } else {
+        None
+    }
+}
+
 /// A whole number (JSON numbers are doubles; the registry's fit in 53 bits).
 fn whole_number(value: &JsValue) -> Option<i64> {
     value
@@ -160,6 +195,8 @@ impl FromJson for Agent {
             created_at: j.string("created_at")?,
             updated_at: j.string("updated_at")?,
             revision: j.int("revision")?,
+            manifest: j.optional("manifest", Json::value)?,
+            publisher_key: j.opt_string("publisher_key")?,
         })
     }
 }
@@ -213,10 +250,11 @@ impl FromJson for AuditEntry {
             action: j.wire("action")?,
             sekuire_id: j.string("sekuire_id")?,
             agent_name: j.string("agent_name")?,
-            from_status: j.wire("from_status")?,
-            to_status: j.wire("to_status")?,
+            from_status: j.string("from_status")?,
+            to_status: j.string("to_status")?,
             reason: j.opt_string("reason")?,
             request_id: j.string("request_id")?,
+            installation_id: j.opt_string("installation_id")?,
         })
     }
 }
@@ -245,6 +283,21 @@ impl FromJson for Me {
         Ok(Me {
             name: j.string("name")?,
             role: j.wire("role")?,
+            workspaces: if j.field("workspaces").is_absent() {
+                Vec::new()
+            } else {
+                j.list("workspaces")?
+            },
+        })
+    }
+}
+
+impl FromJson for WorkspaceSummary {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(WorkspaceSummary {
+            id: j.string("id")?,
+            name: j.string("name")?,
+            org_id: j.string("org_id")?,
         })
     }
 }
@@ -265,6 +318,8 @@ impl FromJson for Installation {
     fn from_json(j: &Json) -> Decoded<Self> {
         Ok(Installation {
             installation_id: j.string("installation_id")?,
+            workspace_id: j.string("workspace_id")?,
+            revoked_at: j.opt_string("revoked_at")?,
             status: j.string("status")?,
             created_at: j.string("created_at")?,
             last_lease_at: j.opt_string("last_lease_at")?,
@@ -280,6 +335,44 @@ impl FromJson for InstallationList {
     fn from_json(j: &Json) -> Decoded<Self> {
         Ok(InstallationList {
             installations: j.list("installations")?,
+        })
+    }
+}
+
+impl FromJson for InstallToken {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(InstallToken {
+            token: j.string("token")?,
+            expires_at: j.string("expires_at")?,
+            workspace_id: j.string("workspace_id")?,
+            agent_id: j.string("agent_id")?,
+        })
+    }
+}
+
+impl FromJson for LogEntry {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(LogEntry {
+            id: j.int("id")?,
+            sekuire_id: j.string("sekuire_id")?,
+            session_id: j.opt_string("session_id")?,
+            event_type: j.string("event_type")?,
+            severity: j.wire("severity")?,
+            event_timestamp: j.string("event_timestamp")?,
+            received_at: j.string("received_at")?,
+            event_data: j.value("event_data")?,
+            metadata: j.value("metadata")?,
+        })
+    }
+}
+
+impl FromJson for LogPage {
+    fn from_json(j: &Json) -> Decoded<Self> {
+        Ok(LogPage {
+            logs: j.list("logs")?,
+            total: j.count("total")?,
+            limit: u32::try_from(j.int("limit")?).map_err(|_| invalid("limit"))?,
+            offset: j.count("offset")?,
         })
     }
 }
@@ -305,29 +398,66 @@ impl FromJson for HeartbeatEvent {
 
 /// The body of pause, resume and terminate, as serde would write it.
 pub fn lifecycle_body(request: &LifecycleRequest) -> String {
-    body(None, request.reason.as_deref())
+    let LifecycleRequest { reason } = request;
+    object_body(&[("reason", reason.as_deref().map(JsValue::from_str))])
 }
 
 /// The body of a bulk action, as serde would write it.
 pub fn bulk_body(request: &BulkRequest) -> String {
-    body(Some(&request.ids), request.reason.as_deref())
+    let BulkRequest { ids, reason } = request;
+    let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
+    object_body(&[
+        ("ids", Some(list.into())),
+        ("reason", reason.as_deref().map(JsValue::from_str)),
+    ])
 }
 
-fn body(ids: Option<&[String]>, reason: Option<&str>) -> String {
+/// The body of a verification decision.
+pub fn verification_body(request: &fleet_protocol::VerificationRequest) -> String {
+    let fleet_protocol::VerificationRequest { status, reason } = request;
+    object_body(&[
+        ("status", Some(JsValue::from_str(status.as_str()))),
+        ("reason", reason.as_deref().map(JsValue::from_str)),
+    ])
+}
+
+/// The body of an installation's revoke.
+pub fn revoke_body(request: &fleet_protocol::RevokeRequest) -> String {
+    let fleet_protocol::RevokeRequest {
+        reason,
+        shutdown_timeout_ms,
+    } = request;
+    object_body(&[
+        ("reason", reason.as_deref().map(JsValue::from_str)),
+        ("shutdown_timeout_ms", shutdown_timeout_ms.map(|ms| JsValue::from_f64(f64::from(ms)))),
+    ])
+}
+
+/// The body of an install token request.
+pub fn install_token_body(request: &fleet_protocol::InstallTokenRequest) -> String {
+    let fleet_protocol::InstallTokenRequest {
+        sekuire_id,
+        agent_id,
+        expiry_minutes,
+    } = request;
+    object_body(&[
+        ("sekuire_id", sekuire_id.as_deref().map(JsValue::from_str)),
+        ("agent_id", agent_id.as_deref().map(JsValue::from_str)),
+        ("expiry_minutes", expiry_minutes.map(|m| JsValue::from_f64(m as f64))),
+    ])
+}
+
+/// A JSON object of the fields that are present. `JSON.stringify` of a plain object of
+/// strings, numbers and arrays cannot fail.
+fn object_body(fields: &[(&str, Option<JsValue>)]) -> String {
     let body = Object::new();
-    if let Some(ids) = ids {
-        let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
-        let _ = Reflect::set(&body, &JsValue::from_str("ids"), &list);
-    }
-    if let Some(reason) = reason {
-        let _ = Reflect::set(
-            &body,
-            &JsValue::from_str("reason"),
-            &JsValue::from_str(reason),
-        );
+    for (key, value) in fields {
+        if let Some(value) = value {
+            let _ = Reflect::set(&body, &JsValue::from_str(key), value);
+        }
     }
     JSON::stringify(&body)
         .ok()
         .and_then(|s| s.as_string())
-        .unwrap_or_else(|| "{}".to_owned())
+        .unwrap_or_default()
 }

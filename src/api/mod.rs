@@ -3,12 +3,18 @@
 
 use crate::model::audit_query::AuditQuery;
 use crate::model::fleet_query::FleetQuery;
+use crate::model::log_query::LogQuery;
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditPage, BulkRequest, BulkResponse, ErrorCode, EventTicket,
-    FleetSummary, InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse, Me,
+    FleetSummary, InstallToken, InstallTokenRequest, Installation, InstallationList,
+    LifecycleAction, LifecycleRequest, LifecycleResponse, LogPage, Me, RevokeRequest,
+    VerificationRequest, VerificationStatus,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use json::{bulk_body, decode, lifecycle_body, FromJson};
+use json::{
+    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body,
+    FromJson,
+};
 
 pub mod json;
 
@@ -169,6 +175,69 @@ impl Registry {
             None,
         )
         .await
+    }
+
+    /// An admin's verification decision on a pushed agent.
+    pub async fn set_verification(
+        &self,
+        sekuire_id: &str,
+        status: VerificationStatus,
+        reason: Option<String>,
+    ) -> Result<Agent, ApiFailure> {
+        self.post(
+            &format!("/api/v1/agents/{sekuire_id}/verification"),
+            verification_body(&VerificationRequest { status, reason }),
+            None,
+        )
+        .await
+    }
+
+    /// A single-use install token for `sekuire run`, in the key's workspace.
+    pub async fn create_install_token(
+        &self,
+        workspace_id: &str,
+        sekuire_id: &str,
+        expiry_minutes: i64,
+    ) -> Result<InstallToken, ApiFailure> {
+        let request = InstallTokenRequest {
+            agent_id: Some(sekuire_id.to_owned()),
+            sekuire_id: Some(sekuire_id.to_owned()),
+            expiry_minutes: Some(expiry_minutes),
+        };
+        self.post(
+            &format!(
+                "/api/v1/workspaces/{}/install-tokens",
+                crate::model::encode_component(workspace_id)
+            ),
+            install_token_body(&request),
+            None,
+        )
+        .await
+    }
+
+    /// Stops one installation: it gets `terminate` on its next lease.
+    pub async fn revoke_installation(
+        &self,
+        installation_id: &str,
+        reason: Option<String>,
+    ) -> Result<Installation, ApiFailure> {
+        self.post(
+            &format!(
+                "/api/v1/installations/{}/revoke",
+                crate::model::encode_component(installation_id)
+            ),
+            revoke_body(&RevokeRequest {
+                reason,
+                shutdown_timeout_ms: None,
+            }),
+            None,
+        )
+        .await
+    }
+
+    /// A page of an agent's event log.
+    pub async fn logs(&self, sekuire_id: &str, query: &LogQuery) -> Result<LogPage, ApiFailure> {
+        self.get(&query.to_api_path(sekuire_id)).await
     }
 
     pub async fn audit(&self, view: &AuditQuery) -> Result<AuditPage, ApiFailure> {

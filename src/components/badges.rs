@@ -90,7 +90,10 @@ pub fn ShortId(sekuire_id: String, #[prop(optional)] full: bool) -> impl IntoVie
     } else {
         sekuire_id.chars().take(12).collect()
     };
-    let label = format!("Copy Sekuire ID {sekuire_id}");
+    // The accessible name starts with the visible text (WCAG 2.5.3, axe's
+    // `label-content-name-mismatch`); the title shows the whole id on hover.
+    let label = format!("{shown} (copy the Sekuire ID)");
+    let title = format!("Copy Sekuire ID {sekuire_id}");
     let copy = move |_| {
         let clipboard = web_sys::window().map(|w| w.navigator().clipboard());
         if let Some(clipboard) = clipboard {
@@ -99,7 +102,7 @@ pub fn ShortId(sekuire_id: String, #[prop(optional)] full: bool) -> impl IntoVie
         }
     };
     view! {
-        <button type="button" class="id-copy mono" title=label.clone() aria-label=label on:click=copy>
+        <button type="button" class="id-copy mono" title=title aria-label=label on:click=copy>
             {shown}
         </button>
     }

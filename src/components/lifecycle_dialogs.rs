@@ -6,14 +6,14 @@ use crate::model::confirm::{bulk_terminate_confirmed, bulk_terminate_phrase, ter
 use fleet_protocol::{LifecycleAction, MAX_REASON_CHARS};
 use leptos::prelude::*;
 
-fn optional(reason: String) -> Option<String> {
+pub fn optional(reason: String) -> Option<String> {
     let trimmed = reason.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 /// The reason field shared by every dialog, limited as the registry limits it.
 #[component]
-fn ReasonField(reason: RwSignal<String>, #[prop(optional)] required: bool) -> impl IntoView {
+pub fn ReasonField(reason: RwSignal<String>, #[prop(optional)] required: bool) -> impl IntoView {
     let label = if required {
         "Reason (required, goes to the audit trail)"
     } else {

@@ -4,4 +4,7 @@ pub mod badges;
 pub mod charts;
 pub mod chrome;
 pub mod dialog;
+pub mod installations;
 pub mod lifecycle_dialogs;
+pub mod logs;
+pub mod onboarding;

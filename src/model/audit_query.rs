@@ -1,7 +1,7 @@
 //! The audit page's view state, kept in the URL like the fleet's.
 
-use super::{join_list, parse_list, query_string};
-use fleet_protocol::LifecycleAction;
+use super::{is_date, join_list, parse_list, query_string};
+use fleet_protocol::AuditAction;
 
 /// Entries an audit page shows.
 pub const AUDIT_PAGE_SIZE: u32 = 50;
@@ -9,7 +9,7 @@ pub const AUDIT_PAGE_SIZE: u32 = 50;
 /// What the audit table shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditQuery {
-    pub actions: Vec<LifecycleAction>,
+    pub actions: Vec<AuditAction>,
     pub actor: String,
     /// Sekuire ID of one agent, or empty for the fleet.
     pub agent: String,
@@ -19,10 +19,6 @@ pub struct AuditQuery {
     pub until: String,
     pub cursor: Option<String>,
     pub page: u32,
-}
-
-fn is_date(s: &str) -> bool {
-    s.len() == 10 && super::time::parse_timestamp_ms(&format!("{s}T00:00:00Z")).is_some()
 }
 
 impl AuditQuery {

@@ -4,8 +4,14 @@
 pub mod audit_query;
 pub mod confirm;
 pub mod fleet_query;
+pub mod log_query;
 pub mod route;
 pub mod time;
+
+/// True for a `YYYY-MM-DD` day, as date inputs give them.
+pub fn is_date(s: &str) -> bool {
+    s.len() == 10 && time::parse_timestamp_ms(&format!("{s}T00:00:00Z")).is_some()
+}
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
 pub fn encode_component(value: &str) -> String {

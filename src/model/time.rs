@@ -77,6 +77,17 @@ pub fn exact_time(rfc3339: &str) -> String {
         .unwrap_or_default()
 }
 
+/// "3 min ago (2026-01-15 10:30:00 UTC)", or a dash.
+pub fn when(ts: Option<&str>, now_ms: i64) -> String {
+    match ts {
+        Some(ts) => match parse_timestamp_ms(ts) {
+            Some(ms) => format!("{} ({})", relative_time(now_ms, ms), exact_time(ts)),
+            None => ts.to_owned(),
+        },
+        None => "—".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

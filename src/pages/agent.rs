@@ -1,5 +1,6 @@
 //! `/agents/{id}`: everything `sekuire agent-status` shows, the lifecycle actions, the
-//! agent's audit timeline and its installations.
+//! pushed manifest and its review, how to run it, and two tabs: the audit timeline with the
+//! installations, and the event log.
 
 use crate::api::ApiFailure;
 use crate::components::badges::{
@@ -7,7 +8,10 @@ use crate::components::badges::{
 };
 use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
 use crate::model::audit_query::AuditQuery;
-use crate::model::time::{exact_time, parse_timestamp_ms, relative_time};
+use crate::components::installations::InstallationTable;
+use crate::components::logs::LogsPanel;
+use crate::components::onboarding::{DraftReview, RunPanel};
+use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
 use crate::state::use_app;
@@ -16,17 +20,6 @@ use fleet_protocol::{
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-
-/// "3 min ago (2026-01-15 10:30:00 UTC)", or a dash.
-fn when(ts: Option<&str>, now_ms: i64) -> String {
-    match ts {
-        Some(ts) => match parse_timestamp_ms(ts) {
-            Some(ms) => format!("{} ({})", relative_time(now_ms, ms), exact_time(ts)),
-            None => ts.to_owned(),
-        },
-        None => "—".to_owned(),
-    }
-}
 
 #[component]
 pub fn AgentPage(sekuire_id: String) -> impl IntoView {
@@ -41,6 +34,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     let dialog = RwSignal::new(None::<LifecycleAction>);
     let busy = RwSignal::new(false);
+    let logs_tab = RwSignal::new(false);
 
     let load_history = move || {
         let Some(registry) = ctx.registry() else {
@@ -200,10 +194,25 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                 }
                 .into_any()
             }}
-            <div class="two-col">
-                <AuditTimeline audit=audit error=audit_error/>
-                <InstallationTable installations=installations error=installations_error/>
+            {move || agent.get().map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { agent.set(Some(fresh)); load_history(); })/> })}
+            {move || (ctx.role() == Some(Role::Admin) && status.get().is_some_and(|s| s != RuntimeStatus::Terminated))
+                .then(|| view! { <RunPanel sekuire_id=id.get_untracked()/> })}
+            <div role="tablist" class="tabs" aria-label="Agent history">
+                <button type="button" role="tab" id="tab-history" data-testid="tab-history" aria-controls="panel-history"
+                    aria-selected=move || (!logs_tab.get()).to_string() on:click=move |_| logs_tab.set(false)>"Audit and installations"</button>
+                <button type="button" role="tab" id="tab-logs" data-testid="tab-logs" aria-controls="panel-logs"
+                    aria-selected=move || logs_tab.get().to_string() on:click=move |_| logs_tab.set(true)>"Logs"</button>
             </div>
+            {move || if logs_tab.get() {
+                view! { <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs"><LogsPanel sekuire_id=id.get_untracked()/></div> }.into_any()
+            } else {
+                view! {
+                    <div class="two-col" role="tabpanel" id="panel-history" aria-labelledby="tab-history">
+                        <AuditTimeline audit=audit error=audit_error/>
+                        <InstallationTable installations=installations error=installations_error on_change=Callback::new(move |()| load_history())/>
+                    </div>
+                }.into_any()
+            }}
         </section>
     }
 }
@@ -267,60 +276,18 @@ fn AuditTimeline(
             {move || error.get().map(|f| view! { <p class="alert">{f.message}</p> })}
             {move || audit.get().map(|page| {
                 if page.entries.is_empty() {
-                    view! { <p class="muted">"No lifecycle changes yet."</p> }.into_any()
+                    view! { <p class="muted">"No changes yet."</p> }.into_any()
                 } else {
                     view! {
                         <ol class="timeline" data-testid="agent-audit">
                             {page.entries.into_iter().map(|e| view! {
                                 <li>
                                     <time datetime=e.at.clone()>{exact_time(&e.at)}</time>
-                                    <span><strong>{e.actor}</strong>" "{e.action.past_tense()}" ("{e.from_status.as_str()}" → "{e.to_status.as_str()}")"</span>
+                                    <span><strong>{e.actor}</strong>" "{e.action.past_tense()}" ("{e.from_status}" → "{e.to_status}")"</span>
                                     {e.reason.map(|r| view! { <q>{r}</q> })}
                                 </li>
                             }).collect_view()}
                         </ol>
-                    }.into_any()
-                }
-            })}
-        </section>
-    }
-}
-
-#[component]
-fn InstallationTable(
-    installations: RwSignal<Option<InstallationList>>,
-    error: RwSignal<Option<ApiFailure>>,
-) -> impl IntoView {
-    let ctx = use_app();
-    view! {
-        <section class="card">
-            <h2>"Installations"</h2>
-            {move || error.get().map(|f| view! { <p class="alert">{f.message}</p> })}
-            {move || installations.get().map(|list| {
-                if list.installations.is_empty() {
-                    view! { <p class="muted">"No running instances have registered."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="compact">
-                            <thead><tr><th scope="col">"Installation"</th><th scope="col">"Status"</th><th scope="col">"Last lease"</th><th scope="col">"Command"</th></tr></thead>
-                            <tbody>
-                                {list.installations.into_iter().map(|i| {
-                                    let command = match (i.last_command, i.command_delivered_at.as_deref()) {
-                                        (Some(c), Some(at)) => format!("{c} delivered {}", when(Some(at), ctx.now_ms.get_untracked())),
-                                        (Some(c), None) => format!("{c} pending"),
-                                        (None, _) => "—".to_owned(),
-                                    };
-                                    view! {
-                                        <tr>
-                                            <td class="mono small">{i.installation_id}</td>
-                                            <td>{i.status}</td>
-                                            <td>{when(i.last_lease_at.as_deref(), ctx.now_ms.get_untracked())}</td>
-                                            <td>{command}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
                     }.into_any()
                 }
             })}

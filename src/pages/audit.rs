@@ -11,7 +11,7 @@ use crate::pages::{settle, ErrorPanel, LatestOnly};
 use crate::router::use_location;
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, ToastKind};
-use fleet_protocol::{AuditPage, LifecycleAction};
+use fleet_protocol::{AuditAction, AuditPage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -111,7 +111,7 @@ pub fn AuditPage() -> impl IntoView {
             <form class="toolbar" on:submit=|ev| ev.prevent_default()>
                 <fieldset class="chips">
                     <legend>"Action"</legend>
-                    {LifecycleAction::ALL.into_iter().map(|action| {
+                    {AuditAction::ALL.into_iter().map(|action| {
                         let on = move || view_q.with(|v| v.actions.contains(&action));
                         view! {
                             <button
@@ -181,7 +181,7 @@ pub fn AuditPage() -> impl IntoView {
                                                 " "
                                                 <ShortId sekuire_id=e.sekuire_id/>
                                             </td>
-                                            <td>{e.from_status.as_str()}" → "{e.to_status.as_str()}</td>
+                                            <td>{e.from_status.clone()}" → "{e.to_status.clone()}</td>
                                             <td data-testid="audit-reason">{e.reason.unwrap_or_default()}</td>
                                         </tr>
                                     }).collect_view()}

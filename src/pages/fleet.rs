@@ -16,6 +16,7 @@ use crate::state::live::LiveEvent;
 use crate::state::{use_app, AppContext, ToastKind};
 use fleet_protocol::{
     offered_actions, Agent, AgentList, FleetSummary, Health, LifecycleAction, Role, RuntimeStatus,
+    VerificationStatus,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -473,11 +474,25 @@ fn SummaryStrip(summary: RwSignal<Option<FleetSummary>>) -> impl IntoView {
                     }
                 })
                 .collect_view();
+            // Drafts: pushed with `sekuire push`, waiting for an admin's review.
+            let drafts_href = FleetQuery {
+                verification_status: vec![VerificationStatus::Pending],
+                ..FleetQuery::default()
+            }
+            .to_url();
+            let drafts = s
+                .verification_status
+                .get(&VerificationStatus::Pending)
+                .copied()
+                .unwrap_or(0);
             view! {
                 <div class="summary" data-testid="summary">
                     <div class="summary-group">
                         <span class="summary-total"><strong>{s.total}</strong>" agents"</span>
                         {by_state}
+                        <a class="count drafts" href=drafts_href data-testid="count-drafts">
+                            <strong>{drafts}</strong>" drafts to review"
+                        </a>
                     </div>
                     <div class="summary-group">
                         {by_health}

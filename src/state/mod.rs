@@ -118,6 +118,18 @@ impl AppContext {
             .with(|s| s.as_ref().and_then(|s| s.me.as_ref()).map(|me| me.role))
     }
 
+    /// The signed-in key's workspace, where install tokens are issued; Sekuire's `default`
+    /// when the registry names none.
+    pub fn workspace(&self) -> String {
+        self.session.with_untracked(|s| {
+            s.as_ref()
+                .and_then(|s| s.me.as_ref())
+                .and_then(|me| me.workspaces.first())
+                .map(|w| w.id.clone())
+                .unwrap_or_else(|| "default".to_owned())
+        })
+    }
+
     /// Shows a toast for a few seconds (errors stay longer).
     pub fn toast(&self, kind: ToastKind, text: impl Into<String>) {
         let id = self.next_toast.get_value() + 1;
