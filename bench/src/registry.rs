@@ -42,9 +42,9 @@ pub async fn prepare(agents: usize, installations: usize) -> Result<Prepared> {
     let mut installations = Vec::with_capacity(live.len());
     for id in &live {
         let (token, _) = store
-            .create_install_token("bench", id, Some(60), "bench")
+            .create_install_token("default", id, Some(60), "bench")
             .await?;
-        let boot = store
+        let (boot, _) = store
             .bootstrap(&BootstrapRequest {
                 install_token: token,
                 heartbeat_interval_seconds: Some(60),

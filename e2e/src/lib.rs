@@ -5,6 +5,8 @@
 //! Needs `dist/` (built by `cargo xtask dist`), the registry binary (`cargo build -p
 //! fleet-registry`), and `chromedriver` (`CHROMEDRIVER`, else `/usr/bin/chromedriver`).
 
+pub mod sekuire;
+
 use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -383,8 +385,18 @@ impl Browser {
         Ok(self.find_all(css).await?.len())
     }
 
+    /// Clicks the element at `css`, first brought to the middle of the screen, as a person
+    /// scrolls to a button (the sticky header would otherwise cover one near the top).
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.find(css).await?.click().await?;
+        let element = self.find(css).await?;
+        let argument = serde_json::to_value(&element)?;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![argument],
+            )
+            .await?;
+        element.click().await?;
         Ok(())
     }
 

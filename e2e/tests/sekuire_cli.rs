@@ -2,84 +2,16 @@
 //! against the real registry binary: the commands an operator types, unchanged, and what
 //! they leave in the audit trail and the agent's log.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use fleet_e2e::sekuire::Workstation;
 use fleet_e2e::{Fleet, Registry, Seed};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// The `sekuire` binary: `SEKUIRE_CLI`, as `cargo xtask test` sets it.
-fn sekuire_binary() -> Result<PathBuf> {
-    let bin = std::env::var_os("SEKUIRE_CLI")
-        .map(PathBuf::from)
-        .context("SEKUIRE_CLI is not set; run the suite with `cargo xtask test`")?;
-    if !bin.is_file() {
-        bail!("{} is missing; run `cargo xtask setup`", bin.display());
-    }
-    Ok(bin)
-}
-
-/// A person at a terminal with Sekuire's CLI, signed in with `key` (its credentials file,
-/// `~/.sekuire/auth.json`, in a home of its own).
-struct Operator {
-    home: tempfile::TempDir,
-    binary: PathBuf,
-    registry: String,
-}
-
-impl Operator {
-    fn signed_in(key: &str, registry: &str) -> Result<Operator> {
-        let home = tempfile::tempdir()?;
-        let dir = home.path().join(".sekuire");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            dir.join("auth.json"),
-            serde_json::json!({ "api_key": key }).to_string(),
-        )?;
-        Ok(Operator {
-            home,
-            binary: sekuire_binary()?,
-            registry: registry.to_owned(),
-        })
-    }
-
-    /// Runs `sekuire <args> --registry <ours>`.
-    fn run(&self, args: &[&str]) -> Result<Output> {
-        Command::new(&self.binary)
-            .args(args)
-            .args(["--registry", &self.registry])
-            .env("HOME", self.home.path())
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .output()
-            .with_context(|| format!("running sekuire {args:?}"))
-    }
-
-    /// Runs a command that must succeed; returns what it printed.
-    fn ok(&self, args: &[&str]) -> Result<String> {
-        let output = self.run(args)?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        if !output.status.success() {
-            bail!(
-                "sekuire {args:?} failed ({}): {stdout}{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(stdout)
-    }
-
-    fn home(&self) -> &Path {
-        self.home.path()
-    }
-}
 
 #[tokio::test]
 async fn sekuire_cli_pauses_resumes_and_kills_an_agent_with_reasons_in_the_audit() -> Result<()> {
     let fleet = Fleet::prepare(&[Seed::active("billing-reconciler")], 0).await?;
     let registry = Registry::start(&fleet.db(), None, &[])?;
     let id = fleet.ids[0].as_str();
-    let cli = Operator::signed_in(&fleet.admin, &registry.base)?;
+    let cli = Workstation::signed_in(&fleet.admin, &registry.base)?;
 
     let status = cli.ok(&["agent-status", id])?;
     assert!(
@@ -154,7 +86,7 @@ async fn sekuire_cli_with_a_viewer_key_is_refused_and_changes_nothing() -> Resul
     let fleet = Fleet::prepare(&[Seed::active("support-triage-agent")], 0).await?;
     let registry = Registry::start(&fleet.db(), None, &[])?;
     let id = fleet.ids[0].as_str();
-    let cli = Operator::signed_in(&fleet.viewer, &registry.base)?;
+    let cli = Workstation::signed_in(&fleet.viewer, &registry.base)?;
 
     let refused = cli.run(&["kill", id, "--reason", "not mine to kill"])?;
     assert!(!refused.status.success());

@@ -14,8 +14,8 @@ use fleet_protocol::{
     InstallationList, LifecycleRequest, LifecycleResponse, LogEntry, LogPage, Me, RuntimeStatus,
     VerificationStatus, WorkspaceSummary,
 };
-use serde_json::{Map, Number, Value};
 use js_sys::{Array, Object, Reflect, JSON};
+use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use wasm_bindgen::JsValue;
@@ -143,7 +143,11 @@ fn to_value(value: &JsValue) -> Option<Value> {
     } else if let Some(s) = value.as_string() {
         Some(Value::String(s))
     } else if Array::is_array(value) {
-        Array::from(value).iter().map(|v| to_value(&v)).collect::<Option<_>>().map(Value::Array)
+        Array::from(value)
+            .iter()
+            .map(|v| to_value(&v))
+            .collect::<Option<_>>()
+            .map(Value::Array)
     } else if value.is_object() {
         let mut map = Map::new();
         for entry in Object::entries(&Object::from(value.clone())).iter() {
@@ -429,7 +433,10 @@ pub fn revoke_body(request: &fleet_protocol::RevokeRequest) -> String {
     } = request;
     object_body(&[
         ("reason", reason.as_deref().map(JsValue::from_str)),
-        ("shutdown_timeout_ms", shutdown_timeout_ms.map(|ms| JsValue::from_f64(f64::from(ms)))),
+        (
+            "shutdown_timeout_ms",
+            shutdown_timeout_ms.map(|ms| JsValue::from_f64(f64::from(ms))),
+        ),
     ])
 }
 
@@ -443,7 +450,10 @@ pub fn install_token_body(request: &fleet_protocol::InstallTokenRequest) -> Stri
     object_body(&[
         ("sekuire_id", sekuire_id.as_deref().map(JsValue::from_str)),
         ("agent_id", agent_id.as_deref().map(JsValue::from_str)),
-        ("expiry_minutes", expiry_minutes.map(|m| JsValue::from_f64(m as f64))),
+        (
+            "expiry_minutes",
+            expiry_minutes.map(|m| JsValue::from_f64(m as f64)),
+        ),
     ])
 }
 

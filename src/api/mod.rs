@@ -12,8 +12,7 @@ use fleet_protocol::{
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use json::{
-    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body,
-    FromJson,
+    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body, FromJson,
 };
 
 pub mod json;

@@ -12,7 +12,10 @@ use leptos::task::spawn_local;
 
 /// "pause, delivered 2 min ago (…)", "pause, waiting for a lease", or a dash.
 fn command_text(installation: &Installation, now_ms: i64) -> String {
-    match (installation.last_command, installation.command_delivered_at.as_deref()) {
+    match (
+        installation.last_command,
+        installation.command_delivered_at.as_deref(),
+    ) {
         (Some(c), Some(at)) => format!("{c}, delivered {}", when(Some(at), now_ms)),
         (Some(c), None) => format!("{c}, waiting for a lease"),
         (None, _) => "—".to_owned(),
@@ -37,7 +40,10 @@ pub fn InstallationTable(
         spawn_local(async move {
             match registry.revoke_installation(&id, reason).await {
                 Ok(_) => {
-                    ctx.toast(ToastKind::Success, format!("Installation {id} revoked; it stops on its next lease."));
+                    ctx.toast(
+                        ToastKind::Success,
+                        format!("Installation {id} revoked; it stops on its next lease."),
+                    );
                     revoking.set(None);
                     on_change.run(());
                 }

@@ -10,21 +10,36 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 
-/// One line of text for an entry's data: `action: pause · actor: alice · reason: …`.
-pub fn summary(entry: &LogEntry) -> String {
-    match &entry.event_data {
+/// JSON as a person reads it: strings bare, lists joined, objects as `key: value`.
+/// Written out rather than `Value`'s `Display`, whose serializer (with float formatting)
+/// would cost the bundle more than this whole panel.
+pub fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => js_sys::Number::from(n.as_f64().unwrap_or(f64::NAN))
+                .to_string(10)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default(),
+        },
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
         Value::Object(map) => map
             .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            })
+            .map(|(k, v)| (k, plain(v)))
+            .filter(|(_, text)| !text.is_empty())
+            .map(|(k, text)| format!("{k}: {text}"))
             .collect::<Vec<_>>()
             .join(" · "),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
+}
+
+/// One line of text for an entry's data: `action: pause · actor: alice · reason: …`.
+pub fn summary(entry: &LogEntry) -> String {
+    plain(&entry.event_data)
 }
 
 #[component]
@@ -37,9 +52,16 @@ pub fn LogsPanel(sekuire_id: String) -> impl IntoView {
     Effect::new(move |_| {
         let view = query.get();
         ctx.reload_epoch.track();
-        let Some(registry) = ctx.registry() else { return };
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
         spawn_local(async move {
-            crate::pages::settle(ctx, registry.logs(&id.get_value(), &view).await, page, error);
+            crate::pages::settle(
+                ctx,
+                registry.logs(&id.get_value(), &view).await,
+                page,
+                error,
+            );
         });
     });
     let set_filter = move |change: &dyn Fn(&mut LogQuery)| {

@@ -4,6 +4,7 @@
 
 use crate::components::dialog::Modal;
 use crate::components::lifecycle_dialogs::{optional, ReasonField};
+use crate::components::logs::plain;
 use crate::state::{use_app, ToastKind};
 use fleet_protocol::{Agent, InstallToken, VerificationStatus};
 use leptos::prelude::*;
@@ -12,24 +13,17 @@ use serde_json::Value;
 
 /// `manifest.a.b` as text, or a dash.
 fn manifest_text(manifest: &Value, path: &str) -> String {
-    match manifest.pointer(path) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "—".to_owned(),
-        Some(other) => other.to_string(),
+    match manifest.pointer(path).map(plain) {
+        Some(text) if !text.is_empty() => text,
+        _ => "—".to_owned(),
     }
 }
 
-/// The manifest's capabilities: the names under `capabilities`, however they are listed.
+/// The manifest's capabilities as Sekuire declares them (`provides`, `requires`).
 fn capabilities(manifest: &Value) -> String {
-    let names: Vec<String> = match manifest.get("capabilities") {
-        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect(),
-        Some(Value::Object(map)) => map.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    if names.is_empty() {
-        "none declared".to_owned()
-    } else {
-        names.join(", ")
+    match manifest.get("capabilities").map(plain) {
+        Some(text) if !text.is_empty() => text,
+        _ => "none declared".to_owned(),
     }
 }
 
@@ -50,7 +44,10 @@ pub fn DraftReview(agent: Agent, on_reviewed: Callback<Agent>) -> impl IntoView 
         spawn_local(async move {
             match registry.set_verification(&sekuire_id, status, reason).await {
                 Ok(agent) => {
-                    ctx.toast(ToastKind::Success, format!("{} is now {status}.", agent.name));
+                    ctx.toast(
+                        ToastKind::Success,
+                        format!("{} is now {status}.", agent.name),
+                    );
                     decision.set(None);
                     on_reviewed.run(agent);
                 }
@@ -129,7 +126,12 @@ fn DecisionDialog(
 }
 
 /// Token lifetimes offered, in minutes.
-const EXPIRIES: [(i64, &str); 4] = [(15, "15 minutes"), (60, "1 hour"), (1_440, "1 day"), (10_080, "7 days")];
+const EXPIRIES: [(i64, &str); 4] = [
+    (15, "15 minutes"),
+    (60, "1 hour"),
+    (1_440, "1 day"),
+    (10_080, "7 days"),
+];
 
 /// The command that starts an installation with `token`, as the user will paste it.
 pub fn run_command(registry_url: &str, token: &str) -> String {
@@ -144,11 +146,16 @@ pub fn RunPanel(sekuire_id: String) -> impl IntoView {
     let issued = RwSignal::new(None::<InstallToken>);
     let busy = RwSignal::new(false);
     let create = move |_| {
-        let Some(registry) = ctx.registry() else { return };
+        let Some(registry) = ctx.registry() else {
+            return;
+        };
         let sekuire_id = sekuire_id.clone();
         busy.set(true);
         spawn_local(async move {
-            match registry.create_install_token(&ctx.workspace(), &sekuire_id, minutes.get_untracked()).await {
+            match registry
+                .create_install_token(&ctx.workspace(), &sekuire_id, minutes.get_untracked())
+                .await
+            {
                 Ok(token) => issued.set(Some(token)),
                 Err(failure) => {
                     ctx.observe_failure(&failure);
@@ -198,12 +205,14 @@ mod tests {
     fn the_manifest_summary_reads_nested_fields_and_any_capability_list() {
         let manifest = serde_json::json!({
             "identity": {"model": "gpt-4o"},
-            "capabilities": ["search", "email"],
+            "capabilities": {"provides": ["jira:tickets:create", "email:send"], "requires": []},
         });
         assert_eq!(manifest_text(&manifest, "/identity/model"), "gpt-4o");
         assert_eq!(manifest_text(&manifest, "/project/name"), "—");
-        assert_eq!(capabilities(&manifest), "search, email");
-        assert_eq!(capabilities(&serde_json::json!({"capabilities": {"a2a": true}})), "a2a");
+        assert_eq!(
+            capabilities(&manifest),
+            "provides: jira:tickets:create, email:send"
+        );
         assert_eq!(capabilities(&Value::Null), "none declared");
     }
 

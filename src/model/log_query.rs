@@ -36,7 +36,9 @@ impl LogQuery {
             ("event_type", self.event_type.trim().to_owned()),
             (
                 "severity",
-                self.severity.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                self.severity
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
             ),
             ("start_time", day(&self.since, "00:00:00")),
             ("end_time", day(&self.until, "23:59:59")),

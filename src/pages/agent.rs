@@ -6,11 +6,11 @@ use crate::api::ApiFailure;
 use crate::components::badges::{
     HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
 };
-use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
-use crate::model::audit_query::AuditQuery;
 use crate::components::installations::InstallationTable;
+use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
 use crate::components::logs::LogsPanel;
 use crate::components::onboarding::{DraftReview, RunPanel};
+use crate::model::audit_query::AuditQuery;
 use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
@@ -79,12 +79,22 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                 agent.set(Some((**fresh).clone()));
                 load_history();
             }
-            LiveEvent::Heartbeat(beat) if beat.sekuire_id == this => agent.update(|a| {
-                if let Some(a) = a {
-                    a.last_heartbeat_at = Some(beat.last_heartbeat_at.clone());
-                    a.health = beat.health;
+            LiveEvent::Heartbeat(beat) if beat.sekuire_id == this => {
+                agent.update(|a| {
+                    if let Some(a) = a {
+                        a.last_heartbeat_at = Some(beat.last_heartbeat_at.clone());
+                        a.health = beat.health;
+                    }
+                });
+                // A new installation's first lease says what it is doing.
+                let starting = installations.with_untracked(|list| {
+                    list.as_ref()
+                        .is_some_and(|l| l.installations.iter().any(|i| i.status == "starting"))
+                });
+                if starting {
+                    load_history();
                 }
-            }),
+            }
             LiveEvent::Resync => load(),
             _ => {}
         }

@@ -105,7 +105,12 @@ pub async fn bootstrap(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<BootstrapRequest>,
 ) -> AppResult<Json<BootstrapResponse>> {
-    Ok(Json(state.store.bootstrap(&body).await?))
+    let (answer, sekuire_id) = state.store.bootstrap(&body).await?;
+    // The agent's count of installations changed; show it live.
+    if let Ok(agent) = state.store.agent(&sekuire_id).await {
+        state.events.publish_agent(agent);
+    }
+    Ok(Json(answer))
 }
 
 fn runtime_token(headers: &HeaderMap) -> AppResult<&str> {

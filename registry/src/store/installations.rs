@@ -161,7 +161,11 @@ impl Store {
     /// Redeems an install token (once) for a new installation and its runtime credentials.
     /// An installation of a paused agent starts with `pause` pending, of a terminated one
     /// with `terminate`, so it learns the state on its first lease.
-    pub async fn bootstrap(&self, request: &BootstrapRequest) -> AppResult<BootstrapResponse> {
+    /// Answers the credentials and the agent's id.
+    pub async fn bootstrap(
+        &self,
+        request: &BootstrapRequest,
+    ) -> AppResult<(BootstrapResponse, String)> {
         let interval = interval_or_default(request.heartbeat_interval_seconds)?;
         let now = now_ms();
         let mut tx = super::begin_write(&self.write).await?;
@@ -227,13 +231,16 @@ impl Store {
         Self::append_registry_log(&mut tx, &sekuire_id, now, &event, &serde_json::json!({}))
             .await?;
         tx.commit().await?;
-        Ok(BootstrapResponse {
-            installation_id,
-            runtime_token,
-            refresh_token,
-            expires_at: format_ms(now + RUNTIME_TOKEN_TTL_MS),
-            heartbeat_interval: interval,
-        })
+        Ok((
+            BootstrapResponse {
+                installation_id,
+                runtime_token,
+                refresh_token,
+                expires_at: format_ms(now + RUNTIME_TOKEN_TTL_MS),
+                heartbeat_interval: interval,
+            },
+            sekuire_id,
+        ))
     }
 
     /// Renews an installation's lease: sets the agent's heartbeat and hands over the pending
