@@ -3,6 +3,7 @@
 //! Shapes marked **[compat]** are those of `sekuire-cli` 0.2.11 and `sekuire-protocol`
 //! 0.1.2 (`UserContextResponse`, `ReputationResponse`, `LogEventResponse`).
 
+use crate::whole_number::optional_whole_number;
 use crate::{Role, VerificationStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,9 +148,9 @@ pub struct RevokeRequest {
     #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub reason: Option<String>,
     /// How long the instance may take to stop, passed on with `terminate`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 3600000))]
-    pub shutdown_timeout_ms: Option<u32>,
+    pub shutdown_timeout_ms: Option<i64>,
 }
 
 /// Body of `POST /api/v1/installations/{installation_id}/refresh`. **[ext]**

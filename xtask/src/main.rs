@@ -28,8 +28,10 @@ fn main() -> Result<()> {
         Some("demo") => demo(&root, &args[1..]),
         Some("test") => test(&root),
         Some("bench") => bench::run_benchmarks(&root, &args[1..]),
+        // The conformance run alone, on an already built registry (`cargo xtask test` runs it).
+        Some("conformance") => conformance::check(&root, 40, 1),
         _ => {
-            eprintln!("usage: cargo xtask <setup|dist|demo|test|bench>");
+            eprintln!("usage: cargo xtask <setup|dist|demo|test|bench|conformance>");
             bail!("unknown command {:?}", args.first());
         }
     }

@@ -109,6 +109,41 @@ fn complete(document: &mut Value) {
         }
     }
     require_an_agent(document);
+    plain_text_reasons(document);
+    settable_verification(document);
+}
+
+/// Every `reason` is plain text: no control characters but line feed and tab, and none of
+/// Unicode's bidirectional formatting characters (`fleet_protocol::is_disguising_char`).
+const REASON_PATTERN: &str =
+    r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$";
+
+/// Gives each request schema's `reason` the pattern the registry enforces.
+fn plain_text_reasons(document: &mut Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        if let Some(reason) = schema
+            .pointer_mut("/properties/reason")
+            .and_then(Value::as_object_mut)
+        {
+            reason.insert("pattern".into(), json!(REASON_PATTERN));
+        }
+    }
+}
+
+/// An admin sets verification to `verified`, `suspended` or `unverified`; `pending` is
+/// where a push starts and cannot be set.
+fn settable_verification(document: &mut Value) {
+    if let Some(status) =
+        document.pointer_mut("/components/schemas/VerificationRequest/properties/status")
+    {
+        *status = json!({ "type": "string", "enum": ["verified", "suspended", "unverified"] });
+    }
 }
 
 /// A header is text or absent, never `null`: an optional header parameter's schema says

@@ -199,21 +199,26 @@ pub async fn revoke_installation(
 ) -> AppResult<Json<Installation>> {
     caller.require_role(Role::Admin, "revoking installations")?;
     let reason = checked_reason(body.reason)?;
-    if body
+    let shutdown_timeout_ms = body
         .shutdown_timeout_ms
-        .is_some_and(|ms| ms > MAX_SHUTDOWN_TIMEOUT_MS)
-    {
-        return Err(AppError::InvalidRequest(format!(
-            "shutdown_timeout_ms is at most {MAX_SHUTDOWN_TIMEOUT_MS} (an hour)"
-        )));
-    }
+        .map(|ms| {
+            u32::try_from(ms)
+                .ok()
+                .filter(|ms| *ms <= MAX_SHUTDOWN_TIMEOUT_MS)
+                .ok_or_else(|| {
+                    AppError::InvalidRequest(format!(
+                        "shutdown_timeout_ms is 0 to {MAX_SHUTDOWN_TIMEOUT_MS} (an hour)"
+                    ))
+                })
+        })
+        .transpose()?;
     let (installation, audit) = state
         .store
         .revoke_installation(&Revoke {
             installation_id: checked_installation_id(&id)?,
             workspace_id: &caller.workspace_id,
             reason: reason.as_deref(),
-            shutdown_timeout_ms: body.shutdown_timeout_ms,
+            shutdown_timeout_ms,
             actor: &caller.name,
             request_id: &request_id::current(),
         })
