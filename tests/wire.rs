@@ -6,12 +6,15 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fleet_dashboard::api::json::{bulk_body, decode, lifecycle_body, FromJson};
+use fleet_dashboard::api::json::{
+    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body, FromJson,
+};
 use fleet_protocol::{
-    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkRequest, BulkResponse,
-    ErrorCode, EventTicket, FleetSummary, Health, HeartbeatEvent, Installation, InstallationList,
-    LifecycleAction, LifecycleRequest, LifecycleResponse, Me, Role, RuntimeStatus,
-    VerificationStatus,
+    Agent, AgentList, ApiError, AuditAction, AuditEntry, AuditPage, BulkOutcome, BulkRequest,
+    BulkResponse, ErrorCode, EventTicket, FleetSummary, Health, HeartbeatEvent, InstallToken,
+    InstallTokenRequest, Installation, InstallationList, LifecycleAction, LifecycleRequest,
+    LifecycleResponse, LogEntry, LogPage, Me, RevokeRequest, Role, RuntimeStatus, Severity,
+    VerificationRequest, VerificationStatus,
 };
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -45,6 +48,14 @@ fn agent(pending: Option<LifecycleAction>) -> Agent {
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-11-27T10:00:00.000Z".into(),
         revision: 9_007_199_254,
+        manifest: pending.map(|_| {
+            serde_json::json!({
+                "project": {"name": "triage-bot", "version": "1.4.2", "authors": []},
+                "identity": {"model": "gpt-4o", "temperature": 0.5, "tools_hash": null},
+                "capabilities": {"provides": ["jira:tickets:create"]},
+            })
+        }),
+        publisher_key: pending.map(|_| "ab".repeat(32)),
     }
 }
 
@@ -89,13 +100,14 @@ fn every_other_answer_reads_as_serde_wrote_it() {
             id: 3,
             at: "2026-11-27T10:00:00.000Z".into(),
             actor: "ops".into(),
-            action: LifecycleAction::Terminate,
+            action: AuditAction::Revoke,
             sekuire_id: "7f3a9c".into(),
             agent_name: "triage-bot".into(),
-            from_status: RuntimeStatus::Active,
-            to_status: RuntimeStatus::Terminated,
+            from_status: "running".into(),
+            to_status: "revoked".into(),
             reason: Some("leaked key".into()),
             request_id: "req-1".into(),
+            installation_id: Some("inst_1".into()),
         }],
         next_cursor: None,
     });
@@ -123,6 +135,7 @@ fn every_other_answer_reads_as_serde_wrote_it() {
     round_trip(InstallationList {
         installations: vec![Installation {
             installation_id: "inst-1".into(),
+            workspace_id: "default".into(),
             status: "running".into(),
             created_at: "2026-11-27T09:00:00.000Z".into(),
             last_lease_at: Some("2026-11-27T10:00:00.000Z".into()),
@@ -130,11 +143,34 @@ fn every_other_answer_reads_as_serde_wrote_it() {
             heartbeat_interval_seconds: 60,
             last_command: Some(LifecycleAction::Resume),
             command_delivered_at: None,
+            revoked_at: Some("2026-11-27T10:00:01.000Z".into()),
         }],
     });
     round_trip(EventTicket {
         ticket: "evt_1".into(),
         expires_at: "2026-11-27T10:01:00.000Z".into(),
+    });
+    round_trip(InstallToken {
+        token: "skt_1".into(),
+        expires_at: "2026-11-27T11:00:00.000Z".into(),
+        workspace_id: "default".into(),
+        agent_id: "7f3a9c".into(),
+    });
+    round_trip(LogPage {
+        logs: vec![LogEntry {
+            id: 7,
+            sekuire_id: "7f3a9c".into(),
+            session_id: None,
+            event_type: "lifecycle".into(),
+            severity: Severity::Info,
+            event_timestamp: "2026-11-27T10:00:00.000Z".into(),
+            received_at: "2026-11-27T10:00:00.000Z".into(),
+            event_data: serde_json::json!({"action": "pause", "nested": [1, 2.5, true, null]}),
+            metadata: serde_json::json!({}),
+        }],
+        total: 120,
+        limit: 50,
+        offset: 50,
     });
     round_trip(HeartbeatEvent {
         sekuire_id: "7f3a9c".into(),
@@ -180,4 +216,31 @@ fn request_bodies_are_what_serde_would_send() {
             serde_json::to_value(&bulk).unwrap()
         );
     }
+    for reason in [None, Some("reviewed".to_owned())] {
+        let verification = VerificationRequest {
+            status: VerificationStatus::Suspended,
+            reason: reason.clone(),
+        };
+        assert_eq!(
+            as_value(verification_body(&verification)),
+            serde_json::to_value(&verification).unwrap()
+        );
+        let revoke = RevokeRequest {
+            reason,
+            shutdown_timeout_ms: Some(5_000),
+        };
+        assert_eq!(
+            as_value(revoke_body(&revoke)),
+            serde_json::to_value(&revoke).unwrap()
+        );
+    }
+    let token = InstallTokenRequest {
+        agent_id: Some("7f3a9c".into()),
+        sekuire_id: Some("7f3a9c".into()),
+        expiry_minutes: Some(60),
+    };
+    assert_eq!(
+        as_value(install_token_body(&token)),
+        serde_json::to_value(&token).unwrap()
+    );
 }

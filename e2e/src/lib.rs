@@ -5,6 +5,7 @@
 //! Needs `dist/` (built by `cargo xtask dist`), the registry binary (`cargo build -p
 //! fleet-registry`), and `chromedriver` (`CHROMEDRIVER`, else `/usr/bin/chromedriver`).
 
+mod accessibility;
 pub mod sekuire;
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -135,6 +135,9 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
         .await?;
     browser.goto(&format!("/agents/{id}")).await?;
     let token = admin_reviews_and_mints_a_token(&browser, &id).await?;
+    browser
+        .assert_accessible("agent page with its manifest and a minted token")
+        .await?;
     let metrics = station.ok(&["metrics", "--agent", &id])?;
     assert!(metrics.contains("Verification:     verified"), "{metrics}");
 

@@ -111,7 +111,7 @@ pub struct PublishResponse {
 pub struct VerificationRequest {
     /// `verified`, `suspended` or `unverified`; `pending` is where a push starts.
     pub status: VerificationStatus,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub reason: Option<String>,
 }
@@ -144,11 +144,15 @@ pub struct Reputation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct RevokeRequest {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub reason: Option<String>,
     /// How long the instance may take to stop, passed on with `terminate`.
-    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[serde(
+        default,
+        deserialize_with = "optional_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 3600000))]
     pub shutdown_timeout_ms: Option<i64>,
 }

@@ -338,7 +338,7 @@ pub struct LogBatchResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct InstallTokenRequest {
     /// Sekuire's name for `sekuire_id`, used when that is absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{1,64}$"))]
     pub agent_id: Option<String>,
     #[serde(default)]

@@ -435,7 +435,7 @@ pub fn revoke_body(request: &fleet_protocol::RevokeRequest) -> String {
         ("reason", reason.as_deref().map(JsValue::from_str)),
         (
             "shutdown_timeout_ms",
-            shutdown_timeout_ms.map(|ms| JsValue::from_f64(f64::from(ms))),
+            shutdown_timeout_ms.map(|ms| JsValue::from_f64(ms as f64)),
         ),
     ])
 }

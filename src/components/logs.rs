@@ -20,7 +20,7 @@ pub fn plain(value: &Value) -> String {
         Value::Number(n) => match n.as_i64() {
             Some(i) => i.to_string(),
             None => js_sys::Number::from(n.as_f64().unwrap_or(f64::NAN))
-                .to_string(10)
+                .to_string_with_radix(10)
                 .ok()
                 .and_then(|s| s.as_string())
                 .unwrap_or_default(),

@@ -346,7 +346,8 @@ fn test(root: &Path) -> Result<()> {
         cargo()
             .args(["test", "-p", "fleet-e2e", "--", "--test-threads=1"])
             .env("CHROMEDRIVER", tools::chromedriver())
-            .env("SEKUIRE_CLI", tools::sekuire()),
+            .env("SEKUIRE_CLI", tools::sekuire())
+            .env("AXE_CORE", tools::axe_core()),
     )?;
     step(&format!(
         "Summary: set-up {}, whole run {}",

@@ -131,6 +131,21 @@ pub fn trunk() -> Result<PathBuf> {
         .context("trunk is not installed; run `cargo xtask setup`")
 }
 
+/// The accessibility checker the end-to-end suite injects into each page (npm, pinned).
+const AXE_CORE_VERSION: &str = "4.10.3";
+
+fn axe_dir() -> PathBuf {
+    std::env::current_dir()
+        .unwrap_or_default()
+        .join(format!("target/axe-core-{AXE_CORE_VERSION}"))
+}
+
+/// `axe.min.js`, as set-up installs it (in a folder named by version, so a new pin
+/// installs afresh).
+pub fn axe_core() -> PathBuf {
+    axe_dir().join("node_modules/axe-core/axe.min.js")
+}
+
 /// Sekuire's CLI, as set-up installs it.
 pub fn sekuire() -> PathBuf {
     cargo_bin("sekuire")
@@ -269,6 +284,13 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
             .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
             .env("DEBIAN_FRONTEND", "noninteractive");
         jobs.push(("Chromium and chromedriver (Debian)", vec![update, install]));
+    }
+    if need == Need::Everything && !axe_core().is_file() {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--silent", "--no-save", "--prefix"])
+            .arg(axe_dir())
+            .arg(format!("axe-core@{AXE_CORE_VERSION}"));
+        jobs.push(("axe-core (npm)", vec![npm]));
     }
     if need == Need::Everything {
         let root = std::env::current_dir().unwrap_or_default();
