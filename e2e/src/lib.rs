@@ -454,6 +454,19 @@ impl Browser {
         format!("tr[data-testid=agent-row][data-id='{id}']")
     }
 
+    /// A screenshot with the element at `css` scrolled to the top of the window.
+    pub async fn screenshot_of(&self, css: &str, path: &Path) -> Result<()> {
+        let element = self.find(css).await?;
+        let argument = serde_json::to_value(&element)?;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -70);",
+                vec![argument],
+            )
+            .await?;
+        self.screenshot(path).await
+    }
+
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let png = self.client.screenshot().await?;
         std::fs::write(path, png)?;

@@ -12,6 +12,19 @@ use fleet_e2e::{Browser, Driver, Fleet, Registry};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// Pictures of `css` in both themes, `docs/screenshots/<name>-<theme>.png`, for the README.
+async fn screenshots(browser: &Browser, css: &str, name: &str) -> Result<()> {
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&out)?;
+    for theme in ["light", "dark"] {
+        browser.use_theme(theme).await?;
+        browser
+            .screenshot_of(css, &out.join(format!("{name}-{theme}.png")))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Waits up to 20 s (leases come every second) until `check` holds.
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
     let started = Instant::now();
@@ -138,6 +151,8 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
     browser
         .assert_accessible("agent page with its manifest and a minted token")
         .await?;
+    screenshots(&browser, "[data-testid=draft-review]", "draft-review").await?;
+    screenshots(&browser, "[data-testid=run-panel]", "run-panel").await?;
     let metrics = station.ok(&["metrics", "--agent", &id])?;
     assert!(metrics.contains("Verification:     verified"), "{metrics}");
 
@@ -146,6 +161,7 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
     browser
         .until_text("[data-testid=installations]", "running")
         .await?;
+    screenshots(&browser, "[data-testid=installations]", "installations").await?;
 
     browser.click("[data-testid=pause]").await?;
     browser
@@ -227,5 +243,12 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
     ] {
         assert!(logs.contains(step), "the log shows {step}: {logs}");
     }
+    browser.assert_accessible("agent page, Logs tab").await?;
+    screenshots(&browser, "[data-testid=logs]", "logs").await?;
+    browser.click("[data-testid=tab-history]").await?;
+    browser.find("[data-testid=installation-row]").await?;
+    browser
+        .assert_accessible("agent page, audit and installations")
+        .await?;
     Ok(())
 }

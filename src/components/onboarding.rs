@@ -83,7 +83,7 @@ pub fn DraftReview(agent: Agent, on_reviewed: Callback<Agent>) -> impl IntoView 
                 <dt>"Publisher key"</dt><dd class="mono small" data-testid="publisher-key">{agent.publisher_key.clone().unwrap_or_else(|| "—".into())}</dd>
             </dl>
             {move || is_admin().then(|| view! {
-                <div class="actions">
+                <div class="actions-row">
                     {offer(VerificationStatus::Verified, "Verify…", "verify")}
                     {offer(VerificationStatus::Suspended, "Suspend…", "suspend")}
                     {(current != VerificationStatus::Pending).then(|| offer(VerificationStatus::Unverified, "Mark unverified…", "unverify"))}
@@ -179,7 +179,7 @@ pub fn RunPanel(sekuire_id: String) -> impl IntoView {
         <section class="card" data-testid="run-panel" aria-labelledby="run-heading">
             <h2 id="run-heading">"Run this agent"</h2>
             <p>"An install token lets one machine start an instance with " <code>"sekuire run"</code> ". It works once and is shown only here, now."</p>
-            <div class="actions">
+            <div class="actions-row bottom">
                 <label class="field inline">
                     <span>"Token expires after"</span>
                     <select data-testid="token-expiry" on:change=move |ev| minutes.set(event_target_value(&ev).parse().unwrap_or(60))>

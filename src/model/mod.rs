@@ -1,6 +1,7 @@
 //! The dashboard's logic that needs no browser: view state in URLs, time formatting,
 //! confirmation phrases. Plain Rust, tested natively.
 
+pub mod agent_detail;
 pub mod audit_query;
 pub mod confirm;
 pub mod fleet_query;

@@ -10,6 +10,7 @@ use crate::components::installations::InstallationTable;
 use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
 use crate::components::logs::LogsPanel;
 use crate::components::onboarding::{DraftReview, RunPanel};
+use crate::model::agent_detail::with_shown_detail;
 use crate::model::audit_query::AuditQuery;
 use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
@@ -65,6 +66,14 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         });
         load_history();
     };
+    // Lifecycle answers and events carry no manifest: keep the one on screen, or read the
+    // agent again when a push changed its version.
+    let show = move |fresh: Agent| match agent
+        .with_untracked(|shown| with_shown_detail(fresh, shown.as_ref()))
+    {
+        Some(fresh) => agent.set(Some(fresh)),
+        None => load(),
+    };
     Effect::new(move |_| {
         id.track();
         ctx.reload_epoch.track();
@@ -76,7 +85,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         let this = id.get_untracked();
         match event {
             LiveEvent::Agent(fresh) if fresh.sekuire_id == this => {
-                agent.set(Some((**fresh).clone()));
+                show((**fresh).clone());
                 load_history();
             }
             LiveEvent::Heartbeat(beat) if beat.sekuire_id == this => {
@@ -109,7 +118,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         spawn_local(async move {
             match act_on_seen(ctx, &seen, action, reason).await {
                 ActionOutcome::Done(now) => {
-                    agent.set(Some(now));
+                    show(now);
                     notice.set(None);
                     dialog.set(None);
                     load_history();
@@ -117,7 +126,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                 ActionOutcome::Changed(fresh) => {
                     dialog.set(None);
                     notice.set(Some(changed_sentence(&fresh)));
-                    agent.set(Some(fresh));
+                    show(fresh);
                     load_history();
                 }
                 ActionOutcome::Failed => {}
@@ -204,7 +213,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                 }
                 .into_any()
             }}
-            {move || agent.get().map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { agent.set(Some(fresh)); load_history(); })/> })}
+            {move || agent.get().map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { show(fresh); load_history(); })/> })}
             {move || (ctx.role() == Some(Role::Admin) && status.get().is_some_and(|s| s != RuntimeStatus::Terminated))
                 .then(|| view! { <RunPanel sekuire_id=id.get_untracked()/> })}
             <div role="tablist" class="tabs" aria-label="Agent history">
