@@ -38,8 +38,14 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
 }
 
 /// `sekuire run` of the agent with `token`, its child a long `sleep`, leasing every second.
-fn start_instance(station: &Workstation, base: &str, token: &str) -> Result<(Child, u32)> {
-    let log = std::fs::File::create(station.home().join("run.log"))?;
+fn start_instance(
+    station: &Workstation,
+    base: &str,
+    token: &str,
+    log_name: &str,
+) -> Result<(Child, u32)> {
+    let log_path = station.home().join(log_name);
+    let log = std::fs::File::create(&log_path)?;
     let mut run = station
         .command(&[
             "run",
@@ -63,7 +69,7 @@ fn start_instance(station: &Workstation, base: &str, token: &str) -> Result<(Chi
             return Ok((run, child));
         }
         if let Some(status) = run.try_wait()? {
-            let log = std::fs::read_to_string(station.home().join("run.log"))?;
+            let log = std::fs::read_to_string(&log_path)?;
             bail!("sekuire run exited ({status}) before starting its child: {log}");
         }
         if started.elapsed() > Duration::from_secs(20) {
@@ -74,7 +80,7 @@ fn start_instance(station: &Workstation, base: &str, token: &str) -> Result<(Chi
     }
 }
 
-async fn admin_reviews_and_mints_a_token(browser: &Browser, id: &str) -> Result<String> {
+async fn admin_reviews_and_mints_a_token(browser: &Browser) -> Result<String> {
     browser
         .until_text("[data-testid=manifest-model]", "gpt-4o-mini")
         .await?;
@@ -93,16 +99,19 @@ async fn admin_reviews_and_mints_a_token(browser: &Browser, id: &str) -> Result<
     browser.click("[data-testid=toast] .toast-close").await?;
     browser.click("[data-testid=create-install-token]").await?;
     let command = browser.text("[data-testid=run-command]").await?;
+    assert!(command.starts_with("sekuire run --backend "), "{command}");
+    token_in(&command)
+}
+
+/// The install token of a `sekuire run` command.
+fn token_in(command: &str) -> Result<String> {
     let token = command
         .split_whitespace()
         .skip_while(|w| *w != "--install-token")
         .nth(1)
-        .context("the run command names an install token")?
-        .to_owned();
-    assert!(command.starts_with("sekuire run --backend "), "{command}");
+        .context("the run command names an install token")?;
     assert!(token.starts_with("skt_"), "{command}");
-    let _ = id;
-    Ok(token)
+    Ok(token.to_owned())
 }
 
 #[tokio::test]
@@ -147,7 +156,7 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
         .until_text("[data-testid=count-drafts]", "1 drafts to review")
         .await?;
     browser.goto(&format!("/agents/{id}")).await?;
-    let token = admin_reviews_and_mints_a_token(&browser, &id).await?;
+    let token = admin_reviews_and_mints_a_token(&browser).await?;
     browser
         .assert_accessible("agent page with its manifest and a minted token")
         .await?;
@@ -156,12 +165,51 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
     let metrics = station.ok(&["metrics", "--agent", &id])?;
     assert!(metrics.contains("Verification:     verified"), "{metrics}");
 
-    let (mut run, child) = start_instance(&station, &registry.base, &token)?;
+    let (mut run, child) = start_instance(&station, &registry.base, &token, "first.log")?;
     browser.click("[data-testid=tab-history]").await?;
     browser
         .until_text("[data-testid=installations]", "running")
         .await?;
     screenshots(&browser, "[data-testid=installations]", "installations").await?;
+
+    // A second instance, revoked from the installations table: it stops, the first runs on.
+    browser.click("[data-testid=create-install-token]").await?;
+    let second_token = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let shown = token_in(&browser.text("[data-testid=run-command]").await?)?;
+            if shown != token {
+                return anyhow::Ok(shown);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .context("a second token is shown")??;
+    let (mut second, second_child) =
+        start_instance(&station, &registry.base, &second_token, "second.log")?;
+    browser
+        .until("two instances are listed", || async {
+            Ok(browser.count("[data-testid=installation-row]").await? == 2)
+        })
+        .await?;
+    // Newest first: the second instance's row.
+    browser.click("[data-testid=revoke-installation]").await?;
+    browser
+        .fill(
+            "[data-testid=dialog] [data-testid=reason]",
+            "Extra instance",
+        )
+        .await?;
+    browser.click("[data-testid=confirm-revoke]").await?;
+    eventually("the revoked instance's sekuire run exits", || {
+        matches!(second.try_wait(), Ok(Some(_)))
+    })
+    .await?;
+    assert!(
+        matches!(process_state(child), Some('S' | 'R')),
+        "the first runs on"
+    );
+    assert!(matches!(process_state(second_child), None | Some('Z')));
 
     browser.click("[data-testid=pause]").await?;
     browser
@@ -221,6 +269,7 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
             "terminate",
             "resume",
             "pause",
+            "revoke",
             "verify",
             "publish",
             "publish"
@@ -232,7 +281,7 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
         .fill("[data-testid=log-event-type]", "lifecycle\u{e007}")
         .await?;
     browser
-        .until_text("[data-testid=log-range]", "of 8")
+        .until_text("[data-testid=log-range]", "of 11")
         .await?;
     let logs = browser.text("[data-testid=log-table]").await?;
     for step in [
