@@ -17,7 +17,7 @@ pub(super) const AGENT_COLUMNS: &str = "sekuire_id, name, version, description, 
     runtime_status, verification_status, reputation_score, last_heartbeat_at, \
     heartbeat_interval_s, pending_command, installations, status_reason, status_changed_at, \
     status_changed_by, created_at, updated_at, revision";
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AgentRow {
@@ -139,6 +139,20 @@ impl Store {
             .into_agent(now_ms())
     }
 
+    /// The agent as a write transaction sees it, which holds the write lock.
+    pub(super) async fn agent_in(
+        tx: &mut SqliteConnection,
+        sekuire_id: &str,
+    ) -> AppResult<AgentRow> {
+        sqlx::query_as(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id = ?"
+        ))
+        .bind(sekuire_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::unknown_agent(sekuire_id))
+    }
+
     /// Applies a lifecycle command: checks the revision and the state machine, then writes
     /// the new state, the audit entry, the lifecycle log line and the installations'
     /// pending command in one transaction. A same-state request changes nothing.
@@ -157,13 +171,7 @@ impl Store {
         } = *command;
         let _urgent = self.priority.urgent();
         let mut tx = super::begin_write(&self.write).await?;
-        let row: AgentRow = sqlx::query_as(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id = ?"
-        ))
-        .bind(sekuire_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::unknown_agent(sekuire_id))?;
+        let row = Self::agent_in(&mut tx, sekuire_id).await?;
         if let Some(expected) = expected_revision.filter(|r| *r != row.revision) {
             return Err(AppError::PreconditionFailed {
                 sekuire_id: sekuire_id.to_owned(),

@@ -242,13 +242,7 @@ impl Store {
         let now = now_ms();
         let _urgent = self.priority.urgent();
         let mut tx = super::begin_write(&self.write).await?;
-        let row: AgentRow = sqlx::query_as(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id = ?"
-        ))
-        .bind(sekuire_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::unknown_agent(sekuire_id))?;
+        let row = Self::agent_in(&mut tx, sekuire_id).await?;
         if row.runtime_status == RuntimeStatus::Terminated.as_str() {
             return Err(AppError::InvalidTransition(format!(
                 "agent {sekuire_id} ({}) is terminated; its record, verification included, is final",

@@ -4,12 +4,21 @@ use crate::harness::{assert_error, read, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct Instance {
-    id: String,
-    token: String,
+/// A running instance's credentials, from its bootstrap.
+pub(crate) struct Instance {
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) refresh_token: String,
 }
 
+/// Issues an install token for `sekuire_id` and bootstraps with it, heartbeating every
+/// minute.
 async fn install(app: &TestApp, sekuire_id: &str) -> Instance {
+    install_every(app, sekuire_id, 60).await
+}
+
+/// As [`install`], heartbeating every `interval` seconds.
+pub(crate) async fn install_every(app: &TestApp, sekuire_id: &str, interval: i64) -> Instance {
     let (status, token) = app
         .post(
             &app.admin,
@@ -22,29 +31,36 @@ async fn install(app: &TestApp, sekuire_id: &str) -> Instance {
     let response = app
         .client
         .post(app.url("/api/v1/installations/bootstrap"))
-        .json(&json!({"install_token": token["token"], "upstream_url": "http://x", "capabilities": [], "heartbeat_interval_seconds": 60}))
+        .json(&json!({"install_token": token["token"], "upstream_url": "http://x", "capabilities": [], "heartbeat_interval_seconds": interval}))
         .send()
         .await
         .unwrap();
     let (status, boot) = read(response).await;
     assert_eq!(status, StatusCode::OK, "{boot}");
-    assert_eq!(boot["heartbeat_interval"], 60);
+    assert_eq!(boot["heartbeat_interval"], interval);
+    let text = |field: &str| boot[field].as_str().unwrap().to_owned();
     Instance {
-        id: boot["installation_id"].as_str().unwrap().to_owned(),
-        token: boot["runtime_token"].as_str().unwrap().to_owned(),
+        id: text("installation_id"),
+        token: text("runtime_token"),
+        refresh_token: text("refresh_token"),
     }
 }
 
-async fn lease(app: &TestApp, instance: &Instance) -> Value {
+/// A lease of installation `id` with `token`, as its runtime sends it; status and body.
+pub(crate) async fn lease_with(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {
     let response = app
         .client
-        .post(app.url(&format!("/api/v1/installations/{}/lease", instance.id)))
-        .bearer_auth(&instance.token)
-        .json(&json!({"status": "running", "heartbeat_interval_seconds": 60}))
+        .post(app.url(&format!("/api/v1/installations/{id}/lease")))
+        .bearer_auth(token)
+        .json(&json!({"status": "running"}))
         .send()
         .await
         .unwrap();
-    let (status, body) = read(response).await;
+    read(response).await
+}
+
+async fn lease(app: &TestApp, instance: &Instance) -> Value {
+    let (status, body) = lease_with(app, &instance.id, &instance.token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["lease_expires_at"].is_string());
     body
