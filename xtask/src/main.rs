@@ -65,6 +65,42 @@ pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// What the release nightly adds to the wasm flags: panics abort at once, without
+/// messages, locations or `Debug` text (the dashboard never shows `Debug` output to users).
+const RELEASE_NIGHTLY_FLAGS: &str =
+    "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none";
+
+/// The wasm flags of `.cargo/config.toml` (`[target.wasm32-unknown-unknown] rustflags`)
+/// followed by [`RELEASE_NIGHTLY_FLAGS`]: an environment variable replaces the configured
+/// flags rather than adding to them, so they are read from the one place they are set.
+fn release_nightly_rustflags(root: &Path) -> Result<String> {
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml"))?;
+    let configured = configured_wasm_rustflags(&config)
+        .context(".cargo/config.toml has no rustflags for wasm32-unknown-unknown")?;
+    Ok(format!("{} {RELEASE_NIGHTLY_FLAGS}", configured.join(" ")))
+}
+
+/// The `rustflags` array of the `[target.wasm32-unknown-unknown]` table (a TOML array of
+/// plain strings, which reads as JSON).
+fn configured_wasm_rustflags(config: &str) -> Option<Vec<String>> {
+    let table = config.split("[target.wasm32-unknown-unknown]").nth(1)?;
+    let table = table.split("\n[").next()?;
+    let array = table
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("rustflags"))?
+        .trim_start()
+        .strip_prefix('=')?;
+    let flags: Vec<String> = array
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|flag| flag.trim().trim_matches('"').to_owned())
+        .filter(|flag| !flag.is_empty())
+        .collect();
+    Some(flags)
+}
+
 /// Builds the dashboard with Trunk (release, wasm-opt) and writes `.gz`/`.br` beside each
 /// asset for the registry to serve. Returns the sizes of the shipped assets.
 pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
@@ -83,9 +119,7 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
             .env("CARGO_UNSTABLE_BUILD_STD", tools::BUILD_STD)
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                // Panics abort at once, without messages, locations or `Debug` text: the
-                // dashboard never shows `Debug` output to users.
-                "--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none",
+                release_nightly_rustflags(root)?,
             )
             .env_remove("CARGO");
     } else {
@@ -361,6 +395,23 @@ fn test(root: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::Tally;
+
+    #[test]
+    fn the_release_nightly_keeps_the_configured_wasm_flags() {
+        let config = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cargo/config.toml"),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            super::configured_wasm_rustflags(&config),
+            Some(vec!["--cfg".to_owned(), "erase_components".to_owned()])
+        );
+        let other = "[alias]\nx = \"y\"\n[target.wasm32-unknown-unknown]\nrunner = \"r\"\nrustflags = [\"-Ca\", \"-Cb\"]\n[build]\nrustflags = [\"-Cz\"]\n";
+        assert_eq!(
+            super::configured_wasm_rustflags(other),
+            Some(vec!["-Ca".to_owned(), "-Cb".to_owned()])
+        );
+    }
 
     #[test]
     fn result_lines_add_up() {
