@@ -10,25 +10,13 @@ use crate::model::route::Route;
 use crate::pages::{
     agent::AgentPage, audit::AuditPage, connect::ConnectPage, fleet::FleetPage, not_found::NotFound,
 };
-use crate::router::{provide_location, use_location};
+use crate::router::{provide_location, use_go, use_location, use_replace, History};
 use crate::state::live::LiveFeed;
 use crate::state::{storage, use_app, AppContext};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
-
-/// Navigates to a dashboard URL, pushing a history entry. `Copy`, for use in handlers.
-pub fn use_go() -> impl Fn(&str) + Copy + 'static {
-    let location = use_location();
-    move |url: &str| location.navigate(url, false)
-}
-
-/// Like [`use_go`] but replacing the current history entry.
-pub fn use_replace() -> impl Fn(&str) + Copy + 'static {
-    let location = use_location();
-    move |url: &str| location.navigate(url, true)
-}
 
 /// The whole dashboard.
 #[component]
@@ -62,7 +50,7 @@ pub fn App() -> impl IntoView {
     let location = provide_location();
     Effect::new(move |_| {
         if location.route.with(|r| *r == Route::Home) {
-            location.navigate("/agents", true);
+            location.navigate("/agents", History::Replace);
         }
     });
     let page = move || match location.route.get() {

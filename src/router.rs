@@ -9,6 +9,27 @@ use crate::model::route::{is_dashboard_href, Query, Route};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// How a navigation treats the browser's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// A new entry: Back returns to where the user was.
+    Push,
+    /// The current entry changes: a filter being typed, a redirect.
+    Replace,
+}
+
+/// Navigates to a dashboard URL, pushing a history entry. `Copy`, for use in handlers.
+pub fn use_go() -> impl Fn(&str) + Copy + 'static {
+    let location = use_location();
+    move |url: &str| location.navigate(url, History::Push)
+}
+
+/// Like [`use_go`] but replacing the current history entry.
+pub fn use_replace() -> impl Fn(&str) + Copy + 'static {
+    let location = use_location();
+    move |url: &str| location.navigate(url, History::Replace)
+}
+
 /// Where the dashboard is, following the address bar.
 #[derive(Clone, Copy)]
 pub struct Location {
@@ -32,19 +53,22 @@ impl Location {
 
     /// Goes to a dashboard URL (`/agents?…`), adding a history entry or replacing the
     /// current one. A new page starts at the top.
-    pub fn navigate(&self, url: &str, replace: bool) {
+    pub fn navigate(&self, url: &str, how: History) {
         let Ok(history) = window().history() else {
             return;
         };
-        let pushed = if replace {
-            history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url))
-        } else {
-            history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url))
+        let pushed = match how {
+            History::Replace => {
+                history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url))
+            }
+            History::Push => {
+                history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url))
+            }
         };
         if pushed.is_ok() {
             let old_path = self.path.get_untracked();
             self.follow_address_bar();
-            if !replace && old_path != self.path.get_untracked() {
+            if how == History::Push && old_path != self.path.get_untracked() {
                 window().scroll_to_with_x_and_y(0.0, 0.0);
             }
         }
@@ -83,7 +107,7 @@ pub fn provide_location() -> Location {
     let clicks = window_event_listener(leptos::ev::click, move |ev| {
         if let Some(href) = in_app_link(&ev) {
             ev.prevent_default();
-            location.navigate(&href, false);
+            location.navigate(&href, History::Push);
         }
     });
     on_cleanup(move || {

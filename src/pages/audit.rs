@@ -2,12 +2,12 @@
 //! the filtered set.
 
 use crate::api::ApiFailure;
-use crate::app::use_go;
 use crate::components::badges::ShortId;
 use crate::model::audit_query::AuditQuery;
 use crate::model::fleet_query::toggle;
 use crate::model::time::exact_time;
 use crate::pages::{settle, ErrorPanel, LatestOnly};
+use crate::router::use_go;
 use crate::router::use_location;
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, ToastKind};

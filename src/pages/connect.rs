@@ -1,8 +1,8 @@
 //! `/connect`: registry URL and API key, checked with `GET /api/v1/me`.
 
 use crate::api::Registry;
-use crate::app::use_replace;
 use crate::router::use_location;
+use crate::router::use_replace;
 use crate::state::{storage, use_app};
 use leptos::prelude::*;
 use leptos::task::spawn_local;

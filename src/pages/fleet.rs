@@ -2,7 +2,6 @@
 //! work (the browser never downloads the fleet); the view lives in the URL.
 
 use crate::api::ApiFailure;
-use crate::app::{use_go, use_replace};
 use crate::components::badges::{
     HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
 };
@@ -12,6 +11,7 @@ use crate::model::fleet_query::{Facet, FleetQuery, SORTS};
 use crate::model::time::parse_timestamp_ms;
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel, LatestOnly};
 use crate::router::use_location;
+use crate::router::{use_go, use_replace};
 use crate::state::live::LiveEvent;
 use crate::state::{use_app, AppContext, ToastKind};
 use fleet_protocol::{
