@@ -17,11 +17,19 @@ use json::{
 
 pub mod json;
 
+/// Where a failed call got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// The registry could not be reached at all (network down, registry stopped, CORS).
+    Nothing,
+    /// The registry answered with this HTTP status.
+    Registry(u16),
+}
+
 /// Why a call failed, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiFailure {
-    /// HTTP status; 0 when the registry could not be reached at all.
-    pub status: u16,
+    pub reached: Reached,
     pub code: Option<ErrorCode>,
     pub message: String,
 }
@@ -35,7 +43,7 @@ impl ApiFailure {
             _ => "the request failed".to_owned(),
         };
         ApiFailure {
-            status: 0,
+            reached: Reached::Nothing,
             code: None,
             message: format!("The registry could not be reached ({detail})."),
         }
@@ -43,12 +51,12 @@ impl ApiFailure {
 
     /// The registry is down or the network is gone: retry later, keep what is shown.
     pub fn is_unreachable(&self) -> bool {
-        self.status == 0
+        self.reached == Reached::Nothing
     }
 
     /// The key was rejected: sign in again.
     pub fn is_unauthorized(&self) -> bool {
-        self.code == Some(ErrorCode::Unauthorized) || self.status == 401
+        self.code == Some(ErrorCode::Unauthorized) || self.reached == Reached::Registry(401)
     }
 
     /// Someone changed the agent since it was loaded.
@@ -287,7 +295,7 @@ pub struct CsvExport {
 impl Text {
     fn parse<T: FromJson>(self) -> Result<T, ApiFailure> {
         decode(&self.body).map_err(|err| ApiFailure {
-            status: self.status,
+            reached: Reached::Registry(self.status),
             code: None,
             message: format!("The registry sent an answer this dashboard cannot read ({err})."),
         })
@@ -299,12 +307,12 @@ async fn failure(response: Response) -> ApiFailure {
     let body = response.text().await.unwrap_or_default();
     match decode::<ApiError>(&body) {
         Ok(body) => ApiFailure {
-            status,
+            reached: Reached::Registry(status),
             code: Some(body.error),
             message: body.message,
         },
         Err(_) => ApiFailure {
-            status,
+            reached: Reached::Registry(status),
             code: None,
             message: format!("The registry answered {status} {}.", response.status_text()),
         },
