@@ -6,11 +6,13 @@
 
 mod lifecycle;
 mod onboarding;
+mod sort;
 mod whole_number;
 mod wire;
 
 pub use lifecycle::*;
 pub use onboarding::*;
+pub use sort::*;
 pub use wire::*;
 
 /// Longest reason accepted with a lifecycle command, in characters.

@@ -2,21 +2,36 @@
 //! link reproduces the view and back/forward work.
 
 use super::{join_list, parse_list, query_string};
-use fleet_protocol::{Agent, Health, RuntimeStatus, VerificationStatus};
+use fleet_protocol::{Agent, AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
 
 /// Rows a fleet page shows.
 pub const PAGE_SIZE: u32 = 50;
 
-/// Sort orders offered in the fleet table, as the registry spells them.
-pub const SORTS: [(&str, &str); 8] = [
-    ("name", "Name A–Z"),
-    ("-name", "Name Z–A"),
-    ("-reputation_score", "Reputation, high first"),
-    ("reputation_score", "Reputation, low first"),
-    ("-last_heartbeat_at", "Heartbeat, newest first"),
-    ("last_heartbeat_at", "Heartbeat, oldest first"),
-    ("runtime_status", "Runtime state"),
-    ("-updated_at", "Recently changed"),
+/// Sort orders offered in the fleet table.
+pub const SORTS: [(AgentSort, &str); 8] = [
+    (AgentSort::by(SortKey::Name, false), "Name A–Z"),
+    (AgentSort::by(SortKey::Name, true), "Name Z–A"),
+    (
+        AgentSort::by(SortKey::ReputationScore, true),
+        "Reputation, high first",
+    ),
+    (
+        AgentSort::by(SortKey::ReputationScore, false),
+        "Reputation, low first",
+    ),
+    (
+        AgentSort::by(SortKey::LastHeartbeatAt, true),
+        "Heartbeat, newest first",
+    ),
+    (
+        AgentSort::by(SortKey::LastHeartbeatAt, false),
+        "Heartbeat, oldest first",
+    ),
+    (
+        AgentSort::by(SortKey::RuntimeStatus, false),
+        "Runtime state",
+    ),
+    (AgentSort::by(SortKey::UpdatedAt, true), "Recently changed"),
 ];
 
 /// The fleet page's chip filters, one per enum the registry filters by.
@@ -70,8 +85,8 @@ pub struct FleetQuery {
     pub health: Vec<Health>,
     pub verification_status: Vec<VerificationStatus>,
     pub min_reputation: Option<u8>,
-    /// Registry sort spec; empty means by name.
-    pub sort: String,
+    /// One of [`SORTS`]; by name unless chosen.
+    pub sort: AgentSort,
     /// Keyset cursor of the page; `None` for the first.
     pub cursor: Option<String>,
     /// 1-based page number, for display; the cursor is what fetches.
@@ -90,7 +105,8 @@ impl FleetQuery {
                 .and_then(|v| v.parse().ok())
                 .filter(|v| *v <= 100),
             sort: get("sort")
-                .filter(|s| SORTS.iter().any(|(spec, _)| spec == s))
+                .and_then(|s| s.parse().ok())
+                .filter(|s| SORTS.iter().any(|(offered, _)| offered == s))
                 .unwrap_or_default(),
             cursor: get("cursor").filter(|c| !c.is_empty()),
             page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
@@ -144,7 +160,14 @@ impl FleetQuery {
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
             ),
-            ("sort", self.sort.clone()),
+            (
+                "sort",
+                if self.sort == AgentSort::default() {
+                    String::new()
+                } else {
+                    self.sort.to_string()
+                },
+            ),
         ]
     }
 
@@ -246,7 +269,7 @@ mod tests {
             runtime_status: vec![RuntimeStatus::Paused],
             health: vec![Health::Stale, Health::Unhealthy],
             min_reputation: Some(40),
-            sort: "-reputation_score".into(),
+            sort: AgentSort::by(SortKey::ReputationScore, true),
             ..FleetQuery::default()
         };
         let url = view.to_url();
@@ -271,7 +294,7 @@ mod tests {
             ("min_reputation", "900"),
             ("page", "-3"),
         ]);
-        assert_eq!(view.sort, "");
+        assert_eq!(view.sort, AgentSort::default());
         assert_eq!(view.min_reputation, None);
         assert_eq!(view.page, 1);
     }

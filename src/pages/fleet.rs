@@ -358,16 +358,16 @@ pub fn FleetPage() -> impl IntoView {
                     <select
                         data-testid="sort"
                         on:change=move |ev| {
-                            let sort = event_target_value(&ev);
-                            set_view(&|v| v.sort = if sort == "name" { String::new() } else { sort.clone() });
+                            let sort = event_target_value(&ev).parse().unwrap_or_default();
+                            set_view(&|v| v.sort = sort);
                         }
                     >
                         {SORTS
                             .into_iter()
-                            .map(|(spec, label)| view! {
+                            .map(|(sort, label)| view! {
                                 <option
-                                    value=spec
-                                    selected=move || view_q.with(|v| v.sort == spec || (v.sort.is_empty() && spec == "name"))
+                                    value=sort.to_string()
+                                    selected=move || view_q.with(|v| v.sort == sort)
                                 >
                                     {label}
                                 </option>

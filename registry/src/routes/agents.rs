@@ -4,7 +4,7 @@ use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::{comma_list, AgentId, ApiQuery, IfMatch, JsonBody};
 use crate::request_id;
-use crate::store::{AgentFilter, AgentSort, Caller, LifecycleCommand};
+use crate::store::{AgentFilter, Caller, LifecycleCommand};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fleet_protocol::{
-    is_disguising_char, is_valid_sekuire_id, Agent, AgentList, ApiError, BulkOutcome, BulkRequest,
-    BulkResponse, InstallationList, LifecycleAction, LifecycleRequest, LifecycleResponse,
-    DEFAULT_PAGE_LIMIT, MAX_BULK_IDS, MAX_PAGE_LIMIT, MAX_REASON_CHARS, MAX_SEARCH_CHARS,
+    is_disguising_char, is_valid_sekuire_id, Agent, AgentList, AgentSort, ApiError, BulkOutcome,
+    BulkRequest, BulkResponse, InstallationList, LifecycleAction, LifecycleRequest,
+    LifecycleResponse, DEFAULT_PAGE_LIMIT, MAX_BULK_IDS, MAX_PAGE_LIMIT, MAX_REASON_CHARS,
+    MAX_SEARCH_CHARS,
 };
 use serde::Deserialize;
 
@@ -51,10 +52,8 @@ pub struct AgentListQuery {
     min_reputation: Option<u8>,
     #[param(minimum = 0, maximum = 100)]
     max_reputation: Option<u8>,
-    /// Sort key, `-` first for descending; by name when absent or empty.
-    #[param(
-        pattern = r"^(-?(name|reputation_score|last_heartbeat_at|runtime_status|updated_at))?$"
-    )]
+    /// Sort key, `-` first for descending; by name when absent or empty. Its pattern is
+    /// written from `fleet_protocol::SortKey` (see `contract.rs`).
     sort: Option<String>,
     /// Page size, default 50; values above 500 are served as 500.
     #[param(minimum = 1, maximum = 4294967295_u64)]
@@ -114,7 +113,7 @@ pub async fn list_agents(
     ApiQuery(query): ApiQuery<AgentListQuery>,
 ) -> AppResult<Json<AgentList>> {
     let sort = match query.sort.as_deref() {
-        Some(s) if !s.is_empty() => s.parse()?,
+        Some(s) if !s.is_empty() => s.parse().map_err(AppError::InvalidRequest)?,
         _ => AgentSort::default(),
     };
     let list = state

@@ -110,6 +110,7 @@ fn complete(document: &mut Value) {
     }
     require_an_agent(document);
     plain_text_reasons(document);
+    sort_vocabulary(document);
     settable_verification(document);
 }
 
@@ -132,6 +133,21 @@ fn plain_text_reasons(document: &mut Value) {
             .and_then(Value::as_object_mut)
         {
             reason.insert("pattern".into(), json!(REASON_PATTERN));
+        }
+    }
+}
+
+/// The fleet list's `sort` takes the names of `fleet_protocol::SortKey`.
+fn sort_vocabulary(document: &mut Value) {
+    let parameters = document
+        .pointer_mut("/paths/~1api~1v1~1agents/get/parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter(|p| p["name"] == "sort");
+    for parameter in parameters {
+        if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) {
+            schema.insert("pattern".into(), json!(fleet_protocol::sort_pattern()));
         }
     }
 }

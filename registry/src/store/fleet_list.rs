@@ -7,7 +7,9 @@ use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use fleet_protocol::{AgentList, FleetSummary, Health, RuntimeStatus, VerificationStatus};
+use fleet_protocol::{
+    AgentList, AgentSort, FleetSummary, Health, RuntimeStatus, SortKey, VerificationStatus,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -22,90 +24,20 @@ pub struct AgentFilter {
     pub max_reputation: Option<u8>,
 }
 
-/// A column the fleet list sorts by; ties are broken by `sekuire_id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Name,
-    ReputationScore,
-    LastHeartbeatAt,
-    RuntimeStatus,
-    UpdatedAt,
-}
-
-impl SortKey {
-    fn wire_name(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::ReputationScore => "reputation_score",
-            Self::LastHeartbeatAt => "last_heartbeat_at",
-            Self::RuntimeStatus => "runtime_status",
-            Self::UpdatedAt => "updated_at",
-        }
-    }
-
-    /// The SQL expression sorted on; each has an index (see the migration). Agents that
-    /// never sent a heartbeat sort as time zero: first ascending, last descending.
-    fn sql(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::ReputationScore => "reputation_score",
-            Self::LastHeartbeatAt => "IFNULL(last_heartbeat_at, 0)",
-            Self::RuntimeStatus => "runtime_status",
-            Self::UpdatedAt => "updated_at",
-        }
-    }
-
-    fn is_text(self) -> bool {
-        matches!(self, Self::Name | Self::RuntimeStatus)
+/// The SQL expression a key sorts on; each has an index (see the migrations). Agents that
+/// never sent a heartbeat sort as time zero: first ascending, last descending.
+fn sort_sql(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Name => "name",
+        SortKey::ReputationScore => "reputation_score",
+        SortKey::LastHeartbeatAt => "IFNULL(last_heartbeat_at, 0)",
+        SortKey::RuntimeStatus => "runtime_status",
+        SortKey::UpdatedAt => "updated_at",
     }
 }
 
-/// Sort order of the fleet list: `name`, `-reputation_score`, ….
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AgentSort {
-    pub key: SortKey,
-    pub descending: bool,
-}
-
-impl Default for AgentSort {
-    fn default() -> Self {
-        AgentSort {
-            key: SortKey::Name,
-            descending: false,
-        }
-    }
-}
-
-impl std::str::FromStr for AgentSort {
-    type Err = AppError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (descending, name) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
-        let key = [
-            SortKey::Name,
-            SortKey::ReputationScore,
-            SortKey::LastHeartbeatAt,
-            SortKey::RuntimeStatus,
-            SortKey::UpdatedAt,
-        ]
-        .into_iter()
-        .find(|k| k.wire_name() == name)
-        .ok_or_else(|| AppError::InvalidRequest(format!("cannot sort by `{s}`")))?;
-        Ok(AgentSort { key, descending })
-    }
-}
-
-impl AgentSort {
-    fn spec(self) -> String {
-        format!(
-            "{}{}",
-            if self.descending { "-" } else { "" },
-            self.key.wire_name()
-        )
-    }
+fn sorts_text(key: SortKey) -> bool {
+    matches!(key, SortKey::Name | SortKey::RuntimeStatus)
 }
 
 /// Position after the last row of a page: the row's sort value and id. Opaque to clients.
@@ -133,10 +65,10 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         let value_fits = matches!(
-            (&cursor.value, sort.key.is_text()),
+            (&cursor.value, sorts_text(sort.key)),
             (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
         );
-        if cursor.sort != sort.spec() || !value_fits {
+        if cursor.sort != sort.to_string() || !value_fits {
             return Err(AppError::InvalidRequest(
                 "cursor belongs to another sort order; start again without it".into(),
             ));
@@ -153,7 +85,7 @@ impl Cursor {
             SortKey::UpdatedAt => CursorValue::Int(row.updated_at),
         };
         Cursor {
-            sort: sort.spec(),
+            sort: sort.to_string(),
             value,
             id: row.sekuire_id.clone(),
         }
@@ -206,7 +138,7 @@ fn push_filter(
     usage: FilterUse,
 ) {
     let column = |name: &str| match usage {
-        FilterUse::WalkSortIndex(sort) if sort.sql() != name => format!("+{name}"),
+        FilterUse::WalkSortIndex(sort) if sort_sql(sort) != name => format!("+{name}"),
         _ => name.to_owned(),
     };
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -279,7 +211,7 @@ impl Store {
             (">", "ASC")
         };
         if let Some(cursor) = &cursor {
-            page.push(format!(" AND ({}, sekuire_id) {cmp} (", sort.key.sql()));
+            page.push(format!(" AND ({}, sekuire_id) {cmp} (", sort_sql(sort.key)));
             match &cursor.value {
                 CursorValue::Int(v) => page.push_bind(*v),
                 CursorValue::Text(v) => page.push_bind(v.clone()),
@@ -288,7 +220,7 @@ impl Store {
         }
         page.push(format!(
             " ORDER BY {} {dir}, sekuire_id {dir} LIMIT ",
-            sort.key.sql()
+            sort_sql(sort.key)
         ))
         .push_bind(i64::from(limit) + 1);
         let mut rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;

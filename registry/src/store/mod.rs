@@ -16,7 +16,7 @@ mod tickets;
 
 pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
 pub use audit::AuditFilter;
-pub use fleet_list::{AgentFilter, AgentSort, SortKey};
+pub use fleet_list::AgentFilter;
 pub use installations::LeaseOutcome;
 pub use installations::Revoke;
 pub use keys::{ApiKeyRecord, Caller, DEFAULT_WORKSPACE};
