@@ -3,6 +3,7 @@
 
 use crate::components::dialog::Modal;
 use crate::model::confirm::{bulk_terminate_confirmed, bulk_terminate_phrase, terminate_confirmed};
+use crate::model::fleet_rows::BulkLine;
 use fleet_protocol::{LifecycleAction, MAX_REASON_CHARS};
 use leptos::prelude::*;
 
@@ -125,14 +126,6 @@ pub fn TerminateDialog(
             </div>
         </Modal>
     }
-}
-
-/// One line of a bulk result, in words.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BulkLine {
-    pub agent_name: String,
-    pub ok: bool,
-    pub text: String,
 }
 
 /// Pause, resume or terminate the selected agents; lists them before and the outcome of

@@ -5,6 +5,7 @@ pub mod agent_detail;
 pub mod audit_query;
 pub mod confirm;
 pub mod fleet_query;
+pub mod fleet_rows;
 pub mod log_query;
 pub mod route;
 pub mod time;

@@ -1,0 +1,128 @@
+//! The fleet page's rows as plain data: patching one agent in place when the registry says
+//! it changed, and the words for each outcome of a bulk action.
+
+use fleet_protocol::{Agent, AgentList, BulkOutcome, LifecycleAction};
+
+/// True when the agent `sekuire_id` is on the page.
+pub fn is_on_page(list: &Option<AgentList>, sekuire_id: &str) -> bool {
+    list.as_ref()
+        .is_some_and(|l| l.agents.iter().any(|a| a.sekuire_id == sekuire_id))
+}
+
+/// Applies `change` to the agent `sekuire_id` of the page, if it is on it; true if it was.
+pub fn patch_row(
+    list: &mut Option<AgentList>,
+    sekuire_id: &str,
+    change: impl FnOnce(&mut Agent),
+) -> bool {
+    let row = list
+        .as_mut()
+        .and_then(|l| l.agents.iter_mut().find(|a| a.sekuire_id == sekuire_id));
+    match row {
+        Some(row) => {
+            change(row);
+            true
+        }
+        None => false,
+    }
+}
+
+/// One line of a bulk action's outcome, as the dialog lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkLine {
+    pub agent_name: String,
+    pub ok: bool,
+    pub text: String,
+}
+
+/// The lines of a bulk outcome, by agent name (`targets` are the ids and names sent):
+/// "paused", "already paused", or the registry's reason for refusing.
+pub fn bulk_lines(
+    action: LifecycleAction,
+    results: &[BulkOutcome],
+    targets: &[(String, String)],
+) -> Vec<BulkLine> {
+    results
+        .iter()
+        .map(|r| BulkLine {
+            agent_name: targets
+                .iter()
+                .find(|(id, _)| *id == r.sekuire_id)
+                .map_or_else(|| r.sekuire_id.clone(), |(_, name)| name.clone()),
+            ok: r.ok,
+            text: match (r.ok, r.changed) {
+                (true, Some(true)) => action.past_tense().to_owned(),
+                (true, _) => format!("already {}", action.past_tense()),
+                (false, _) => r.message.clone().unwrap_or_else(|| "failed".into()),
+            },
+        })
+        .collect()
+}
+
+/// "3 of 4 agents paused."
+pub fn bulk_summary(action: LifecycleAction, lines: &[BulkLine]) -> String {
+    let done = lines.iter().filter(|l| l.ok).count();
+    format!("{done} of {} agents {}.", lines.len(), action.past_tense())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleet_protocol::ErrorCode;
+
+    fn outcome(id: &str, ok: bool, changed: Option<bool>, message: Option<&str>) -> BulkOutcome {
+        BulkOutcome {
+            sekuire_id: id.into(),
+            ok,
+            changed,
+            error: (!ok).then_some(ErrorCode::InvalidTransition),
+            message: message.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn bulk_outcomes_read_by_name_with_the_registrys_reasons() {
+        let targets = [
+            ("a".to_owned(), "alpha".to_owned()),
+            ("b".to_owned(), "beta".to_owned()),
+        ];
+        let lines = bulk_lines(
+            LifecycleAction::Pause,
+            &[
+                outcome("a", true, Some(true), None),
+                outcome("b", true, Some(false), None),
+                outcome("c", false, None, Some("agent c is terminated")),
+            ],
+            &targets,
+        );
+        let texts: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| (l.agent_name.as_str(), l.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("alpha", "paused"),
+                ("beta", "already paused"),
+                ("c", "agent c is terminated")
+            ]
+        );
+        assert_eq!(
+            bulk_summary(LifecycleAction::Pause, &lines),
+            "2 of 3 agents paused."
+        );
+    }
+
+    #[test]
+    fn a_row_is_patched_only_when_it_is_on_the_page() {
+        let mut list = None;
+        assert!(!patch_row(&mut list, "a", |_| unreachable!()));
+        assert!(!is_on_page(&list, "a"));
+        let mut list = Some(AgentList {
+            agents: Vec::new(),
+            total: 0,
+            next_cursor: None,
+        });
+        assert!(!patch_row(&mut list, "a", |_| unreachable!()));
+    }
+}
