@@ -6,9 +6,10 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fleet_dashboard::api::json::{
-    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body, FromJson,
+use fleet_dashboard::api::bodies::{
+    bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body,
 };
+use fleet_dashboard::api::json::{decode, FromJson};
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditAction, AuditEntry, AuditPage, BulkOutcome, BulkRequest,
     BulkResponse, ErrorCode, EventTicket, FleetSummary, Health, HeartbeatEvent, InstallToken,

@@ -258,7 +258,15 @@ async fn main() -> Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let fanout = registry::sse_fanout(&main_registry, &prepared.key, &agent, 100, 40).await?;
+    let fanout = registry::sse_fanout(
+        &main_registry,
+        &prepared.key,
+        &prepared.stream_keys,
+        &agent,
+        100,
+        40,
+    )
+    .await?;
     let _ = writeln!(out, "### Live events: 100 open streams, 40 changes\n");
     let _ = writeln!(
         out,

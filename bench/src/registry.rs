@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// Keys the fan-out's streams are spread over, as a key may hold only so many streams:
+/// enough for 128 streams.
+const STREAM_KEYS: usize = 128_usize.div_ceil(fleet_registry::events::MAX_STREAMS_PER_KEY);
+
 /// Concurrent clients of the load generator.
 pub const CONCURRENCY: usize = 32;
 
@@ -20,6 +24,8 @@ pub const CONCURRENCY: usize = 32;
 pub struct Prepared {
     pub dir: TempDir,
     pub key: String,
+    /// Viewer keys for the event streams: a key may hold 16 streams at once.
+    pub stream_keys: Vec<String>,
     pub installations: Vec<(String, String)>,
     pub seed_time: Duration,
 }
@@ -31,6 +37,11 @@ pub async fn prepare(agents: usize, installations: usize) -> Result<Prepared> {
     fleet_registry::demo::seed_fleet(&store, agents, 1).await?;
     let seed_time = started.elapsed();
     let key = store.create_key("bench", Role::Admin, "default").await?;
+    let mut stream_keys = Vec::with_capacity(STREAM_KEYS);
+    for i in 0..STREAM_KEYS {
+        let name = format!("bench-streams-{i}");
+        stream_keys.push(store.create_key(&name, Role::Viewer, "default").await?);
+    }
     let live: Vec<String> = store
         .agent_ids()
         .await?
@@ -56,6 +67,7 @@ pub async fn prepare(agents: usize, installations: usize) -> Result<Prepared> {
     Ok(Prepared {
         dir,
         key,
+        stream_keys,
         installations,
         seed_time,
     })
@@ -238,6 +250,7 @@ impl Drop for TrivialServer {
 pub async fn sse_fanout(
     registry: &Registry,
     key: &str,
+    stream_keys: &[String],
     agent: &str,
     clients: usize,
     changes: usize,
@@ -248,7 +261,7 @@ pub async fn sse_fanout(
     for c in 0..clients {
         let ticket: serde_json::Value = client
             .post(format!("{}/api/v1/events/ticket", registry.base))
-            .header("X-API-Key", key)
+            .header("X-API-Key", &stream_keys[c % stream_keys.len()])
             .send()
             .await?
             .json()
@@ -258,6 +271,11 @@ pub async fn sse_fanout(
             .get(format!("{}/api/v1/events?ticket={ticket}", registry.base))
             .send()
             .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "event stream {c} was refused: {}",
+            response.status()
+        );
         let received = received.clone();
         let agent = agent.to_owned();
         readers.push(tokio::spawn(async move {

@@ -1,4 +1,4 @@
-//! Reading the registry's JSON into the protocol's types, and writing request bodies.
+//! Reading the registry's JSON into the protocol's types (`bodies.rs` writes requests).
 //!
 //! Decision: the browser parses (`JSON.parse`) and this module reads fields by name.
 //! serde_json's generic deserializer, instantiated for every wire type, was about 27 KB
@@ -9,10 +9,9 @@
 //! output, so a renamed field fails a test.
 
 use fleet_protocol::{
-    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkRequest, BulkResponse,
-    EventTicket, FleetSummary, Health, HeartbeatEvent, InstallToken, Installation,
-    InstallationList, LifecycleRequest, LifecycleResponse, LogEntry, LogPage, Me, RuntimeStatus,
-    VerificationStatus, WorkspaceSummary,
+    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkResponse, EventTicket,
+    FleetSummary, Health, HeartbeatEvent, InstallToken, Installation, InstallationList,
+    LifecycleResponse, LogEntry, LogPage, Me, RuntimeStatus, VerificationStatus, WorkspaceSummary,
 };
 use js_sys::{Array, Object, Reflect, JSON};
 use serde_json::{Map, Number, Value};
@@ -398,76 +397,4 @@ impl FromJson for HeartbeatEvent {
             health: j.wire("health")?,
         })
     }
-}
-
-/// The body of pause, resume and terminate, as serde would write it.
-pub fn lifecycle_body(request: &LifecycleRequest) -> String {
-    let LifecycleRequest { reason } = request;
-    object_body(&[("reason", reason.as_deref().map(JsValue::from_str))])
-}
-
-/// The body of a bulk action, as serde would write it.
-pub fn bulk_body(request: &BulkRequest) -> String {
-    let BulkRequest { ids, reason } = request;
-    let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
-    object_body(&[
-        ("ids", Some(list.into())),
-        ("reason", reason.as_deref().map(JsValue::from_str)),
-    ])
-}
-
-/// The body of a verification decision.
-pub fn verification_body(request: &fleet_protocol::VerificationRequest) -> String {
-    let fleet_protocol::VerificationRequest { status, reason } = request;
-    object_body(&[
-        ("status", Some(JsValue::from_str(status.as_str()))),
-        ("reason", reason.as_deref().map(JsValue::from_str)),
-    ])
-}
-
-/// The body of an installation's revoke.
-pub fn revoke_body(request: &fleet_protocol::RevokeRequest) -> String {
-    let fleet_protocol::RevokeRequest {
-        reason,
-        shutdown_timeout_ms,
-    } = request;
-    object_body(&[
-        ("reason", reason.as_deref().map(JsValue::from_str)),
-        (
-            "shutdown_timeout_ms",
-            shutdown_timeout_ms.map(|ms| JsValue::from_f64(ms as f64)),
-        ),
-    ])
-}
-
-/// The body of an install token request.
-pub fn install_token_body(request: &fleet_protocol::InstallTokenRequest) -> String {
-    let fleet_protocol::InstallTokenRequest {
-        sekuire_id,
-        agent_id,
-        expiry_minutes,
-    } = request;
-    object_body(&[
-        ("sekuire_id", sekuire_id.as_deref().map(JsValue::from_str)),
-        ("agent_id", agent_id.as_deref().map(JsValue::from_str)),
-        (
-            "expiry_minutes",
-            expiry_minutes.map(|m| JsValue::from_f64(m as f64)),
-        ),
-    ])
-}
-
-/// A JSON object of the fields that are present. `JSON.stringify` of a plain object of
-/// strings, numbers and arrays cannot fail.
-fn object_body(fields: &[(&str, Option<JsValue>)]) -> String {
-    let body = Object::new();
-    for (key, value) in fields {
-        if let Some(value) = value {
-            let _ = Reflect::set(&body, &JsValue::from_str(key), value);
-        }
-    }
-    JSON::stringify(&body)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default()
 }

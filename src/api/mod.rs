@@ -4,6 +4,7 @@
 use crate::model::audit_query::AuditQuery;
 use crate::model::fleet_query::FleetQuery;
 use crate::model::log_query::LogQuery;
+use bodies::{bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body};
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditPage, BulkRequest, BulkResponse, ErrorCode, EventTicket,
     FleetSummary, InstallToken, InstallTokenRequest, Installation, InstallationList,
@@ -11,10 +12,9 @@ use fleet_protocol::{
     VerificationRequest, VerificationStatus,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use json::{
-    bulk_body, decode, install_token_body, lifecycle_body, revoke_body, verification_body, FromJson,
-};
+use json::{decode, FromJson};
 
+pub mod bodies;
 pub mod json;
 
 /// Where a failed call got to.
