@@ -95,14 +95,18 @@ pub async fn ingest_logs(
             "a batch holds at most {MAX_BATCH_EVENTS} events"
         )));
     }
-    if let Some(i) = batch
-        .events
-        .iter()
-        .position(|e| e.event_type == LIFECYCLE_EVENT_TYPE)
-    {
+    if let Some(i) = batch.events.iter().position(|e| {
+        e.event_type
+            .trim()
+            .eq_ignore_ascii_case(LIFECYCLE_EVENT_TYPE)
+            || e.event_type.chars().any(fleet_protocol::is_disguising_char)
+            || e.event_type
+                .chars()
+                .any(|c| matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}'))
+    }) {
         return Err(AppError::InvalidRequest(format!(
-            "events[{i}].event_type `{LIFECYCLE_EVENT_TYPE}` is written only by the registry, \
-             when an agent's state changes"
+            "events[{i}].event_type: `{LIFECYCLE_EVENT_TYPE}` lines are written only by the \
+             registry, and an event type holds no control or invisible characters"
         )));
     }
     let events_logged = state.store.ingest_logs(&id, &batch.events).await?;

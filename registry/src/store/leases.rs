@@ -2,9 +2,10 @@
 //! so a fleet heartbeating thousands of times a second costs a commit per batch, not per
 //! lease. Each lease is a heartbeat and the channel that hands over lifecycle commands.
 
+use super::credentials::INSTALL_TOKENS;
 use super::installations::{
-    live_installation, parse_command, LeaseOutcome, LeaseRow, INSTALL_TOKENS,
-    MAX_HEARTBEAT_INTERVAL_SECS, REFRESH_WINDOW_MS, RUNTIME_TOKEN_TTL_MS,
+    live_installation, parse_command, LeaseOutcome, LeaseRow, MAX_HEARTBEAT_INTERVAL_SECS,
+    REFRESH_WINDOW_MS, RUNTIME_TOKEN_TTL_MS,
 };
 use super::WritePriority;
 use super::{new_secret, secret_hash};
@@ -79,7 +80,7 @@ async fn commit_leases(
     let mut tx = super::begin_write(write).await?;
     let found: Vec<LeaseRow> = sqlx::query_as(
         "SELECT installation_id, runtime_token_hash, sekuire_id, heartbeat_interval_s, \
-         last_command, command_delivered_at, token_expires_at, previous_token_hash, \
+         last_command, command_delivered_at, token_expires_at, token_used, previous_token_hash, \
          previous_token_expires_at, revoked_at, shutdown_timeout_ms FROM installations \
          WHERE installation_id IN (SELECT value FROM json_each(?))",
     )
@@ -104,7 +105,7 @@ async fn commit_leases(
 /// agent in the batch wins, as it would have one after the other.
 #[derive(Default)]
 struct LeasePlan {
-    /// installation id → `[id, status or null, interval, lease expiry]`.
+    /// installation id → `[id, status or null, interval, lease expiry, token used]`.
     installations: BTreeMap<String, serde_json::Value>,
     /// sekuire id → heartbeat interval.
     agents: BTreeMap<String, i64>,
@@ -155,10 +156,17 @@ impl LeasePlan {
         if command.is_some() {
             row.command_delivered_at.get_or_insert(now);
         }
+        // A client that presents the previous token while the current one is in use is a
+        // late request: it gets no new token, so neither of the two in use is dropped.
+        let stale = !presented_current && row.token_used;
+        if presented_current {
+            row.token_used = true;
+        }
         let refreshed_token = (row.revoked_at.is_none()
+            && !stale
             && token_expires_at - now <= REFRESH_WINDOW_MS
             && !self.tokens.contains_key(&job.installation_id))
-        .then(|| self.refresh(row, &job.installation_id, presented_current, now));
+        .then(|| self.refresh(row, &job.installation_id, now));
         let status = match (&job.status, self.installations.get(&job.installation_id)) {
             (Some(status), _) => serde_json::Value::from(status.as_str()),
             (None, Some(earlier)) => earlier[1].clone(),
@@ -166,9 +174,19 @@ impl LeasePlan {
         };
         self.installations.insert(
             job.installation_id.clone(),
-            serde_json::json!([job.installation_id, status, interval, lease_expires_at]),
+            serde_json::json!([
+                job.installation_id,
+                status,
+                interval,
+                lease_expires_at,
+                row.token_used
+            ]),
         );
-        self.agents.insert(row.sekuire_id.clone(), interval);
+        // A revoked instance that keeps leasing hears `terminate`; it no longer vouches
+        // for its agent's health.
+        if row.revoked_at.is_none() {
+            self.agents.insert(row.sekuire_id.clone(), interval);
+        }
         if first_delivery {
             self.delivered_to.insert(row.sekuire_id.clone());
         }
@@ -189,17 +207,11 @@ impl LeasePlan {
         })
     }
 
-    /// A new runtime token for an installation near its token's expiry. The presented
-    /// token keeps working: if it was the current one it becomes the previous one; if it
-    /// was the previous one (a refresh whose answer was lost), only the unused current
-    /// one is replaced.
-    fn refresh(
-        &mut self,
-        row: &mut LeaseRow,
-        installation_id: &str,
-        rotate: bool,
-        now: i64,
-    ) -> String {
+    /// A new runtime token for an installation near its token's expiry. The token in use
+    /// keeps working: a used current token becomes the previous one; an unused one (a
+    /// refresh whose answer was lost) is replaced and the previous one stays.
+    fn refresh(&mut self, row: &mut LeaseRow, installation_id: &str, now: i64) -> String {
+        let rotate = row.token_used;
         let token = new_secret("rt_");
         let hash = secret_hash(&token);
         let expires = now + RUNTIME_TOKEN_TTL_MS;
@@ -211,6 +223,7 @@ impl LeasePlan {
             row.runtime_token_hash = hash.clone();
         }
         row.token_expires_at = expires;
+        row.token_used = false;
         self.tokens.insert(
             installation_id.to_owned(),
             serde_json::json!([installation_id, hash, expires, rotate]),
@@ -227,9 +240,10 @@ impl LeasePlan {
             "UPDATE installations SET status = COALESCE(l.status, installations.status), \
              heartbeat_interval_s = l.interval, last_lease_at = ?1, lease_expires_at = l.expires, \
              command_delivered_at = CASE WHEN installations.last_command IS NULL THEN NULL \
-                                         ELSE COALESCE(installations.command_delivered_at, ?1) END \
+                                         ELSE COALESCE(installations.command_delivered_at, ?1) END, \
+             token_used = MAX(installations.token_used, l.used) \
              FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS interval, \
-                          value ->> 3 AS expires FROM json_each(?2)) AS l \
+                          value ->> 3 AS expires, value ->> 4 AS used FROM json_each(?2)) AS l \
              WHERE installations.installation_id = l.id",
         )
         .bind(now)
@@ -299,6 +313,7 @@ mod tests {
             last_command: Some("pause".into()),
             command_delivered_at: None,
             token_expires_at: RUNTIME_TOKEN_TTL_MS,
+            token_used: true,
             previous_token_hash: None,
             previous_token_expires_at: None,
             revoked_at: None,
@@ -382,6 +397,23 @@ mod tests {
             .refreshed_token
             .expect("another new token");
         assert_eq!(row.runtime_token_hash, secret_hash(&again));
+        assert_eq!(row.previous_token_hash.as_deref(), Some("good"));
+        // The client moves to the new token; a late request with the old one gets no new
+        // token, and drops neither.
+        let mut later = LeasePlan::default();
+        let in_use = secret_hash(&again);
+        let current = later.lease(Some(&mut row), &job("inst", &in_use, None), near + 2);
+        assert_eq!(
+            current.expect("accepted").refreshed_token,
+            None,
+            "a fresh token"
+        );
+        let late = later.lease(Some(&mut row), &job("inst", "good", None), near + 3);
+        assert_eq!(
+            late.expect("the old token still works").refreshed_token,
+            None
+        );
+        assert_eq!(row.runtime_token_hash, in_use);
         assert_eq!(row.previous_token_hash.as_deref(), Some("good"));
         let mut revoked = LeaseRow {
             revoked_at: Some(1),

@@ -6,6 +6,7 @@
 
 mod agents;
 mod audit;
+mod credentials;
 mod fleet_list;
 mod installations;
 mod keys;
@@ -16,9 +17,9 @@ mod tickets;
 
 pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
 pub use audit::AuditFilter;
+pub use credentials::Revoke;
 pub use fleet_list::AgentFilter;
 pub use installations::LeaseOutcome;
-pub use installations::Revoke;
 pub use keys::{ApiKeyRecord, Caller, DEFAULT_WORKSPACE};
 pub use logs::LogFilter;
 pub use publish::{check_push, sekuire_id_of};

@@ -104,7 +104,20 @@ pub fn check_push(push: &PublishRequest) -> AppResult<CheckedPush> {
     let version = text_field(project, "project.version", 50)?;
     let description = match project.get("description") {
         None | Some(Value::Null) => String::new(),
-        Some(_) => text_field(project, "project.description", MAX_REASON_CHARS)?,
+        Some(Value::String(s)) if s.trim().is_empty() => String::new(),
+        Some(Value::String(s)) if s.chars().count() <= MAX_REASON_CHARS => {
+            if s.chars().any(is_disguising_char) {
+                return Err(invalid(
+                    "manifest.project.description holds control or text-direction characters",
+                ));
+            }
+            s.trim().to_owned()
+        }
+        Some(_) => {
+            return Err(invalid(format!(
+                "manifest.project.description must be text of at most {MAX_REASON_CHARS} characters"
+            )))
+        }
     };
     let identity = section(&push.manifest, "identity")?;
     let model = text_field(identity, "identity.model", 200)?;
@@ -166,7 +179,10 @@ impl Store {
                     push.sekuire_id
                 )));
             }
-            if key.as_deref().is_some_and(|k| k != push.public_key) {
+            if key
+                .as_deref()
+                .is_some_and(|k| !k.eq_ignore_ascii_case(&push.public_key))
+            {
                 return Err(AppError::Forbidden(format!(
                     "agent {} was published with another key; only that key may push it",
                     push.sekuire_id
@@ -192,7 +208,7 @@ impl Store {
         .bind(now)
         .bind(actor)
         .bind(&checked.manifest)
-        .bind(&push.public_key)
+        .bind(push.public_key.to_ascii_lowercase())
         .bind(&push.publisher_org_id)
         .fetch_one(&mut *tx)
         .await?;

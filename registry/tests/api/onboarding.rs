@@ -59,7 +59,9 @@ async fn login_checks_a_key_without_using_it() {
 #[tokio::test]
 async fn a_push_registers_a_draft_and_a_new_version_keeps_its_state() {
     let app = TestApp::spawn().await;
-    let body = push_body(7, "gpt-4o", "triage-bot", "1.0.0");
+    let mut body = push_body(7, "gpt-4o", "triage-bot", "1.0.0");
+    // YAML's block text: line breaks are part of a description.
+    body["manifest"]["project"]["description"] = json!("Sorts tickets.\nEscalates outages.\n");
     let id = body["sekuire_id"].as_str().unwrap().to_owned();
     let (status, first) = push(&app, &app.operator, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -70,6 +72,7 @@ async fn a_push_registers_a_draft_and_a_new_version_keeps_its_state() {
         (&json!("triage-bot"), &json!("1.0.0"))
     );
     assert_eq!(agent["verification_status"], "pending");
+    assert_eq!(agent["description"], "Sorts tickets.\nEscalates outages.");
     assert_eq!(agent["runtime_status"], "active");
     assert_eq!(agent["manifest"]["identity"]["model"], "gpt-4o");
     assert_eq!(agent["publisher_key"], body["public_key"]);
@@ -288,6 +291,11 @@ async fn sdk_batches_answer_in_sekuires_shape_and_cannot_forge_lifecycle_lines()
     let (status, answer) = app.post(&app.operator, &path, forged).await;
     assert_error(status, &answer, 400, "invalid_request");
     assert!(answer["message"].as_str().unwrap().contains("events[1]"));
+    for disguised in [" Lifecycle", "life\u{200b}cycle", "LIFECYCLE"] {
+        let batch = json!({"events": [{"event_type": disguised}]});
+        let (status, answer) = app.post(&app.operator, &path, batch).await;
+        assert_error(status, &answer, 400, "invalid_request");
+    }
     let (_, logs) = app
         .get(&app.viewer, &format!("/api/v1/agents/{id}/logs"))
         .await;
