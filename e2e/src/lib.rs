@@ -6,7 +6,10 @@
 //! fleet-registry`), and `chromedriver` (`CHROMEDRIVER`, else `/usr/bin/chromedriver`).
 
 mod accessibility;
+mod agent_page;
 pub mod sekuire;
+
+pub use agent_page::AgentPage;
 
 use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;

@@ -211,39 +211,22 @@ async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its
     );
     assert!(matches!(process_state(second_child), None | Some('Z')));
 
-    browser.click("[data-testid=pause]").await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Customer escalation review",
-        )
-        .await?;
-    browser.click("[data-testid=confirm-pause]").await?;
+    let agent_page = browser.agent_page();
+    agent_page.pause("Customer escalation review").await?;
     eventually("the child is stopped (T)", || {
         process_state(child) == Some('T')
     })
     .await?;
 
-    browser.click("[data-testid=resume]").await?;
+    agent_page.resume().await?;
     eventually("the child runs again", || {
         matches!(process_state(child), Some('S' | 'R'))
     })
     .await?;
 
-    browser.click("[data-testid=terminate]").await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=confirm-name]",
-            "ticket-triage",
-        )
+    agent_page
+        .terminate("ticket-triage", "Replaced by v2")
         .await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Replaced by v2",
-        )
-        .await?;
-    browser.click("[data-testid=confirm-terminate]").await?;
     eventually("sekuire run exits", || {
         matches!(run.try_wait(), Ok(Some(_)))
     })

@@ -135,14 +135,7 @@ async fn s03_pause_with_a_reason_reaches_the_table_and_the_audit_page() -> Resul
         .sign_in(&fleet.admin, &format!("/agents/{id}"))
         .await?;
 
-    browser.click("[data-testid=pause]").await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Maintenance window",
-        )
-        .await?;
-    browser.click("[data-testid=confirm-pause]").await?;
+    browser.agent_page().pause("Maintenance window").await?;
     browser
         .until_text("[data-testid=toasts]", "Agent invoice-summarizer paused.")
         .await?;
@@ -256,15 +249,9 @@ async fn s05_terminate_is_guarded_cancelable_and_final() -> Result<()> {
         "Esc changed nothing"
     );
 
-    browser.click("[data-testid=terminate]").await?;
     browser
-        .fill("[data-testid=confirm-name]", "legacy-router")
-        .await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Replaced by v2",
-        )
+        .agent_page()
+        .start_terminate("legacy-router", "Replaced by v2")
         .await?;
     browser.click(confirm).await?;
     browser
@@ -389,11 +376,7 @@ async fn s08_acting_on_a_changed_agent_shows_the_new_state_instead_of_overwritin
         )
         .await?;
 
-    browser.click("[data-testid=pause]").await?;
-    browser
-        .fill("[data-testid=dialog] [data-testid=reason]", "my stale view")
-        .await?;
-    browser.click("[data-testid=confirm-pause]").await?;
+    browser.agent_page().pause("my stale view").await?;
     browser
         .until_text("[data-testid=stale-notice]", "now paused")
         .await?;
