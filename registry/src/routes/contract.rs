@@ -111,6 +111,7 @@ fn complete(document: &mut Value) {
     require_an_agent(document);
     plain_text_reasons(document);
     sort_vocabulary(document);
+    sdk_event_types(document);
     settable_verification(document);
 }
 
@@ -134,6 +135,24 @@ fn plain_text_reasons(document: &mut Value) {
         {
             reason.insert("pattern".into(), json!(REASON_PATTERN));
         }
+    }
+}
+
+/// An SDK event's type: no hidden characters (`logs::hides_in_event_type`), and never the
+/// registry's own `lifecycle`, whatever its case or surrounding spaces.
+fn sdk_event_types(document: &mut Value) {
+    if let Some(event_type) = document
+        .pointer_mut("/components/schemas/IncomingLogEvent/properties/event_type")
+        .and_then(Value::as_object_mut)
+    {
+        event_type.insert(
+            "pattern".into(),
+            json!(r"^[^\x00-\x1F\x7F-\x9F\u061C\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]*$"),
+        );
+        event_type.insert(
+            "not".into(),
+            json!({ "pattern": r"^\s*[Ll][Ii][Ff][Ee][Cc][Yy][Cc][Ll][Ee]\s*$" }),
+        );
     }
 }
 

@@ -14,6 +14,15 @@ use serde::Deserialize;
 /// The event type of the lines the registry writes for state changes, pushes and revokes.
 pub const LIFECYCLE_EVENT_TYPE: &str = "lifecycle";
 
+/// True for a character an event type may not hold, because it hides or disguises what
+/// the type says: control characters, bidirectional formatting and zero-width characters.
+/// `contract.rs` publishes the same set as the event type's pattern.
+pub fn hides_in_event_type(c: char) -> bool {
+    c.is_control()
+        || fleet_protocol::is_disguising_char(c)
+        || matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}')
+}
+
 /// Most events one batch may carry.
 const MAX_BATCH_EVENTS: usize = 1_000;
 
@@ -99,10 +108,7 @@ pub async fn ingest_logs(
         e.event_type
             .trim()
             .eq_ignore_ascii_case(LIFECYCLE_EVENT_TYPE)
-            || e.event_type.chars().any(fleet_protocol::is_disguising_char)
-            || e.event_type
-                .chars()
-                .any(|c| matches!(c, '\u{200B}'..='\u{200D}' | '\u{FEFF}'))
+            || e.event_type.chars().any(hides_in_event_type)
     }) {
         return Err(AppError::InvalidRequest(format!(
             "events[{i}].event_type: `{LIFECYCLE_EVENT_TYPE}` lines are written only by the \
