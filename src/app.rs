@@ -1,20 +1,24 @@
 //! The router, the providers, and what happens once at start: theme, clock, sign-in from
-//! a saved key or a `#key=` link.
+//! a saved key, a `#key=` link or a `?registry=` link.
 
 use crate::api::Registry;
 use crate::components::chrome::{
-    ConnectionBanner, LiveToggle, ShortcutHelp, ThemePicker, ToastHost,
+    ConnectionBanner, LiveToggle, RegistrySwitcher, ShortcutHelp, ThemePicker, ToastHost,
 };
+use crate::model::capabilities::Feature;
 use crate::model::encode_component;
 use crate::model::route::Route;
 use crate::pages::{
-    agent::AgentPage, audit::AuditPage, connect::ConnectPage, fleet::FleetPage, not_found::NotFound,
+    agent::AgentPage,
+    audit::{AuditPage, NoAuditTrail},
+    connect::ConnectPage,
+    fleet::FleetPage,
+    not_found::NotFound,
 };
 use crate::router::{provide_location, use_go, use_location, use_replace, History};
 use crate::state::live::LiveFeed;
 use crate::state::{storage, use_app, AppContext};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 
@@ -39,11 +43,8 @@ pub fn App() -> impl IntoView {
             clock.clear();
         }
     });
-    match saved_session() {
-        Some((registry, remember)) => {
-            ctx.resume(registry.clone());
-            spawn_local(verify_session(ctx, registry, remember));
-        }
+    match starting_session() {
+        Some((registry, remember)) => ctx.resume(registry, remember),
         None => ctx.restoring.set(false),
     }
 
@@ -53,15 +54,24 @@ pub fn App() -> impl IntoView {
             location.navigate("/agents", History::Replace);
         }
     });
-    let page = move || match location.route.get() {
+    let page = move || {
+        match location.route.get() {
         Route::Home => ().into_any(),
         Route::Connect => view! { <ConnectPage/> }.into_any(),
         Route::Fleet => view! { <Protected><FleetPage/></Protected> }.into_any(),
         Route::Agent(sekuire_id) => {
             view! { <Protected><AgentPage sekuire_id=sekuire_id.clone()/></Protected> }.into_any()
         }
-        Route::Audit => view! { <Protected><AuditPage/></Protected> }.into_any(),
+        Route::Audit => view! {
+            <Protected>
+                <Show when=move || ctx.caps().is_none_or(|c| c.has(Feature::Audit)) fallback=NoAuditTrail>
+                    <AuditPage/>
+                </Show>
+            </Protected>
+        }
+        .into_any(),
         Route::NotFound => view! { <NotFound/> }.into_any(),
+    }
     };
 
     view! {
@@ -76,45 +86,35 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The key to start with: a `#key=…` link first (then the fragment is removed from the
-/// address bar and history), else a key saved in this tab or on this device. Answers
-/// whether the key is remembered on this device.
-fn saved_session() -> Option<(Registry, bool)> {
+/// The registry and key to start with, and whether the key is remembered on this device.
+///
+/// The registry: a `?registry=URL` link's, else the one this tab or device used last, else
+/// this dashboard's own origin. A linked registry becomes the one in use even without a
+/// key, so sign-in offers it. The key: a `#key=…` link's (the fragment is then removed from
+/// the address bar and history), else the one saved for that registry.
+fn starting_session() -> Option<(Registry, bool)> {
     let window = window();
     let location = window.location();
     let origin = location.origin().unwrap_or_default();
+    let search = location.search().unwrap_or_default();
+    let linked = web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()
+        .and_then(|params| params.get("registry"))
+        .map(|url| Registry::new(&url, "").base_url)
+        .filter(|url| url.starts_with("http://") || url.starts_with("https://"));
+    if let Some(url) = &linked {
+        storage::choose_registry(url);
+    }
+    let base = linked.or_else(storage::current_registry).unwrap_or(origin);
     let hash = location.hash().unwrap_or_default();
     if let Some(key) = hash.strip_prefix("#key=") {
-        let clean = format!(
-            "{}{}",
-            location.pathname().unwrap_or_default(),
-            location.search().unwrap_or_default()
-        );
+        let clean = format!("{}{search}", location.pathname().unwrap_or_default());
         if let Ok(history) = window.history() {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
         }
-        Some((Registry::new(&origin, key), false))
-    } else {
-        storage::saved_credentials().map(|(base, key, remembered)| {
-            let base = if base.is_empty() { origin } else { base };
-            (Registry::new(&base, &key), remembered)
-        })
+        return Some((Registry::new(&base, key), false));
     }
-}
-
-/// Asks the registry who a saved key belongs to, while pages already load with it.
-async fn verify_session(ctx: AppContext, registry: Registry, remember: bool) {
-    match registry.me().await {
-        Ok(me) => ctx.sign_in(registry, me, remember),
-        Err(failure) if failure.is_unauthorized() => ctx.sign_out(Some(
-            "Your key was rejected by the registry. Sign in again to continue.".into(),
-        )),
-        Err(failure) => {
-            ctx.session.set(None);
-            ctx.rejected.set(Some(failure.message));
-        }
-    }
-    ctx.restoring.set(false);
+    storage::saved_key(&base).map(|(key, remembered)| (Registry::new(&base, &key), remembered))
 }
 
 /// Pages that need a session: until there is one, send the user to sign in and bring
@@ -158,10 +158,13 @@ fn Header() -> impl IntoView {
             <Show when=move || who().is_some()>
                 <nav aria-label="Main">
                     <a href="/agents" aria-current=move || current(Route::Fleet)>"Fleet"</a>
-                    <a href="/audit" aria-current=move || current(Route::Audit)>"Audit"</a>
+                    <Show when=move || ctx.offers(Feature::Audit)>
+                        <a href="/audit" aria-current=move || current(Route::Audit)>"Audit"</a>
+                    </Show>
                 </nav>
             </Show>
             <div class="topbar-right">
+                <RegistrySwitcher/>
                 <Show when=move || who().is_some()>
                     <LiveToggle/>
                 </Show>

@@ -9,13 +9,14 @@
 use fleet_dashboard::api::bodies::{
     bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body,
 };
-use fleet_dashboard::api::json::{decode, FromJson};
+use fleet_dashboard::api::json::{decode, FleetList, FromJson};
+use fleet_dashboard::model::capabilities::{Capabilities, Feature};
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditAction, AuditEntry, AuditPage, BulkOutcome, BulkRequest,
     BulkResponse, ErrorCode, EventTicket, FleetSummary, Health, HeartbeatEvent, InstallToken,
     InstallTokenRequest, Installation, InstallationList, LifecycleAction, LifecycleRequest,
-    LifecycleResponse, LogEntry, LogPage, Me, RevokeRequest, Role, RuntimeStatus, Severity,
-    VerificationRequest, VerificationStatus,
+    LogEntry, LogPage, Me, RevokeRequest, Role, RuntimeStatus, Severity, VerificationRequest,
+    VerificationStatus,
 };
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -64,16 +65,79 @@ fn agent(pending: Option<LifecycleAction>) -> Agent {
 fn agents_and_pages_of_agents_read_as_serde_wrote_them() {
     round_trip(agent(Some(LifecycleAction::Pause)));
     round_trip(agent(None));
-    round_trip(AgentList {
+    let page = AgentList {
         agents: vec![agent(None), agent(Some(LifecycleAction::Terminate))],
         total: 100_000,
         next_cursor: Some("eyJrIjoxfQ".into()),
-    });
-    round_trip(LifecycleResponse {
-        agent: agent(None),
-        changed: true,
-        audit_id: Some(41),
-    });
+    };
+    let text = serde_json::to_string(&page).unwrap();
+    assert_eq!(
+        decode::<FleetList>(&text).unwrap(),
+        FleetList {
+            list: page,
+            counted: true,
+            unresolved: Vec::new(),
+        }
+    );
+}
+
+/// Sekuire's hosted registry, as `sekuire-protocol` 0.1.2 serializes its answers
+/// (`AgentResponse`, `UserContextResponse`) and as `sekuire agent-status` reads them.
+#[wasm_bindgen_test]
+fn answers_of_a_registry_with_the_standard_api_only_read_too() {
+    let listed = r#"{"agents": [
+        {"sekuire_id": "aa11", "public_key": "cd", "name": "hosted-bot", "version": "2.0.0",
+         "description": null, "created_at": "2026-01-01T00:00:00Z",
+         "verification_status": "verified", "reputation_score": 140}
+    ]}"#;
+    let found = decode::<FleetList>(listed).unwrap();
+    assert!(!found.counted);
+    assert_eq!(found.list.total, 1);
+    assert_eq!(found.unresolved, ["aa11"]);
+    let row = &found.list.agents[0];
+    assert_eq!(row.reputation_score, 100, "an i32 score is held to 0–100");
+    assert_eq!(row.revision, 0, "no revision: nothing goes in If-Match");
+    assert_eq!(row.health, Health::Never);
+    assert_eq!(row.updated_at, row.created_at);
+    assert_eq!(row.publisher_key.as_deref(), Some("cd"));
+
+    let status = r#"{"sekuire_id": "aa11", "public_key": "cd", "name": "hosted-bot",
+        "version": "2.0.0", "created_at": "2026-01-01T00:00:00Z",
+        "verification_status": "verified", "reputation_score": 80,
+        "runtime_status": "paused", "last_heartbeat_at": null, "pending_command": "pause"}"#;
+    let agent = decode::<Agent>(status).unwrap();
+    assert_eq!(agent.runtime_status, RuntimeStatus::Paused);
+    assert_eq!(agent.pending_command, Some(LifecycleAction::Pause));
+
+    let me = r#"{"id": "u1", "email": "ops@example.com", "onboarded": true,
+        "mfa_enabled": false, "role": null, "full_name": "Ops Team", "avatar_url": null,
+        "onboarding_step": 3, "profile_completed": true, "orgs": [],
+        "workspaces": [{"id": "ws-1", "name": "Main", "org_id": "o-1"}]}"#;
+    let me = decode::<Me>(me).unwrap();
+    assert_eq!(me.name, "Ops Team");
+    assert_eq!(
+        me.role,
+        Role::Admin,
+        "no role: every action offered, the registry decides"
+    );
+    assert_eq!(me.workspaces[0].id, "ws-1");
+}
+
+#[wasm_bindgen_test]
+fn what_a_registry_offers_is_read_from_its_openapi_document() {
+    let ours = r#"{"paths": {
+        "/api/v1/agents": {"get": {"parameters": [{"name": "q"}, {"name": "sort"}]}},
+        "/api/v1/audit": {"get": {}}, "/api/v1/events/ticket": {"post": {}}
+    }}"#;
+    let caps = decode::<Capabilities>(ours).unwrap();
+    assert!(caps.has(Feature::ListQueries));
+    assert!(caps.has(Feature::Audit));
+    assert!(caps.has(Feature::LiveEvents));
+    assert!(!caps.has(Feature::Bulk));
+    assert_eq!(
+        decode::<Capabilities>(r#"{"openapi": "3.1.0"}"#).unwrap(),
+        Capabilities::STANDARD
+    );
 }
 
 #[wasm_bindgen_test]
@@ -182,16 +246,16 @@ fn every_other_answer_reads_as_serde_wrote_it() {
 
 #[wasm_bindgen_test]
 fn unreadable_answers_name_what_is_wrong() {
-    let missing = decode::<Me>(r#"{"name": "alice"}"#).unwrap_err();
-    assert!(missing.contains("`role`"), "{missing}");
-    let unknown = decode::<Me>(r#"{"name": "alice", "role": "root"}"#).unwrap_err();
-    assert!(unknown.contains("`role`"), "{unknown}");
+    let nameless = decode::<Me>(r#"{"role": "admin", "email": ""}"#).unwrap_err();
+    assert!(nameless.contains("`name`"), "{nameless}");
+    let unknown = decode::<Me>(r#"{"name": "alice", "role": "owner"}"#).unwrap();
+    assert_eq!(unknown.role, Role::Admin);
     let fractional = decode::<EventTicket>(r#"{"ticket": 1.5, "expires_at": ""}"#);
     assert!(fractional.is_err());
     assert!(decode::<Me>("<html>").is_err());
     let score = serde_json::to_string(&agent(None))
         .unwrap()
-        .replace("\"reputation_score\":87", "\"reputation_score\":300");
+        .replace("\"reputation_score\":87", "\"reputation_score\":\"high\"");
     assert!(decode::<Agent>(&score)
         .unwrap_err()
         .contains("reputation_score"));

@@ -2,17 +2,18 @@
 //! Knows HTTP and nothing about signals; pages decide what a failure means to the user.
 
 use crate::model::audit_query::AuditQuery;
+use crate::model::capabilities::{Capabilities, Feature};
 use crate::model::fleet_query::FleetQuery;
 use crate::model::log_query::LogQuery;
 use bodies::{bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body};
 use fleet_protocol::{
-    Agent, AgentList, ApiError, AuditPage, BulkRequest, BulkResponse, ErrorCode, EventTicket,
+    Agent, ApiError, AuditPage, BulkOutcome, BulkRequest, BulkResponse, ErrorCode, EventTicket,
     FleetSummary, InstallToken, InstallTokenRequest, Installation, InstallationList,
-    LifecycleAction, LifecycleRequest, LifecycleResponse, LogPage, Me, RevokeRequest,
-    VerificationRequest, VerificationStatus,
+    LifecycleAction, LifecycleRequest, LogPage, Me, RevokeRequest, VerificationRequest,
+    VerificationStatus,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use json::{decode, FromJson};
+use json::{decode, FleetList, FromJson};
 
 pub mod bodies;
 pub mod json;
@@ -118,17 +119,10 @@ impl Registry {
             .parse()
     }
 
-    async fn post<T: FromJson>(
-        &self,
-        path: &str,
-        body: String,
-        revision: Option<i64>,
-    ) -> Result<T, ApiFailure> {
-        let mut request = Request::post(&self.url(path));
-        if let Some(revision) = revision {
-            request = request.header("If-Match", &format!("\"{revision}\""));
-        }
-        self.send(request, Some(body)).await?.parse()
+    async fn post<T: FromJson>(&self, path: &str, body: String) -> Result<T, ApiFailure> {
+        self.send(Request::post(&self.url(path)), Some(body))
+            .await?
+            .parse()
     }
 
     /// Who the key belongs to; also how a key is checked at sign-in.
@@ -140,8 +134,26 @@ impl Registry {
         self.get("/api/v1/fleet/summary").await
     }
 
-    pub async fn list_agents(&self, view: &FleetQuery) -> Result<AgentList, ApiFailure> {
-        self.get(&view.to_api_path()).await
+    /// What this registry offers beyond Sekuire's standard API, from the OpenAPI document
+    /// it publishes; without one that can be read, the standard API only.
+    pub async fn capabilities(&self) -> Capabilities {
+        self.get("/api/v1/openapi.json")
+            .await
+            .unwrap_or(Capabilities::STANDARD)
+    }
+
+    /// A page of the fleet. A registry without list queries is asked for the search only,
+    /// and as many matches as one answer holds; the page filters and sorts those.
+    pub async fn list_agents(
+        &self,
+        view: &FleetQuery,
+        caps: Capabilities,
+    ) -> Result<FleetList, ApiFailure> {
+        if caps.has(Feature::ListQueries) {
+            self.get(&view.to_api_path()).await
+        } else {
+            self.get(&view.to_search_path()).await
+        }
     }
 
     pub async fn agent(&self, sekuire_id: &str) -> Result<Agent, ApiFailure> {
@@ -153,35 +165,64 @@ impl Registry {
             .await
     }
 
-    /// Pause, resume or terminate one agent, refused with 412 unless it is still at
-    /// `revision`: an operator never acts on a state they have not seen.
+    /// Pauses, resumes or terminates one agent. On a registry that keeps revisions (not
+    /// 0) it is refused with 412 unless the agent is still at `revision`: an operator never
+    /// acts on a state they have not seen. Any 2xx is success, as for Sekuire's client;
+    /// the answer's body is not read (the hosted registry's is not ours), so the caller
+    /// reads the agent again.
     pub async fn apply(
         &self,
         sekuire_id: &str,
         action: LifecycleAction,
         reason: Option<String>,
         revision: i64,
-    ) -> Result<LifecycleResponse, ApiFailure> {
-        self.post(
-            &format!("/api/v1/agents/{sekuire_id}/{action}"),
-            lifecycle_body(&LifecycleRequest { reason }),
-            Some(revision),
-        )
-        .await
+    ) -> Result<(), ApiFailure> {
+        let mut request = Request::post(&self.url(&format!(
+            "/api/v1/agents/{}/{action}",
+            crate::model::encode_component(sekuire_id)
+        )));
+        if revision > 0 {
+            request = request.header("If-Match", &format!("\"{revision}\""));
+        }
+        self.send(request, Some(lifecycle_body(&LifecycleRequest { reason })))
+            .await
+            .map(drop)
     }
 
+    /// The same action on many agents: one request where the registry takes them in bulk,
+    /// else one request per agent, in order, each succeeding or failing on its own.
     pub async fn apply_bulk(
         &self,
         action: LifecycleAction,
         ids: Vec<String>,
         reason: Option<String>,
+        caps: Capabilities,
     ) -> Result<BulkResponse, ApiFailure> {
-        self.post(
-            &format!("/api/v1/agents/bulk/{action}"),
-            bulk_body(&BulkRequest { ids, reason }),
-            None,
-        )
-        .await
+        if caps.has(Feature::Bulk) {
+            return self
+                .post(
+                    &format!("/api/v1/agents/bulk/{action}"),
+                    bulk_body(&BulkRequest { ids, reason }),
+                )
+                .await;
+        }
+        let mut results = Vec::with_capacity(ids.len());
+        for sekuire_id in ids {
+            let outcome = self.apply(&sekuire_id, action, reason.clone(), 0).await;
+            if let Err(failure) = &outcome {
+                if failure.is_unreachable() || failure.is_unauthorized() {
+                    return Err(failure.clone());
+                }
+            }
+            results.push(BulkOutcome {
+                ok: outcome.is_ok(),
+                changed: None,
+                error: outcome.as_ref().err().and_then(|f| f.code),
+                message: outcome.err().map(|f| f.message),
+                sekuire_id,
+            });
+        }
+        Ok(BulkResponse { results })
     }
 
     /// An admin's verification decision on a pushed agent.
@@ -194,7 +235,6 @@ impl Registry {
         self.post(
             &format!("/api/v1/agents/{sekuire_id}/verification"),
             verification_body(&VerificationRequest { status, reason }),
-            None,
         )
         .await
     }
@@ -217,7 +257,6 @@ impl Registry {
                 crate::model::encode_component(workspace_id)
             ),
             install_token_body(&request),
-            None,
         )
         .await
     }
@@ -237,7 +276,6 @@ impl Registry {
                 reason,
                 shutdown_timeout_ms: None,
             }),
-            None,
         )
         .await
     }
@@ -264,8 +302,7 @@ impl Registry {
 
     /// A single-use ticket for the event stream (keys never go into URLs).
     pub async fn event_ticket(&self) -> Result<EventTicket, ApiFailure> {
-        self.post("/api/v1/events/ticket", "{}".to_owned(), None)
-            .await
+        self.post("/api/v1/events/ticket", "{}".to_owned()).await
     }
 
     /// The event stream URL for `ticket`.

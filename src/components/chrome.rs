@@ -1,6 +1,8 @@
-//! App chrome: toasts, the lost-connection banner, the shortcut help, the live indicator.
+//! App chrome: toasts, the lost-connection banner, the shortcut help, the live indicator,
+//! the registry switcher and what the registry in use lacks.
 
 use crate::components::dialog::Modal;
+use crate::router::use_go;
 use crate::state::live::LiveState;
 use crate::state::{storage, use_app, Theme, ToastKind};
 use leptos::prelude::*;
@@ -62,6 +64,7 @@ pub fn LiveToggle() -> impl IntoView {
         LiveState::Connecting => "Connecting…",
         LiveState::Live => "Live",
         LiveState::Reconnecting => "Reconnecting…",
+        LiveState::Polling => "Refreshing every 15 s",
     };
     view! {
         <label class="live-toggle" title="Update rows as the fleet changes">
@@ -75,7 +78,7 @@ pub fn LiveToggle() -> impl IntoView {
                     ctx.live_enabled.set(on);
                 }
             />
-            <span class=move || format!("live-dot {}", if ctx.live_state.get() == LiveState::Live { "on" } else { "off" })></span>
+            <span class=move || format!("live-dot {}", if matches!(ctx.live_state.get(), LiveState::Live | LiveState::Polling) { "on" } else { "off" })></span>
             <span data-testid="live-state">{label}</span>
         </label>
     }
@@ -136,6 +139,72 @@ pub fn ShortcutHelp() -> impl IntoView {
                     <button type="button" on:click=move |_| close.run(())>"Close"</button>
                 </div>
             </Modal>
+        </Show>
+    }
+}
+
+/// A registry's address as the header shows it: host and port, and the path if any.
+fn registry_label(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
+}
+
+/// The registry in use, always visible, and the saved ones to switch to without signing
+/// out; "Add a registry…" signs in to another.
+#[component]
+pub fn RegistrySwitcher() -> impl IntoView {
+    let ctx = use_app();
+    let go = use_go();
+    let current = move || {
+        ctx.session
+            .with(|s| s.as_ref().map(|s| s.registry.base_url.clone()))
+    };
+    view! {
+        {move || current().map(|in_use| {
+            let saved = storage::saved_registries();
+            view! {
+                <label class="registry-switcher">
+                    <span class="visually-hidden">"Registry in use"</span>
+                    <select
+                        data-testid="registry-switcher"
+                        on:change=move |ev| {
+                            let chosen = event_target_value(&ev);
+                            if chosen.is_empty() {
+                                go("/connect?add=1");
+                            } else {
+                                ctx.switch_registry(&chosen);
+                                go("/agents");
+                            }
+                        }
+                    >
+                        {saved
+                            .into_iter()
+                            .map(|url| {
+                                let selected = url == in_use;
+                                view! { <option value=url.clone() selected=selected>{registry_label(&url).to_owned()}</option> }
+                            })
+                            .collect_view()}
+                        <option value="">"Add a registry…"</option>
+                    </select>
+                </label>
+            }
+        })}
+    }
+}
+
+/// Tells the user, once per page, which of this dashboard's features the registry in use
+/// does not offer and what stands in for each.
+#[component]
+pub fn MissingFeatures() -> impl IntoView {
+    let ctx = use_app();
+    let missing = move || ctx.caps().map(|caps| caps.missing()).unwrap_or_default();
+    view! {
+        <Show when=move || !missing().is_empty()>
+            <details class="notice" data-testid="missing-features">
+                <summary>"This registry offers Sekuire's standard API, without some of this dashboard's features."</summary>
+                <ul>
+                    {move || missing().into_iter().map(|f| view! { <li>{f.without()}</li> }).collect_view()}
+                </ul>
+            </details>
         </Show>
     }
 }

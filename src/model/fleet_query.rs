@@ -6,6 +6,9 @@ use fleet_protocol::{Agent, AgentSort, Health, RuntimeStatus, SortKey, Verificat
 
 /// Rows a fleet page shows.
 pub const PAGE_SIZE: u32 = 50;
+/// Matches asked of a registry that neither pages nor filters: Sekuire's hosted list takes
+/// a `limit` and nothing to continue from, so this many is what the page can show.
+pub const STANDARD_LIST_LIMIT: u32 = 100;
 
 /// Sort orders offered in the fleet table.
 pub const SORTS: [(AgentSort, &str); 8] = [
@@ -191,6 +194,39 @@ impl FleetQuery {
         format!("/api/v1/agents{}", query_string(&pairs))
     }
 
+    /// The request for a registry with Sekuire's standard list only (`q` and `limit`; the
+    /// hosted registry's client sends nothing else the dashboard needs): the search, and
+    /// as many matches as one answer holds. [`FleetQuery::arrange`] does the rest.
+    pub fn to_search_path(&self) -> String {
+        let pairs = [
+            ("q", self.q.trim().to_owned()),
+            ("limit", STANDARD_LIST_LIMIT.to_string()),
+        ];
+        format!("/api/v1/agents{}", query_string(&pairs))
+    }
+
+    /// This view's filters and sort applied in the browser, to the agents a registry
+    /// without list queries sent. Ties are broken by Sekuire ID, as the registry does.
+    pub fn arrange(&self, agents: &mut Vec<Agent>, health: impl Fn(&Agent) -> Health) {
+        agents.retain(|a| self.matches(a, health(a)));
+        let by = |a: &Agent, b: &Agent| match self.sort.key {
+            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::ReputationScore => a.reputation_score.cmp(&b.reputation_score),
+            SortKey::LastHeartbeatAt => a.last_heartbeat_at.cmp(&b.last_heartbeat_at),
+            SortKey::RuntimeStatus => a.runtime_status.as_str().cmp(b.runtime_status.as_str()),
+            SortKey::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+        };
+        agents.sort_by(|a, b| {
+            let order = by(a, b);
+            let order = if self.sort.descending {
+                order.reverse()
+            } else {
+                order
+            };
+            order.then_with(|| a.sekuire_id.cmp(&b.sekuire_id))
+        });
+    }
+
     /// The same filters from the first page: every filter change starts there.
     pub fn first_page(mut self) -> FleetQuery {
         self.cursor = None;
@@ -339,6 +375,45 @@ mod tests {
         assert!(!fits(&[("health", "healthy")]));
         assert!(fits(&[("min_reputation", "40")]));
         assert!(!fits(&[("min_reputation", "60")]));
+    }
+
+    fn named(name: &str, id: &str, status: &str, reputation: u8) -> Agent {
+        serde_json::from_value(serde_json::json!({
+            "sekuire_id": id, "name": name, "version": "1.0",
+            "runtime_status": status, "verification_status": "verified",
+            "reputation_score": reputation, "last_heartbeat_at": null, "health": "never",
+            "heartbeat_interval_seconds": 60, "installations": 0, "revision": 0,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+        }))
+        .expect("a valid agent")
+    }
+
+    #[test]
+    fn a_registry_without_list_queries_is_asked_for_the_search_only() {
+        let view = from(&[
+            ("q", "bot"),
+            ("runtime_status", "paused"),
+            ("sort", "-name"),
+        ]);
+        assert_eq!(view.to_search_path(), "/api/v1/agents?q=bot&limit=100");
+    }
+
+    #[test]
+    fn the_browser_filters_and_sorts_what_such_a_registry_sent() {
+        let mut agents = vec![
+            named("beta", "02", "paused", 70),
+            named("alpha", "01", "active", 90),
+            named("gamma", "03", "paused", 70),
+            named("delta", "04", "terminated", 10),
+        ];
+        let view = from(&[
+            ("runtime_status", "paused,active"),
+            ("sort", "-reputation_score"),
+        ]);
+        view.arrange(&mut agents, |a| a.health);
+        let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+        // Equal scores keep the registry's tie-break: Sekuire ID.
+        assert_eq!(names, ["alpha", "beta", "gamma"]);
     }
 
     #[test]

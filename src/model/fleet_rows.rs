@@ -1,7 +1,8 @@
 //! The fleet page's rows as plain data: patching one agent in place when the registry says
-//! it changed, and the words for each outcome of a bulk action.
+//! it changed, the words for each outcome of a bulk action, and counts of the rows loaded
+//! where the registry keeps no fleet summary.
 
-use fleet_protocol::{Agent, AgentList, BulkOutcome, LifecycleAction};
+use fleet_protocol::{Agent, AgentList, BulkOutcome, FleetSummary, LifecycleAction};
 
 /// True when the agent `sekuire_id` is on the page.
 pub fn is_on_page(list: &Option<AgentList>, sekuire_id: &str) -> bool {
@@ -51,12 +52,35 @@ pub fn bulk_lines(
                 .map_or_else(|| r.sekuire_id.clone(), |(_, name)| name.clone()),
             ok: r.ok,
             text: match (r.ok, r.changed) {
-                (true, Some(true)) => action.past_tense().to_owned(),
-                (true, _) => format!("already {}", action.past_tense()),
+                (true, Some(false)) => format!("already {}", action.past_tense()),
+                // Changed, or a registry that does not say (one request per agent).
+                (true, _) => action.past_tense().to_owned(),
                 (false, _) => r.message.clone().unwrap_or_else(|| "failed".into()),
             },
         })
         .collect()
+}
+
+/// The fleet summary of the agents loaded, for a registry that has none of its own.
+pub fn summarize(agents: &[Agent]) -> FleetSummary {
+    let mut summary = FleetSummary {
+        total: agents.len() as u64,
+        reputation_histogram: vec![0; 10],
+        ..FleetSummary::default()
+    };
+    for agent in agents {
+        *summary
+            .runtime_status
+            .entry(agent.runtime_status)
+            .or_default() += 1;
+        *summary.health.entry(agent.health).or_default() += 1;
+        *summary
+            .verification_status
+            .entry(agent.verification_status)
+            .or_default() += 1;
+        summary.reputation_histogram[usize::from(agent.reputation_score / 10).min(9)] += 1;
+    }
+    summary
 }
 
 /// "3 of 4 agents paused."
@@ -68,7 +92,7 @@ pub fn bulk_summary(action: LifecycleAction, lines: &[BulkLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleet_protocol::ErrorCode;
+    use fleet_protocol::{ErrorCode, Health, RuntimeStatus};
 
     fn outcome(id: &str, ok: bool, changed: Option<bool>, message: Option<&str>) -> BulkOutcome {
         BulkOutcome {
@@ -111,6 +135,43 @@ mod tests {
             bulk_summary(LifecycleAction::Pause, &lines),
             "2 of 3 agents paused."
         );
+    }
+
+    #[test]
+    fn loaded_agents_are_counted_like_the_registrys_summary() {
+        let agent = |status: &str, reputation: u8| -> Agent {
+            serde_json::from_value(serde_json::json!({
+                "sekuire_id": "ab", "name": "a", "version": "1", "runtime_status": status,
+                "verification_status": "pending", "reputation_score": reputation,
+                "last_heartbeat_at": null, "health": "never", "heartbeat_interval_seconds": 60,
+                "installations": 0, "revision": 0,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+            }))
+            .expect("a valid agent")
+        };
+        let summary = summarize(&[
+            agent("paused", 100),
+            agent("paused", 5),
+            agent("active", 59),
+        ]);
+        assert_eq!(summary.total, 3);
+        assert_eq!(summary.runtime_status.get(&RuntimeStatus::Paused), Some(&2));
+        assert_eq!(summary.health.get(&Health::Never), Some(&3));
+        assert_eq!(
+            summary.reputation_histogram,
+            [1, 0, 0, 0, 0, 1, 0, 0, 0, 1],
+            "100 belongs to the top bucket, 90–100"
+        );
+    }
+
+    #[test]
+    fn a_bulk_outcome_that_does_not_say_whether_it_changed_reads_as_done() {
+        let lines = bulk_lines(
+            LifecycleAction::Resume,
+            &[outcome("a", true, None, None)],
+            &[],
+        );
+        assert_eq!(lines[0].text, "resumed");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod agent_detail;
 pub mod audit_query;
+pub mod capabilities;
 pub mod confirm;
 pub mod fleet_query;
 pub mod fleet_rows;

@@ -1,6 +1,7 @@
 //! `/agents/{id}`: everything `sekuire agent-status` shows, the lifecycle actions, the
 //! pushed manifest and its review, how to run it, and two tabs: the audit timeline with the
-//! installations, and the event log.
+//! installations, and the event log. On a registry without an audit trail the event log
+//! is the agent's history; what the registry does not offer is not shown.
 
 use crate::api::ApiFailure;
 use crate::components::badges::{
@@ -12,6 +13,7 @@ use crate::components::logs::LogsPanel;
 use crate::components::onboarding::{DraftReview, RunPanel};
 use crate::model::agent_detail::with_shown_detail;
 use crate::model::audit_query::AuditQuery;
+use crate::model::capabilities::Feature;
 use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
@@ -36,24 +38,35 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     let dialog = RwSignal::new(None::<LifecycleAction>);
     let busy = RwSignal::new(false);
     let logs_tab = RwSignal::new(false);
+    // Without an audit trail, the log is the agent's history and the only tab.
+    let has_history = Memo::new(move |_| ctx.offers(Feature::Audit));
+    let show_logs = move || logs_tab.get() || !has_history.get();
 
     let load_history = move || {
         let Some(registry) = ctx.registry() else {
             return;
         };
         let sekuire_id = id.get_untracked();
+        let (with_audit, with_installations) = (
+            ctx.offers(Feature::Audit),
+            ctx.offers(Feature::Installations),
+        );
         spawn_local(async move {
-            let trail = AuditQuery {
-                agent: sekuire_id.clone(),
-                ..AuditQuery::default()
-            };
-            settle(ctx, registry.audit(&trail).await, audit, audit_error);
-            settle(
-                ctx,
-                registry.installations(&sekuire_id).await,
-                installations,
-                installations_error,
-            );
+            if with_audit {
+                let trail = AuditQuery {
+                    agent: sekuire_id.clone(),
+                    ..AuditQuery::default()
+                };
+                settle(ctx, registry.audit(&trail).await, audit, audit_error);
+            }
+            if with_installations {
+                settle(
+                    ctx,
+                    registry.installations(&sekuire_id).await,
+                    installations,
+                    installations_error,
+                );
+            }
         });
     };
     let load = move || {
@@ -77,6 +90,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     Effect::new(move |_| {
         id.track();
         ctx.reload_epoch.track();
+        has_history.track();
         notice.set(None);
         load();
     });
@@ -213,22 +227,26 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                 }
                 .into_any()
             }}
-            {move || agent.get().map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { show(fresh); load_history(); })/> })}
-            {move || (ctx.role() == Some(Role::Admin) && status.get().is_some_and(|s| s != RuntimeStatus::Terminated))
+            {move || agent.get().filter(|_| ctx.offers(Feature::Verification)).map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { show(fresh); load_history(); })/> })}
+            {move || (ctx.role() == Some(Role::Admin) && ctx.offers(Feature::InstallTokens) && status.get().is_some_and(|s| s != RuntimeStatus::Terminated))
                 .then(|| view! { <RunPanel sekuire_id=id.get_untracked()/> })}
             <div role="tablist" class="tabs" aria-label="Agent history">
-                <button type="button" role="tab" id="tab-history" data-testid="tab-history" aria-controls="panel-history"
-                    aria-selected=move || (!logs_tab.get()).to_string() on:click=move |_| logs_tab.set(false)>"Audit and installations"</button>
+                <Show when=move || has_history.get()>
+                    <button type="button" role="tab" id="tab-history" data-testid="tab-history" aria-controls="panel-history"
+                        aria-selected=move || (!show_logs()).to_string() on:click=move |_| logs_tab.set(false)>"Audit and installations"</button>
+                </Show>
                 <button type="button" role="tab" id="tab-logs" data-testid="tab-logs" aria-controls="panel-logs"
-                    aria-selected=move || logs_tab.get().to_string() on:click=move |_| logs_tab.set(true)>"Logs"</button>
+                    aria-selected=move || show_logs().to_string() on:click=move |_| logs_tab.set(true)>"Logs"</button>
             </div>
-            {move || if logs_tab.get() {
+            {move || if show_logs() {
                 view! { <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs"><LogsPanel sekuire_id=id.get_untracked()/></div> }.into_any()
             } else {
                 view! {
                     <div class="two-col" role="tabpanel" id="panel-history" aria-labelledby="tab-history">
                         <AuditTimeline audit=audit error=audit_error/>
-                        <InstallationTable installations=installations error=installations_error on_change=Callback::new(move |()| load_history())/>
+                        <Show when=move || ctx.offers(Feature::Installations)>
+                            <InstallationTable installations=installations error=installations_error on_change=Callback::new(move |()| load_history())/>
+                        </Show>
                     </div>
                 }.into_any()
             }}
@@ -270,16 +288,21 @@ fn AgentFacts(agent: Agent) -> impl IntoView {
             <dd>{agent.last_heartbeat_at.as_deref().map(exact_time).unwrap_or_else(|| "never".into())}</dd>
             <dt>"Pending command"</dt>
             <dd>{agent.pending_command.map(|c| c.to_string()).unwrap_or_else(|| "none".into())}</dd>
-            <dt>"Installations"</dt>
-            <dd>{agent.installations}</dd>
+            {ctx.offers(Feature::Installations).then(|| view! {
+                <dt>"Installations"</dt>
+                <dd>{agent.installations}</dd>
+            })}
             <dt>"Last change"</dt>
             <dd data-testid="last-change">
                 {agent.status_changed_by.clone().map(|by| format!("by {by}, ")).unwrap_or_default()}
                 {move || when(changed_at.as_deref(), ctx.now_ms.get())}
                 {agent.status_reason.clone().map(|r| view! { <br/>"Reason: "<q data-testid="status-reason">{r}</q> })}
             </dd>
-            <dt>"Revision"</dt>
-            <dd class="mono">{agent.revision}</dd>
+            // 0: the registry keeps no revisions.
+            {(agent.revision > 0).then(|| view! {
+                <dt>"Revision"</dt>
+                <dd class="mono">{agent.revision}</dd>
+            })}
         </dl>
     }
 }

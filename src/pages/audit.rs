@@ -203,3 +203,14 @@ pub fn AuditPage() -> impl IntoView {
         </section>
     }
 }
+
+/// `/audit` on a registry that keeps no audit trail: where the history is instead.
+#[component]
+pub fn NoAuditTrail() -> impl IntoView {
+    view! {
+        <section class="card" data-testid="no-audit">
+            <h1>"Audit trail"</h1>
+            <p>"This registry keeps no audit trail that this dashboard can read. Each agent's history is in its log: open an agent from the "<a href="/agents">"fleet"</a>" and read its Logs tab."</p>
+        </section>
+    }
+}

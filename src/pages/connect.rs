@@ -1,9 +1,10 @@
-//! `/connect`: registry URL and API key, checked with `GET /api/v1/me`.
+//! `/connect`: registry URL and API key, checked with `GET /api/v1/me`, then what the
+//! registry offers. `?add=1` signs in to another registry while one is in use.
 
 use crate::api::Registry;
 use crate::router::use_location;
 use crate::router::use_replace;
-use crate::state::{storage, use_app};
+use crate::state::{confirm, storage, use_app};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -19,17 +20,24 @@ pub fn ConnectPage() -> impl IntoView {
     let query = use_location().query;
     let replace = use_replace();
     let origin = window().location().origin().unwrap_or_default();
-    let saved_url = storage::saved_credentials()
-        .map(|(url, _, _)| url)
-        .filter(|u| !u.is_empty());
-    let url = RwSignal::new(saved_url.unwrap_or(origin));
+    let adding = query.with_untracked(|q| q.get("add").is_some());
+    let url = RwSignal::new(if adding {
+        String::new()
+    } else {
+        storage::current_registry().unwrap_or(origin)
+    });
     let key = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
+    // Signed in (or already, unless adding another registry): on to where the user was.
+    let start = ctx
+        .session
+        .with_untracked(|s| s.as_ref().map(|s| s.registry.clone()));
     Effect::new(move |_| {
-        if ctx.session.with(Option::is_some) {
+        let now = ctx.session.with(|s| s.as_ref().map(|s| s.registry.clone()));
+        if now.is_some() && (!adding || now != start) {
             replace(&safe_next(query.read_untracked().get("next")));
         }
     });
@@ -44,8 +52,8 @@ pub fn ConnectPage() -> impl IntoView {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match registry.me().await {
-                Ok(me) => ctx.sign_in(registry, me, remember.get_untracked()),
+            match confirm(&registry).await {
+                Ok((me, caps)) => ctx.sign_in(registry, me, caps, remember.get_untracked()),
                 Err(failure) if failure.is_unauthorized() => error.set(Some(
                     "The registry rejected that key. Check it and try again.".into(),
                 )),

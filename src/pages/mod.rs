@@ -113,7 +113,9 @@ pub enum ActionOutcome {
 }
 
 /// Applies `action` to the agent the user saw — its revision goes in `If-Match`, so an
-/// operator never acts on a state they have not seen — and toasts success or failure.
+/// operator never acts on a state they have not seen — reads the agent again (any 2xx is
+/// success; the answer's body is not relied on, so any Sekuire registry works), and toasts
+/// success or failure.
 pub async fn act_on_seen(
     ctx: AppContext,
     seen: &Agent,
@@ -132,13 +134,17 @@ pub async fn act_on_seen(
         .apply(&seen.sekuire_id, action, reason, seen.revision)
         .await
     {
-        Ok(done) => {
-            ctx.toast(
-                ToastKind::Success,
-                done_sentence(&done.agent.name, action, done.changed),
-            );
-            ActionOutcome::Done(done.agent)
-        }
+        Ok(()) => match registry.agent(&seen.sekuire_id).await {
+            Ok(now) => {
+                let changed = now.runtime_status != seen.runtime_status;
+                ctx.toast(
+                    ToastKind::Success,
+                    done_sentence(&now.name, action, changed),
+                );
+                ActionOutcome::Done(now)
+            }
+            Err(failure) => failed(failure),
+        },
         Err(stale) if stale.is_stale() => match registry.agent(&seen.sekuire_id).await {
             Ok(fresh) => ActionOutcome::Changed(fresh),
             Err(failure) => failed(failure),

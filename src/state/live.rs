@@ -1,8 +1,11 @@
 //! The live event feed: one `EventSource` for the whole app, opened with a single-use
-//! ticket (keys never go into URLs) and reopened with backoff when it drops.
+//! ticket (keys never go into URLs) and reopened with backoff when it drops. A registry
+//! without live events is polled instead: every [`POLL_INTERVAL`] pages reload what they
+//! show, as after a reconnect.
 
 use super::{use_app, AppContext};
 use crate::api::json;
+use crate::model::capabilities::Feature;
 use fleet_protocol::{event_names, Agent, AuditEntry, HeartbeatEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -29,7 +32,13 @@ pub enum LiveState {
     Connecting,
     Live,
     Reconnecting,
+    /// The registry has no live events; pages reload on a timer.
+    Polling,
 }
+
+/// How often pages reload on a registry without live events. Each reload of the fleet
+/// page reads the list and, where the list lacks them, each row's runtime state.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
 
 type Handler = Rc<dyn Fn(&LiveEvent)>;
 
@@ -95,6 +104,19 @@ pub fn LiveFeed() -> impl IntoView {
         connection.set_value(None);
         if !wanted {
             ctx.live_state.set(LiveState::Off);
+            return;
+        }
+        if !ctx.offers(Feature::LiveEvents) {
+            ctx.live_state.set(LiveState::Polling);
+            let poll = set_interval_with_handle(
+                move || ctx.dispatch_live(&LiveEvent::Resync),
+                POLL_INTERVAL,
+            );
+            on_cleanup(move || {
+                if let Ok(poll) = poll {
+                    poll.clear();
+                }
+            });
             return;
         }
         ctx.live_state.set(if this_attempt == 0 {

@@ -5,6 +5,7 @@ pub mod live;
 pub mod storage;
 
 use crate::api::{ApiFailure, Registry};
+use crate::model::capabilities::{Capabilities, Feature};
 use fleet_protocol::{Me, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,6 +21,9 @@ pub struct Session {
     /// trip sooner); what depends on the role (action buttons, who is signed in, live
     /// updates) waits for it. A rejected key signs out as it would mid-session.
     pub me: Option<Me>,
+    /// What the registry offers beyond Sekuire's standard API: saved from the last visit,
+    /// else `None` until the probe at sign-in answers.
+    pub caps: Option<Capabilities>,
 }
 
 /// How a toast looks.
@@ -112,6 +116,16 @@ impl AppContext {
             .with_untracked(|s| s.as_ref().map(|s| s.registry.clone()))
     }
 
+    /// What the signed-in registry offers (reactive); `None` until known.
+    pub fn caps(&self) -> Option<Capabilities> {
+        self.session.with(|s| s.as_ref().and_then(|s| s.caps))
+    }
+
+    /// True when the signed-in registry is known to offer `feature` (reactive).
+    pub fn offers(&self, feature: Feature) -> bool {
+        self.caps().is_some_and(|caps| caps.has(feature))
+    }
+
     /// The signed-in role (reactive); `None` when signed out.
     pub fn role(&self) -> Option<Role> {
         self.session
@@ -150,18 +164,50 @@ impl AppContext {
     }
 
     /// Signs in: remembers the key where the user chose, and starts the session.
-    pub fn sign_in(&self, registry: Registry, me: Me, remember: bool) {
+    pub fn sign_in(&self, registry: Registry, me: Me, caps: Capabilities, remember: bool) {
         storage::save_credentials(&registry.base_url, &registry.key, remember);
+        storage::save_capabilities(&registry.base_url, caps);
         self.rejected.set(None);
         self.session.set(Some(Session {
             registry,
             me: Some(me),
+            caps: Some(caps),
         }));
     }
 
-    /// Starts a session with a saved key before the registry has confirmed it.
-    pub fn resume(&self, registry: Registry) {
-        self.session.set(Some(Session { registry, me: None }));
+    /// Starts a session with a saved key before the registry has confirmed it, and checks
+    /// the key (and what the registry offers) meanwhile.
+    pub fn resume(&self, registry: Registry, remember: bool) {
+        storage::choose_registry(&registry.base_url);
+        self.session.set(Some(Session {
+            caps: storage::saved_capabilities(&registry.base_url),
+            registry: registry.clone(),
+            me: None,
+        }));
+        let ctx = *self;
+        spawn_local(async move {
+            match confirm(&registry).await {
+                Ok((me, caps)) => ctx.sign_in(registry, me, caps, remember),
+                Err(failure) if failure.is_unauthorized() => ctx.observe_failure(&failure),
+                Err(failure) => {
+                    ctx.session.set(None);
+                    ctx.rejected.set(Some(failure.message));
+                }
+            }
+            ctx.restoring.set(false);
+        });
+    }
+
+    /// Uses another saved registry: with its saved key at once, else by signing in to it.
+    pub fn switch_registry(&self, base_url: &str) {
+        match storage::saved_key(base_url) {
+            Some((key, remember)) => self.resume(Registry::new(base_url, &key), remember),
+            None => {
+                storage::choose_registry(base_url);
+                self.rejected.set(None);
+                self.session.set(None);
+            }
+        }
     }
 
     /// True once the registry has said who the key belongs to (reactive).
@@ -170,20 +216,26 @@ impl AppContext {
             .with(|s| s.as_ref().is_some_and(|s| s.me.is_some()))
     }
 
-    /// Forgets the key everywhere; `why` is shown on the connect page.
+    /// Forgets every registry's key; the registry in use stays chosen for the next
+    /// sign-in. `why` is shown on the connect page.
     pub fn sign_out(&self, why: Option<String>) {
-        storage::forget_credentials();
+        storage::forget_keys();
         self.rejected.set(why);
         self.session.set(None);
     }
 
-    /// What every page does with a failure besides showing it: a rejected key returns
-    /// to sign-in; an unreachable registry raises the banner and retries with backoff.
+    /// What every page does with a failure besides showing it: a rejected key is
+    /// forgotten and the user signs in again to the same registry; an unreachable registry
+    /// raises the banner and retries with backoff.
     pub fn observe_failure(&self, failure: &ApiFailure) {
         if failure.is_unauthorized() {
-            self.sign_out(Some(
+            if let Some(registry) = self.registry() {
+                storage::forget_key(&registry.base_url);
+            }
+            self.rejected.set(Some(
                 "Your key was rejected by the registry. Sign in again to continue.".into(),
             ));
+            self.session.set(None);
         } else if failure.is_unreachable() && !self.connection_lost.get_untracked() {
             self.connection_lost.set(true);
             let ctx = *self;
@@ -242,6 +294,12 @@ impl Default for AppContext {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Checks a key: who it belongs to, then what the registry offers.
+pub async fn confirm(registry: &Registry) -> Result<(Me, Capabilities), ApiFailure> {
+    let me = registry.me().await?;
+    Ok((me, registry.capabilities().await))
 }
 
 /// The app context provided at the root.

@@ -1,8 +1,11 @@
 //! `/agents`: the fleet at a glance. Search, filters, sort and paging are the registry's
-//! work (the browser never downloads the fleet); the view lives in the URL.
+//! work (the browser never downloads the fleet); the view lives in the URL. On a registry
+//! with Sekuire's standard list only, `standard.rs` does what the registry cannot.
 
 use crate::api::ApiFailure;
+use crate::components::chrome::MissingFeatures;
 use crate::components::lifecycle_dialogs::BulkDialog;
+use crate::model::capabilities::{Capabilities, Feature};
 use crate::model::fleet_query::{Facet, FleetQuery, SORTS};
 use crate::model::fleet_rows::{bulk_lines, bulk_summary, is_on_page, patch_row, BulkLine};
 use crate::model::time::parse_timestamp_ms;
@@ -16,6 +19,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 
+mod standard;
 mod summary;
 mod table;
 mod toolbar;
@@ -47,7 +51,12 @@ pub fn FleetPage() -> impl IntoView {
     let query = use_location().query;
     let go = use_go();
     let view_q = Memo::new(move |_| query.with(|q| FleetQuery::from_params(|k| q.get(k))));
+    let caps = Memo::new(move |_| ctx.caps());
     let list = RwSignal::new(None::<AgentList>);
+    // Rows whose runtime state is still being read (a standard list has none).
+    let unresolved = RwSignal::new(Vec::<String>::new());
+    // The registry counted every match; a standard list only sends rows.
+    let counted = RwSignal::new(true);
     let summary = RwSignal::new(None::<FleetSummary>);
     let summary_error = RwSignal::new(None::<ApiFailure>);
     let error = RwSignal::new(None::<ApiFailure>);
@@ -56,31 +65,67 @@ pub fn FleetPage() -> impl IntoView {
     let selected = RwSignal::new(Vec::<String>::new());
     let latest = LatestOnly::new();
 
+    // A registry without a fleet summary has its loaded agents counted instead.
     let load_summary = move || {
         let Some(registry) = ctx.registry() else {
             return;
         };
+        if !caps
+            .get_untracked()
+            .is_some_and(|c| c.has(Feature::FleetSummary))
+        {
+            return;
+        }
         spawn_local(async move {
             settle(ctx, registry.fleet_summary().await, summary, summary_error);
         });
     };
     let load = move || {
-        let Some(registry) = ctx.registry() else {
+        let (Some(registry), Some(caps)) = (ctx.registry(), caps.get_untracked()) else {
             return;
         };
         let view = view_q.get_untracked();
         let ticket = latest.start();
         loading.set(true);
         spawn_local(async move {
-            let page = registry.list_agents(&view).await;
+            let page = registry.list_agents(&view, caps).await;
             if !latest.is_current(ticket) {
                 return;
             }
             loading.set(false);
-            if page.is_ok() {
-                changes.set(0);
+            match page {
+                Ok(found) if !caps.has(Feature::ListQueries) => {
+                    changes.set(0);
+                    counted.set(found.counted);
+                    error.set(None);
+                    let shown = standard::Shown {
+                        list,
+                        unresolved,
+                        summary,
+                    };
+                    let now_ms = ctx.now_ms.get_untracked();
+                    standard::show(
+                        ctx,
+                        registry,
+                        view,
+                        found,
+                        shown,
+                        move || latest.is_current(ticket),
+                        move |agent| agent_health(agent, now_ms),
+                    );
+                }
+                page => {
+                    if page.is_ok() {
+                        changes.set(0);
+                    }
+                    let page = page.map(|found| {
+                        counted.set(found.counted);
+                        unresolved.set(found.unresolved);
+                        found.list
+                    });
+                    settle(ctx, page, list, error);
+                }
             }
-            settle(ctx, page, list, error);
             // The summary waits for the page's first rows: at 100,000 agents it is the
             // heavier query, and the table is what the user came for.
             if summary.with_untracked(Option::is_none) {
@@ -91,6 +136,7 @@ pub fn FleetPage() -> impl IntoView {
     Effect::new(move |_| {
         view_q.track();
         ctx.reload_epoch.track();
+        caps.track();
         selected.set(Vec::new());
         load();
     });
@@ -228,7 +274,8 @@ pub fn FleetPage() -> impl IntoView {
         bulk_busy.set(true);
         spawn_local(async move {
             let ids = targets.iter().map(|(id, _)| id.clone()).collect();
-            match registry.apply_bulk(action, ids, reason).await {
+            let caps = caps.get_untracked().unwrap_or(Capabilities::STANDARD);
+            match registry.apply_bulk(action, ids, reason, caps).await {
                 Ok(response) => {
                     let lines = bulk_lines(action, &response.results, &targets);
                     let kind = if lines.iter().all(|l| l.ok) {
@@ -261,8 +308,9 @@ pub fn FleetPage() -> impl IntoView {
         <section class="fleet">
             <div class="page-head">
                 <h1>"Fleet"</h1>
-                <SummaryStrip summary=summary/>
+                <SummaryStrip summary=summary counted=counted.into()/>
             </div>
+            <MissingFeatures/>
 
             <div class="toolbar" role="search">
                 <label class="search">
@@ -385,8 +433,8 @@ pub fn FleetPage() -> impl IntoView {
                             <button type="button" class="link" on:click=move |_| load()>"Retry"</button>
                         </p>
                     })}
-                    <FleetTable row_ids=row_ids selected=selected list=list/>
-                    <Pager view=view_q list=list loading=loading.into()/>
+                    <FleetTable row_ids=row_ids selected=selected list=list unresolved=unresolved/>
+                    <Pager view=view_q list=list loading=loading.into() counted=counted.into()/>
                 }
                 .into_any()
             }}

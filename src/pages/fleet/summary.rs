@@ -7,7 +7,11 @@ use leptos::prelude::*;
 
 /// Counts by state and health, each a link that sets the filter, with the two charts.
 #[component]
-pub(super) fn SummaryStrip(summary: RwSignal<Option<FleetSummary>>) -> impl IntoView {
+pub(super) fn SummaryStrip(
+    summary: RwSignal<Option<FleetSummary>>,
+    /// The registry counted the fleet; otherwise these are counts of the agents loaded.
+    counted: Signal<bool>,
+) -> impl IntoView {
     move || {
         summary.get().map(|s| {
             let by_state = RuntimeStatus::ALL
@@ -56,7 +60,7 @@ pub(super) fn SummaryStrip(summary: RwSignal<Option<FleetSummary>>) -> impl Into
             view! {
                 <div class="summary" data-testid="summary">
                     <div class="summary-group">
-                        <span class="summary-total"><strong>{s.total}</strong>" agents"</span>
+                        <span class="summary-total" data-testid="summary-total"><strong>{s.total}</strong>{if counted.get() { " agents" } else { " agents loaded" }}</span>
                         {by_state}
                         <a class="count drafts" href=drafts_href data-testid="count-drafts">
                             <strong>{drafts}</strong>" drafts to review"

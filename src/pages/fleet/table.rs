@@ -4,7 +4,7 @@
 use crate::components::badges::{
     HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
 };
-use crate::model::fleet_query::FleetQuery;
+use crate::model::fleet_query::{FleetQuery, STANDARD_LIST_LIMIT};
 use crate::model::fleet_rows::patch_row;
 use crate::pages::{act_on_seen, changed_sentence, ActionOutcome};
 use crate::router::use_go;
@@ -19,6 +19,7 @@ pub(super) fn FleetTable(
     row_ids: Memo<Vec<String>>,
     selected: RwSignal<Vec<String>>,
     list: RwSignal<Option<AgentList>>,
+    unresolved: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let all_selected = move || {
         row_ids
@@ -63,7 +64,7 @@ pub(super) fn FleetTable(
                         <For
                             each=move || row_ids.get()
                             key=|id| id.clone()
-                            children=move |id| view! { <FleetRow sekuire_id=id selected=selected list=list/> }
+                            children=move |id| view! { <FleetRow sekuire_id=id selected=selected list=list unresolved=unresolved/> }
                         />
                     </tbody>
                 </table>
@@ -98,12 +99,14 @@ fn inline_action(
 
 /// One row, kept for as long as its agent is on the page: each cell follows only the
 /// fields it shows, so a heartbeat updates the health cell and leaves the rest of the row
-/// (and the keyboard focus on its buttons) alone.
+/// (and the keyboard focus on its buttons) alone. While its runtime state is being read
+/// (`unresolved`), the row shows none and offers no action.
 #[component]
 fn FleetRow(
     sekuire_id: String,
     selected: RwSignal<Vec<String>>,
     list: RwSignal<Option<AgentList>>,
+    unresolved: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let ctx = use_app();
     let agent = Memo::new({
@@ -115,7 +118,15 @@ fn FleetRow(
             })
         }
     });
-    let status = Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.runtime_status)));
+    let status = Memo::new({
+        let id = sekuire_id.clone();
+        move |_| {
+            if unresolved.with(|u| u.contains(&id)) {
+                return None;
+            }
+            agent.with(|a| a.as_ref().map(|a| a.runtime_status))
+        }
+    });
     let name =
         Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| (a.name.clone(), a.version.clone()))));
     let heartbeat = Memo::new(move |_| {
@@ -195,7 +206,12 @@ fn FleetRow(
                 </span>
             </td>
             <td><ShortId sekuire_id=sekuire_id.clone()/></td>
-            <td>{move || status.get().map(|s| view! { <RuntimeBadge status=s/> })}</td>
+            <td>
+                {move || match status.get() {
+                    Some(s) => view! { <RuntimeBadge status=s/> }.into_any(),
+                    None => view! { <span class="muted" aria-busy="true" data-testid="state-pending">"reading…"</span> }.into_any(),
+                }}
+            </td>
             <td>
                 {move || heartbeat.get().map(|(last, interval)| view! {
                     <HealthCell last_heartbeat_at=last interval_secs=interval/>
@@ -215,17 +231,27 @@ pub(super) fn Pager(
     view: Memo<FleetQuery>,
     list: RwSignal<Option<AgentList>>,
     loading: Signal<bool>,
+    counted: Signal<bool>,
 ) -> impl IntoView {
     let go = use_go();
     view! {
         <nav class="pager" aria-label="Pages">
             <span data-testid="page-info">
-                {move || list.with(|l| l.as_ref().map(|l| format!(
-                    "Page {} · {} on this page · {} match",
-                    view.with(|v| v.page),
-                    l.agents.len(),
-                    l.total
-                )))}
+                {move || list.with(|l| l.as_ref().map(|l| if counted.get() {
+                    format!(
+                        "Page {} · {} on this page · {} match",
+                        view.with(|v| v.page),
+                        l.agents.len(),
+                        l.total
+                    )
+                } else {
+                    // Sekuire's standard list neither counts nor pages.
+                    format!(
+                        "{} shown of {} loaded · this registry sends up to {STANDARD_LIST_LIMIT} matches; search to narrow them down",
+                        l.agents.len(),
+                        l.total
+                    )
+                }))}
             </span>
             <Show when=move || loading.get()>
                 <span class="muted small" aria-live="polite">"Updating…"</span>
