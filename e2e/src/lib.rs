@@ -8,6 +8,7 @@
 mod accessibility;
 mod agent_page;
 pub mod sekuire;
+pub mod standard;
 
 pub use agent_page::AgentPage;
 
@@ -146,35 +147,58 @@ impl Registry {
     /// Starts on a free port (or `port`), returns once it is listening.
     pub fn start(db: &Path, port: Option<u16>, extra_args: &[&str]) -> Result<Registry> {
         let addr = format!("127.0.0.1:{}", port.unwrap_or(0));
-        let mut child = Command::new(registry_binary()?)
+        let mut command = Command::new(registry_binary()?);
+        command
             .args(["serve", "--addr", &addr, "--rate-limit", "0", "--db"])
             .arg(db)
             .arg("--dist")
             .arg(dist_dir()?)
-            .args(extra_args)
+            .args(extra_args);
+        // The demo prints its sign-in link after the listening line.
+        let demo = extra_args.contains(&"--demo");
+        Registry::listening(command, |line| !demo || line.contains("/#key="))
+    }
+
+    /// `sekuire-registry proxy`: the dashboard served here, `/api/v1` forwarded to
+    /// `upstream`.
+    pub fn proxy(upstream: &str) -> Result<Registry> {
+        let mut command = Command::new(registry_binary()?);
+        command
+            .args([
+                "proxy",
+                "--addr",
+                "127.0.0.1:0",
+                "--upstream",
+                upstream,
+                "--dist",
+            ])
+            .arg(dist_dir()?);
+        Registry::listening(command, |_| true)
+    }
+
+    /// Spawns `command` and returns once it printed its listening line and then a line
+    /// for which `ready` holds.
+    pub fn listening(mut command: Command, ready: impl Fn(&str) -> bool) -> Result<Registry> {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("starting sekuire-registry")?;
+            .with_context(|| format!("starting {command:?}"))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let mut printed = Vec::new();
         let mut base = None;
-        // The demo prints its sign-in link after the listening line.
-        let demo = extra_args.contains(&"--demo");
-        let mut link = None;
-        while base.is_none() || (demo && link.is_none()) {
+        let mut is_ready = false;
+        while base.is_none() || !is_ready {
             let line = lines
                 .next()
                 .ok_or_else(|| anyhow!("registry exited before listening: {printed:?}"))??;
             if let Some(rest) = line.strip_prefix("Registry listening on ") {
                 base = rest.split_whitespace().next().map(str::to_owned);
             }
-            if line.contains("/#key=") {
-                link = Some(line.clone());
-            }
+            is_ready = base.is_some() && ready(&line);
             printed.push(line);
         }
         // Keep draining stdout so the registry never blocks on a full pipe.
