@@ -359,8 +359,12 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    step("Native tests: protocol, registry (real HTTP + SQLite), dashboard logic");
-    tally.run(cargo().args(["test", "--workspace", "--exclude", "fleet-e2e"]))?;
+    step("Native tests: protocol, registry (real HTTP + SQLite), dashboard logic, the standard-API stand-in against Sekuire's CLI");
+    tally.run(
+        cargo()
+            .args(["test", "--workspace", "--exclude", "fleet-e2e"])
+            .env("SEKUIRE_CLI", tools::sekuire()),
+    )?;
     step("Component tests in headless Chromium (wasm-bindgen-test)");
     run(cargo()
         .args([
@@ -373,7 +377,7 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMEDRIVER", tools::chromedriver())
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
     dist(root)?;
-    run(cargo().args(["build", "-p", "fleet-registry"]))?;
+    run(cargo().args(["build", "-p", "fleet-registry", "-p", "compat-registry"]))?;
     conformance::check(root, 40, 1)?;
     step("End-to-end: real registry, release dashboard, real Chromium, Sekuire's own CLI");
     tally.run(
