@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod proxy;
 pub mod request_id;
 pub mod routes;
 pub mod store;
@@ -16,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -128,12 +129,19 @@ pub fn app(state: AppState) -> Router {
 
 /// Paths outside `/api/v1`: JSON 404 under `/api`, the dashboard elsewhere.
 async fn not_api(State(state): State<AppState>, request: Request) -> Response {
+    serve_dashboard(state.config.dist.as_deref(), request).await
+}
+
+/// What `serve` and `proxy` both answer outside `/api/v1`: a JSON 404 under `/api`, and
+/// elsewhere the built dashboard in `dist` (any path without a file is `index.html`, so
+/// the app's own routes load), with its security headers and `cache_policy`.
+pub async fn serve_dashboard(dist: Option<&Path>, request: Request) -> Response {
     let path = request.uri().path();
     if path == "/api" || path.starts_with("/api/") {
         return error::AppError::NotFound(format!("no API route {path}")).into_response();
     }
     let caching = cache_policy(path);
-    let Some(dist) = state.config.dist.as_ref() else {
+    let Some(dist) = dist else {
         return error::AppError::NotFound(
             "this registry serves no dashboard; start it with --dist".into(),
         )

@@ -1,8 +1,10 @@
-//! `sekuire-registry`: serve the registry, manage keys, seed a database.
+//! `sekuire-registry`: serve the registry, manage keys, seed a database, or serve the
+//! dashboard in front of a registry elsewhere.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fleet_protocol::Role;
+use fleet_registry::proxy::Upstream;
 use fleet_registry::{app, demo, store::Store, AppState, Config};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -48,6 +50,20 @@ enum Command {
         /// no limit.
         #[arg(long, default_value_t = 50)]
         address_rate_limit: u32,
+    },
+    /// Serve the dashboard for another registry (Sekuire's hosted one, say), forwarding
+    /// `/api/v1` to it so the browser talks to one origin. Keeps no keys; opens no database.
+    Proxy {
+        /// The registry to forward `/api/v1` to, e.g. https://api.sekuire.ai (a path
+        /// prefix is kept: https://host/prefix).
+        #[arg(long, value_parser = fleet_registry::proxy::parse_upstream)]
+        upstream: Upstream,
+        /// Address to listen on; port 0 picks a free port (the log line says which).
+        #[arg(long, default_value = "127.0.0.1:9300")]
+        addr: SocketAddr,
+        /// Folder of the built dashboard to serve at `/`.
+        #[arg(long)]
+        dist: Option<PathBuf>,
     },
     /// Manage API keys.
     Keys {
@@ -137,6 +153,11 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Proxy {
+            upstream,
+            addr,
+            dist,
+        } => proxy(addr, upstream, dist).await,
         Command::Keys { command } => keys(command).await,
         Command::Seed { db, agents, seed } => seed_database(&db, agents, seed).await,
     }
@@ -220,13 +241,7 @@ async fn serve(
     demo: bool,
 ) -> anyhow::Result<()> {
     let store = open(db).await?;
-    if let Some(dist) = &config.dist {
-        anyhow::ensure!(
-            dist.join("index.html").is_file(),
-            "{} has no index.html; build the dashboard first (cargo xtask dist)",
-            dist.display()
-        );
-    }
+    check_dist(config.dist.as_deref())?;
     let demo_key = if demo {
         if store.agent_count().await? == 0 {
             demo::seed_fleet(&store, DEMO_FLEET_SIZE, DEMO_SEED).await?;
@@ -240,12 +255,10 @@ async fn serve(
         None
     };
     let (state, stop) = AppState::new(store.clone(), config);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let bound = listener.local_addr()?;
-    let base_url = format!("http://{bound}");
-    println!("Registry listening on {base_url} (API at {base_url}/api/v1, docs at {base_url}/api/v1/openapi.json)");
+    let (listener, base_url) = listen(addr, |base_url| {
+        format!("API at {base_url}/api/v1, docs at {base_url}/api/v1/openapi.json")
+    })
+    .await?;
     if let Some(key) = demo_key {
         let fleet = store.agent_ids().await?;
         tokio::spawn(demo::run_installations(
@@ -269,6 +282,49 @@ async fn serve(
     })
     .await?;
     Ok(())
+}
+
+/// Forwards `/api/v1` to `upstream` and serves the dashboard in `dist` elsewhere.
+async fn proxy(addr: SocketAddr, upstream: Upstream, dist: Option<PathBuf>) -> anyhow::Result<()> {
+    check_dist(dist.as_deref())?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let router = fleet_registry::proxy::router(upstream.clone(), dist, shutdown)?;
+    let (listener, _) = listen(addr, |base_url| {
+        format!("API at {base_url}/api/v1, forwarded to {upstream}/api/v1")
+    })
+    .await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+fn check_dist(dist: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(dist) = dist {
+        anyhow::ensure!(
+            dist.join("index.html").is_file(),
+            "{} has no index.html; build the dashboard first (cargo xtask dist)",
+            dist.display()
+        );
+    }
+    Ok(())
+}
+
+/// Binds `addr` and prints the line that says where (`Registry listening on <URL> (…)`,
+/// which scripts and tests read the URL from); answers the listener and that URL.
+async fn listen(
+    addr: SocketAddr,
+    details: impl FnOnce(&str) -> String,
+) -> anyhow::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    println!("Registry listening on {base_url} ({})", details(&base_url));
+    Ok((listener, base_url))
 }
 
 fn print_sign_in_link(link: &str) {
