@@ -9,7 +9,7 @@
 use fleet_dashboard::api::bodies::{
     bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body,
 };
-use fleet_dashboard::api::json::{decode, FleetList, FromJson};
+use fleet_dashboard::api::json::{decode, FleetList, FromJson, Unreadable};
 use fleet_dashboard::model::capabilities::{Capabilities, Feature};
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditAction, AuditEntry, AuditPage, BulkOutcome, BulkRequest,
@@ -246,19 +246,24 @@ fn every_other_answer_reads_as_serde_wrote_it() {
 
 #[wasm_bindgen_test]
 fn unreadable_answers_name_what_is_wrong() {
-    let nameless = decode::<Me>(r#"{"role": "admin", "email": ""}"#).unwrap_err();
+    let nameless = decode::<Me>(r#"{"role": "admin", "email": ""}"#)
+        .unwrap_err()
+        .to_string();
     assert!(nameless.contains("`name`"), "{nameless}");
     let unknown = decode::<Me>(r#"{"name": "alice", "role": "owner"}"#).unwrap();
     assert_eq!(unknown.role, Role::Admin);
     let fractional = decode::<EventTicket>(r#"{"ticket": 1.5, "expires_at": ""}"#);
     assert!(fractional.is_err());
-    assert!(decode::<Me>("<html>").is_err());
+    assert_eq!(decode::<Me>("<html>"), Err(Unreadable::NotJson));
+    let nested = decode::<FleetList>(r#"{"agents": [{"name": "a"}]}"#).unwrap_err();
+    assert_eq!(nested, Unreadable::Field("agents[0].created_at".into()));
     let score = serde_json::to_string(&agent(None))
         .unwrap()
         .replace("\"reputation_score\":87", "\"reputation_score\":\"high\"");
-    assert!(decode::<Agent>(&score)
-        .unwrap_err()
-        .contains("reputation_score"));
+    assert_eq!(
+        decode::<Agent>(&score),
+        Err(Unreadable::Field("reputation_score".into()))
+    );
 }
 
 #[wasm_bindgen_test]

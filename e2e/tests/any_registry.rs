@@ -181,10 +181,20 @@ async fn the_operator_story_on_a_registry_with_the_standard_api_only() -> Result
 /// between without signing out, the one in use always shown, and a `?registry=` link.
 #[tokio::test]
 async fn several_registries_are_saved_and_switched_from_the_header() -> Result<()> {
-    let home_fleet = Fleet::prepare(&[Seed::active("home-bot")], 0).await?;
-    let home = Registry::start(&home_fleet.db(), None, &[])?;
+    // The home registry serves the dashboard and names the other in its policy; the
+    // other lets the home origin call it. Each needs the other's address first.
+    let home_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let home_origin = format!("http://127.0.0.1:{home_port}");
     let other_fleet = Fleet::prepare(&[Seed::active("other-bot")], 0).await?;
-    let other = Registry::start(&other_fleet.db(), None, &["--cors-origin", &home.base])?;
+    let other = Registry::start(&other_fleet.db(), None, &["--cors-origin", &home_origin])?;
+    let home_fleet = Fleet::prepare(&[Seed::active("home-bot")], 0).await?;
+    let home = Registry::start(
+        &home_fleet.db(),
+        Some(home_port),
+        &["--registry-origin", &other.base],
+    )?;
 
     let driver = Driver::start()?;
     let browser = driver.browser(&home.base).await?;

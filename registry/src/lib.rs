@@ -33,6 +33,8 @@ pub struct Config {
     pub dist: Option<PathBuf>,
     /// Origins allowed to call the API from a browser (besides the registry's own).
     pub cors_origins: Vec<String>,
+    /// Other registries the dashboard served here may call (`--registry-origin`).
+    pub registry_origins: Vec<String>,
     /// Requests a second per key; 0 turns rate limiting off.
     pub rate_limit_per_second: u32,
     /// Requests a second per client address without a valid key; 0 turns it off.
@@ -129,13 +131,22 @@ pub fn app(state: AppState) -> Router {
 
 /// Paths outside `/api/v1`: JSON 404 under `/api`, the dashboard elsewhere.
 async fn not_api(State(state): State<AppState>, request: Request) -> Response {
-    serve_dashboard(state.config.dist.as_deref(), request).await
+    serve_dashboard(
+        state.config.dist.as_deref(),
+        &state.config.registry_origins,
+        request,
+    )
+    .await
 }
 
 /// What `serve` and `proxy` both answer outside `/api/v1`: a JSON 404 under `/api`, and
 /// elsewhere the built dashboard in `dist` (any path without a file is `index.html`, so
 /// the app's own routes load), with its security headers and `cache_policy`.
-pub async fn serve_dashboard(dist: Option<&Path>, request: Request) -> Response {
+pub async fn serve_dashboard(
+    dist: Option<&Path>,
+    registry_origins: &[String],
+    request: Request,
+) -> Response {
     let path = request.uri().path();
     if path == "/api" || path.starts_with("/api/") {
         return error::AppError::NotFound(format!("no API route {path}")).into_response();
@@ -168,7 +179,8 @@ pub async fn serve_dashboard(dist: Option<&Path>, request: Request) -> Response 
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_str(&content_security_policy(registry_origins))
+            .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
     );
     if found {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
@@ -179,11 +191,28 @@ pub async fn serve_dashboard(dist: Option<&Path>, request: Request) -> Response 
 /// What the dashboard may load and run: its own scripts (no inline script: `cargo xtask
 /// dist` moves Trunk's start-up script into a file), its own wasm, its own styles (style
 /// attributes are set through the CSSOM, which CSP allows), and requests to this registry
-/// only, which is the one registry the dashboard talks to. Nothing may frame it.
+/// only. Nothing may frame it. This is the policy without `--registry-origin`.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// [`CONTENT_SECURITY_POLICY`] with `connect-src` widened to the other registries the
+/// operator named. Decision: the dashboard can save several registries, but a page may
+/// only call the origins its policy lists, so each one is named when the server starts
+/// (`--registry-origin`, already checked to be a bare origin); nothing wider such as
+/// `https:` is allowed, so a script injected despite the rest of the policy still could not
+/// send a key anywhere else. Each of those registries must in turn allow this dashboard's
+/// origin with its own `--cors-origin`.
+pub fn content_security_policy(registry_origins: &[String]) -> String {
+    if registry_origins.is_empty() {
+        return CONTENT_SECURITY_POLICY.to_owned();
+    }
+    CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'",
+        &format!("connect-src 'self' {}", registry_origins.join(" ")),
+    )
+}
 
 /// How long a browser may keep a dashboard file. Trunk names every asset after a hash of
 /// its content (`main-f067bc3d092900f0.css`), so those never change and are kept for a

@@ -42,6 +42,10 @@ enum Command {
         /// Another origin allowed to call the API from a browser (repeatable).
         #[arg(long = "cors-origin", value_parser = fleet_registry::parse_cors_origin)]
         cors_origins: Vec<String>,
+        /// Another registry the dashboard served here may call (repeatable); that
+        /// registry must allow this one's origin with its own --cors-origin.
+        #[arg(long = "registry-origin", value_parser = fleet_registry::parse_cors_origin)]
+        registry_origins: Vec<String>,
         /// Requests a second allowed per key (bursts of twice that); 0 for no limit.
         #[arg(long, default_value_t = 200)]
         rate_limit: u32,
@@ -64,6 +68,9 @@ enum Command {
         /// Folder of the built dashboard to serve at `/`.
         #[arg(long)]
         dist: Option<PathBuf>,
+        /// Another registry the dashboard served here may call (repeatable).
+        #[arg(long = "registry-origin", value_parser = fleet_registry::parse_cors_origin)]
+        registry_origins: Vec<String>,
     },
     /// Manage API keys.
     Keys {
@@ -137,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
             dist,
             demo,
             cors_origins,
+            registry_origins,
             rate_limit,
             address_rate_limit,
         } => {
@@ -146,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
                 Config {
                     dist,
                     cors_origins,
+                    registry_origins,
                     rate_limit_per_second: rate_limit,
                     address_rate_limit_per_second: address_rate_limit,
                 },
@@ -157,7 +166,8 @@ async fn main() -> anyhow::Result<()> {
             upstream,
             addr,
             dist,
-        } => proxy(addr, upstream, dist).await,
+            registry_origins,
+        } => proxy(addr, upstream, dist, registry_origins).await,
         Command::Keys { command } => keys(command).await,
         Command::Seed { db, agents, seed } => seed_database(&db, agents, seed).await,
     }
@@ -285,10 +295,15 @@ async fn serve(
 }
 
 /// Forwards `/api/v1` to `upstream` and serves the dashboard in `dist` elsewhere.
-async fn proxy(addr: SocketAddr, upstream: Upstream, dist: Option<PathBuf>) -> anyhow::Result<()> {
+async fn proxy(
+    addr: SocketAddr,
+    upstream: Upstream,
+    dist: Option<PathBuf>,
+    registry_origins: Vec<String>,
+) -> anyhow::Result<()> {
     check_dist(dist.as_deref())?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let router = fleet_registry::proxy::router(upstream.clone(), dist, shutdown)?;
+    let router = fleet_registry::proxy::router(upstream.clone(), dist, registry_origins, shutdown)?;
     let (listener, _) = listen(addr, |base_url| {
         format!("API at {base_url}/api/v1, forwarded to {upstream}/api/v1")
     })

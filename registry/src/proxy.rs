@@ -132,6 +132,8 @@ struct Proxy {
     upstream: Arc<Upstream>,
     client: reqwest::Client,
     dist: Option<Arc<Path>>,
+    /// Other registries the dashboard may call (`--registry-origin`).
+    registry_origins: Arc<[String]>,
     /// Turns true when the server shuts down; ends forwarded streams so it can.
     shutdown: watch::Receiver<bool>,
 }
@@ -141,6 +143,7 @@ struct Proxy {
 pub fn router(
     upstream: Upstream,
     dist: Option<PathBuf>,
+    registry_origins: Vec<String>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Router> {
     let client = reqwest::Client::builder()
@@ -157,6 +160,7 @@ pub fn router(
         upstream: Arc::new(upstream),
         client,
         dist: dist.map(Arc::from),
+        registry_origins: registry_origins.into(),
         shutdown,
     };
     Ok(Router::new().fallback(handle).with_state(proxy))
@@ -170,7 +174,7 @@ async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
     if api {
         forward(&proxy, request).await
     } else {
-        crate::serve_dashboard(proxy.dist.as_deref(), request).await
+        crate::serve_dashboard(proxy.dist.as_deref(), &proxy.registry_origins, request).await
     }
 }
 

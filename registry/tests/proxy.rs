@@ -116,7 +116,7 @@ impl Proxy {
         let upstream = fleet_registry::proxy::parse_upstream(upstream).unwrap();
         // No shutdown here: the sender goes at once, which must not end any stream.
         let (_, shutdown) = watch::channel(false);
-        let router = fleet_registry::proxy::router(upstream, dist, shutdown).unwrap();
+        let router = fleet_registry::proxy::router(upstream, dist, Vec::new(), shutdown).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -20,8 +20,26 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use wasm_bindgen::JsValue;
 
-/// Why an answer could not be read: the field that was missing or of the wrong kind.
-pub type Decoded<T> = Result<T, String>;
+/// Why an answer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// The body is not JSON at all (say, an HTML error page from something in between).
+    NotJson,
+    /// A field is missing or of the wrong kind: its path, e.g. `agents[3].name`.
+    Field(String),
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::NotJson => f.write_str("the answer is not JSON"),
+            Unreadable::Field(path) => write!(f, "field `{path}` is missing or invalid"),
+        }
+    }
+}
+
+/// A value read from an answer, or why it could not be.
+pub type Decoded<T> = Result<T, Unreadable>;
 
 /// A type read from a JSON object.
 pub trait FromJson: Sized {
@@ -30,15 +48,15 @@ pub trait FromJson: Sized {
 
 /// Parses `text` as JSON and reads a `T` from it.
 pub fn decode<T: FromJson>(text: &str) -> Decoded<T> {
-    let value = JSON::parse(text).map_err(|_| "the answer is not JSON".to_owned())?;
+    let value = JSON::parse(text).map_err(|_| Unreadable::NotJson)?;
     T::from_json(&Json(value))
 }
 
 /// A parsed JSON value.
 pub struct Json(JsValue);
 
-fn invalid(key: &str) -> String {
-    format!("field `{key}` is missing or invalid")
+fn invalid(key: &str) -> Unreadable {
+    Unreadable::Field(key.to_owned())
 }
 
 impl Json {
@@ -101,7 +119,13 @@ impl Json {
         }
         Array::from(&items)
             .iter()
-            .map(|item| T::from_json(&Json(item)).map_err(|err| format!("in `{key}`: {err}")))
+            .enumerate()
+            .map(|(i, item)| {
+                T::from_json(&Json(item)).map_err(|err| match err {
+                    Unreadable::Field(inner) => Unreadable::Field(format!("{key}[{i}].{inner}")),
+                    Unreadable::NotJson => Unreadable::NotJson,
+                })
+            })
             .collect()
     }
 
@@ -169,7 +193,7 @@ impl FromJson for u64 {
     fn from_json(json: &Json) -> Decoded<Self> {
         whole_number(&json.0)
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| "a count is not a whole number of zero or more".to_owned())
+            .ok_or_else(|| invalid("count"))
     }
 }
 

@@ -198,10 +198,14 @@ impl AppContext {
         });
     }
 
-    /// Uses another saved registry: with its saved key at once, else by signing in to it.
+    /// Uses another saved registry: with its saved key at once (pages reload what they
+    /// show from it), else by signing in to it.
     pub fn switch_registry(&self, base_url: &str) {
         match storage::saved_key(base_url) {
-            Some((key, remember)) => self.resume(Registry::new(base_url, &key), remember),
+            Some((key, remember)) => {
+                self.resume(Registry::new(base_url, &key), remember);
+                self.reload_epoch.update(|e| *e += 1);
+            }
             None => {
                 storage::choose_registry(base_url);
                 self.rejected.set(None);

@@ -51,3 +51,37 @@ async fn the_dashboard_is_served_with_caching_that_follows_the_file_names() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.headers().get("cache-control").is_none());
 }
+
+#[tokio::test]
+async fn the_dashboard_may_call_only_the_registries_named_at_start() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dist.path().join("index.html"), "<!doctype html>").expect("write index");
+    let csp_of = |config: Config| async {
+        let app = TestApp::spawn_with(config).await;
+        let response = app.client.get(app.url("/agents")).send().await.unwrap();
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let alone = csp_of(Config {
+        dist: Some(dist.path().to_path_buf()),
+        ..Config::default()
+    })
+    .await;
+    assert!(alone.contains("connect-src 'self';"), "{alone}");
+    let with_two = csp_of(Config {
+        dist: Some(dist.path().to_path_buf()),
+        registry_origins: vec![
+            "https://staging.example.com".into(),
+            "http://127.0.0.1:9400".into(),
+        ],
+        ..Config::default()
+    })
+    .await;
+    assert!(
+        with_two.contains("connect-src 'self' https://staging.example.com http://127.0.0.1:9400;"),
+        "{with_two}"
+    );
+    assert!(with_two.contains("script-src 'self' 'wasm-unsafe-eval';"));
+}
