@@ -79,6 +79,17 @@ async fn the_operator_story(under: &Under<'_>) -> Result<()> {
     // What the registry lacks is said, and what needs it is not offered.
     let notices = browser.count("[data-testid=missing-features]").await?;
     assert_eq!(notices, usize::from(under.standard));
+    if under.standard {
+        browser
+            .click("[data-testid=missing-features] summary")
+            .await?;
+        browser
+            .until_text("[data-testid=missing-features]", "no audit trail")
+            .await?;
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/screenshots/standard-registry-light.png");
+        browser.screenshot_of("main", &out).await?;
+    }
     let audit_links = browser.count("nav a[href='/audit']").await?;
     assert_eq!(audit_links, usize::from(!under.standard));
     let live = if under.standard {
