@@ -89,6 +89,9 @@ async fn the_operator_story(under: &Under<'_>) -> Result<()> {
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../docs/screenshots/standard-registry-light.png");
         browser.screenshot_of("main", &out).await?;
+        browser
+            .assert_accessible("the fleet page on a standard-API registry")
+            .await?;
     }
     let audit_links = browser.count("nav a[href='/audit']").await?;
     assert_eq!(audit_links, usize::from(!under.standard));
