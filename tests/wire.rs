@@ -9,7 +9,8 @@
 use fleet_dashboard::api::bodies::{
     bulk_body, install_token_body, lifecycle_body, revoke_body, verification_body,
 };
-use fleet_dashboard::api::json::{decode, FleetList, FromJson, Unreadable};
+use fleet_dashboard::api::json::{decode, FromJson, Unreadable};
+use fleet_dashboard::api::shapes::FleetList;
 use fleet_dashboard::model::capabilities::{Capabilities, Feature};
 use fleet_protocol::{
     Agent, AgentList, ApiError, AuditAction, AuditEntry, AuditPage, BulkOutcome, BulkRequest,

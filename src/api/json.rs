@@ -1,18 +1,20 @@
-//! Reading the registry's JSON into the protocol's types (`bodies.rs` writes requests).
+//! Reading the registry's JSON into the protocol's types (`bodies.rs` writes requests;
+//! `shapes.rs` reads the answers whose shape differs between registries).
 //!
-//! Decision: the browser parses (`JSON.parse`) and this module reads fields by name.
-//! serde_json's generic deserializer, instantiated for every wire type, was about 27 KB
-//! gzip of the wasm bundle (see BENCHMARKS.md); these readers are one small function per
-//! type over a handful of non-generic accessors. Two guards keep them in step with the
+//! Decision, measured twice: the browser parses (`JSON.parse`) and this module reads
+//! fields by name. serde_json's deserializer, instantiated for every wire type, was 23 KB
+//! gzip of the wasm bundle; `serde-wasm-bindgen` over the protocol crate's own derives
+//! (reading the `JsValue` that `JSON.parse` returns) was 29.9 KB gzip more than these
+//! readers (see BENCHMARKS.md). They are one small function per type over a handful of
+//! non-generic accessors, and fail with a typed [`Unreadable`]. Two guards keep them in step with the
 //! protocol crate: a struct literal names every field, so a field added to a wire type
 //! stops this from compiling; and the browser tests decode each type from serde's own
 //! output, so a renamed field fails a test.
 
-use crate::model::capabilities::Capabilities;
 use fleet_protocol::{
-    Agent, AgentList, ApiError, AuditEntry, AuditPage, BulkOutcome, BulkResponse, EventTicket,
-    FleetSummary, Health, HeartbeatEvent, InstallToken, Installation, InstallationList, LogEntry,
-    LogPage, Me, Role, RuntimeStatus, VerificationStatus, WorkspaceSummary,
+    ApiError, AuditEntry, AuditPage, BulkOutcome, BulkResponse, EventTicket, FleetSummary, Health,
+    HeartbeatEvent, InstallToken, Installation, InstallationList, LogEntry, LogPage, RuntimeStatus,
+    VerificationStatus, WorkspaceSummary,
 };
 use js_sys::{Array, Object, Reflect, JSON};
 use serde_json::{Map, Number, Value};
@@ -53,23 +55,27 @@ pub fn decode<T: FromJson>(text: &str) -> Decoded<T> {
 }
 
 /// A parsed JSON value.
-pub struct Json(JsValue);
+pub struct Json(pub(super) JsValue);
 
-fn invalid(key: &str) -> Unreadable {
+pub(super) fn invalid(key: &str) -> Unreadable {
     Unreadable::Field(key.to_owned())
 }
 
 impl Json {
-    fn field(&self, key: &str) -> Json {
+    pub(super) fn field(&self, key: &str) -> Json {
         Json(Reflect::get(&self.0, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED))
     }
 
-    fn is_absent(&self) -> bool {
+    pub(super) fn is_absent(&self) -> bool {
         self.0.is_null() || self.0.is_undefined()
     }
 
     /// `None` for an absent or `null` field, else the field read by `read`.
-    fn optional<T>(&self, key: &str, read: fn(&Json, &str) -> Decoded<T>) -> Decoded<Option<T>> {
+    pub(super) fn optional<T>(
+        &self,
+        key: &str,
+        read: fn(&Json, &str) -> Decoded<T>,
+    ) -> Decoded<Option<T>> {
         if self.field(key).is_absent() {
             Ok(None)
         } else {
@@ -77,42 +83,42 @@ impl Json {
         }
     }
 
-    fn string(&self, key: &str) -> Decoded<String> {
+    pub(super) fn string(&self, key: &str) -> Decoded<String> {
         self.field(key).0.as_string().ok_or_else(|| invalid(key))
     }
 
-    fn opt_string(&self, key: &str) -> Decoded<Option<String>> {
+    pub(super) fn opt_string(&self, key: &str) -> Decoded<Option<String>> {
         self.optional(key, Json::string)
     }
 
-    fn int(&self, key: &str) -> Decoded<i64> {
+    pub(super) fn int(&self, key: &str) -> Decoded<i64> {
         whole_number(&self.field(key).0).ok_or_else(|| invalid(key))
     }
 
-    fn count(&self, key: &str) -> Decoded<u64> {
+    pub(super) fn count(&self, key: &str) -> Decoded<u64> {
         u64::from_json(&self.field(key)).map_err(|_| invalid(key))
     }
 
-    fn bool(&self, key: &str) -> Decoded<bool> {
+    pub(super) fn bool(&self, key: &str) -> Decoded<bool> {
         self.field(key).0.as_bool().ok_or_else(|| invalid(key))
     }
 
     /// Any JSON, as a `serde_json::Value` built by walking the parsed object (no serde
     /// deserializer in the bundle).
-    fn value(&self, key: &str) -> Decoded<Value> {
+    pub(super) fn value(&self, key: &str) -> Decoded<Value> {
         to_value(&self.field(key).0).ok_or_else(|| invalid(key))
     }
 
     /// An enum by its wire name.
-    fn wire<T: FromStr>(&self, key: &str) -> Decoded<T> {
+    pub(super) fn wire<T: FromStr>(&self, key: &str) -> Decoded<T> {
         self.string(key)?.parse().map_err(|_| invalid(key))
     }
 
-    fn opt_wire<T: FromStr>(&self, key: &str) -> Decoded<Option<T>> {
+    pub(super) fn opt_wire<T: FromStr>(&self, key: &str) -> Decoded<Option<T>> {
         self.optional(key, Json::wire)
     }
 
-    fn list<T: FromJson>(&self, key: &str) -> Decoded<Vec<T>> {
+    pub(super) fn list<T: FromJson>(&self, key: &str) -> Decoded<Vec<T>> {
         let items = self.field(key).0;
         if !Array::is_array(&items) {
             return Err(invalid(key));
@@ -131,7 +137,7 @@ impl Json {
 
     /// Counts keyed by an enum's wire names, e.g. `{"active": 3, "paused": 1}`; names this
     /// dashboard does not know are skipped.
-    fn counts<K: FromStr + Ord>(&self, key: &str) -> Decoded<BTreeMap<K, u64>> {
+    pub(super) fn counts<K: FromStr + Ord>(&self, key: &str) -> Decoded<BTreeMap<K, u64>> {
         let map = self.field(key);
         if map.is_absent() {
             return Err(invalid(key));
@@ -197,130 +203,6 @@ impl FromJson for u64 {
     }
 }
 
-/// Sekuire's client runs agents with a heartbeat every 60 seconds unless told otherwise;
-/// health is judged against that when a registry does not say.
-const DEFAULT_HEARTBEAT_SECONDS: i64 = 60;
-
-/// Reads an agent from our registry or any Sekuire registry. The hosted one sends
-/// `AgentResponse` (no health, revision or installation count; `public_key` for the
-/// publisher; a score that is any `i32`) and, on `GET /agents/{id}`, the runtime fields
-/// `sekuire agent-status` reads. What an extension would say is filled from what is there:
-/// health from the last heartbeat, `updated_at` from `created_at`. `revision` 0 means the
-/// registry keeps none, so nothing goes in `If-Match`. A list row without `runtime_status`
-/// reads as active until the page has it fetched ([`FleetList::unresolved`]).
-impl FromJson for Agent {
-    fn from_json(j: &Json) -> Decoded<Self> {
-        let created_at = j.string("created_at")?;
-        let last_heartbeat_at = j.opt_string("last_heartbeat_at")?;
-        let heartbeat_interval_seconds = j
-            .optional("heartbeat_interval_seconds", Json::int)?
-            .unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
-        let health = match j.opt_wire("health")? {
-            Some(health) => health,
-            None => Health::derive(
-                last_heartbeat_at
-                    .as_deref()
-                    .and_then(crate::model::time::parse_timestamp_ms),
-                heartbeat_interval_seconds,
-                js_sys::Date::now() as i64,
-            ),
-        };
-        Ok(Agent {
-            sekuire_id: j.string("sekuire_id")?,
-            name: j.string("name")?,
-            version: j.string("version")?,
-            description: j.opt_string("description")?.unwrap_or_default(),
-            runtime_status: j
-                .opt_wire("runtime_status")?
-                .unwrap_or(RuntimeStatus::Active),
-            verification_status: j.wire("verification_status")?,
-            reputation_score: j.int("reputation_score")?.clamp(0, 100) as u8,
-            last_heartbeat_at,
-            pending_command: j.opt_wire("pending_command")?,
-            health,
-            heartbeat_interval_seconds,
-            status_reason: j.opt_string("status_reason")?,
-            status_changed_at: j.opt_string("status_changed_at")?,
-            status_changed_by: j.opt_string("status_changed_by")?,
-            installations: j.optional("installations", Json::int)?.unwrap_or(0),
-            updated_at: j
-                .opt_string("updated_at")?
-                .unwrap_or_else(|| created_at.clone()),
-            created_at,
-            revision: j.optional("revision", Json::int)?.unwrap_or(0),
-            manifest: j.optional("manifest", Json::value)?,
-            publisher_key: match j.opt_string("publisher_key")? {
-                Some(key) => Some(key),
-                None => j.opt_string("public_key")?,
-            },
-        })
-    }
-}
-
-/// A page of the fleet list, and what the registry left out of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FleetList {
-    /// Its `total` is the number of rows when the registry does not count.
-    pub list: AgentList,
-    /// The registry counted every match (`total`), not only the rows sent.
-    pub counted: bool,
-    /// Rows that came without their runtime state: Sekuire's hosted list has none, so
-    /// the page reads each from `GET /agents/{id}`.
-    pub unresolved: Vec<String>,
-}
-
-impl FromJson for FleetList {
-    fn from_json(j: &Json) -> Decoded<Self> {
-        let agents: Vec<Agent> = j.list("agents")?;
-        let rows = j.field("agents").0;
-        let unresolved = agents
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| {
-                Json(Reflect::get_u32(&rows, *i as u32).unwrap_or(JsValue::UNDEFINED))
-                    .field("runtime_status")
-                    .is_absent()
-            })
-            .map(|(_, agent)| agent.sekuire_id.clone())
-            .collect();
-        let total = j.optional("total", Json::count)?;
-        Ok(FleetList {
-            list: AgentList {
-                total: total.unwrap_or(agents.len() as u64),
-                agents,
-                next_cursor: j.opt_string("next_cursor")?,
-            },
-            counted: total.is_some(),
-            unresolved,
-        })
-    }
-}
-
-/// What a registry's OpenAPI document says it offers.
-impl FromJson for Capabilities {
-    fn from_json(j: &Json) -> Decoded<Self> {
-        let paths = j.field("paths");
-        let parameters = paths
-            .field("/api/v1/agents")
-            .field("get")
-            .field("parameters")
-            .0;
-        let parameters = if Array::is_array(&parameters) {
-            Array::from(&parameters)
-        } else {
-            Array::new()
-        };
-        Ok(Capabilities::from_document(
-            |path| !paths.field(path).is_absent(),
-            |name| {
-                parameters
-                    .iter()
-                    .any(|p| Json(p).field("name").0.as_string().as_deref() == Some(name))
-            },
-        ))
-    }
-}
-
 impl FromJson for BulkOutcome {
     fn from_json(j: &Json) -> Decoded<Self> {
         Ok(BulkOutcome {
@@ -374,33 +256,6 @@ impl FromJson for ApiError {
             error: j.wire("error")?,
             message: j.string("message")?,
             request_id: j.opt_string("request_id")?,
-        })
-    }
-}
-
-/// Who a key belongs to. Our registry sends `name` and `role`; Sekuire's `/me`
-/// (`UserContextResponse`) sends `full_name`, `email` and a free-text `role` that may be
-/// null. Decision: a role this dashboard does not know, or none, offers every action and
-/// lets the registry decide: it refuses what the key may not do, and the user is told why.
-impl FromJson for Me {
-    fn from_json(j: &Json) -> Decoded<Self> {
-        let name = [
-            j.opt_string("name")?,
-            j.opt_string("full_name")?,
-            j.opt_string("email")?,
-        ]
-        .into_iter()
-        .flatten()
-        .find(|n| !n.is_empty())
-        .ok_or_else(|| invalid("name"))?;
-        Ok(Me {
-            name,
-            role: j.opt_wire("role").ok().flatten().unwrap_or(Role::Admin),
-            workspaces: if j.field("workspaces").is_absent() {
-                Vec::new()
-            } else {
-                j.list("workspaces")?
-            },
         })
     }
 }

@@ -13,10 +13,12 @@ use fleet_protocol::{
     VerificationStatus,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use json::{decode, FleetList, FromJson};
+use json::{decode, FromJson};
+use shapes::FleetList;
 
 pub mod bodies;
 pub mod json;
+pub mod shapes;
 
 /// Where a failed call got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! runtime state is then read from `GET /agents/{id}`, a few requests at a time; then the
 //! view's filters and sort apply in the browser and the loaded agents are counted.
 
-use crate::api::json::FleetList;
+use crate::api::shapes::FleetList;
 use crate::api::Registry;
 use crate::model::fleet_query::FleetQuery;
 use crate::model::fleet_rows::{patch_row, summarize};
