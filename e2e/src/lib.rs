@@ -48,17 +48,23 @@ pub fn dist_dir() -> Result<PathBuf> {
     Ok(dist)
 }
 
-fn registry_binary() -> Result<PathBuf> {
-    let bin = std::env::var_os("SEKUIRE_REGISTRY_BIN")
+/// A binary of the workspace the tests run: `$env`, else the debug build of `name`, which
+/// `cargo build -p package` makes.
+fn built_binary(env: &str, name: &str, package: &str) -> Result<PathBuf> {
+    let bin = std::env::var_os(env)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/sekuire-registry"));
+        .unwrap_or_else(|| workspace_root().join("target/debug").join(name));
     if !bin.is_file() {
         bail!(
-            "{} is missing; run `cargo build -p fleet-registry` first",
+            "{} is missing; run `cargo build -p {package}` first",
             bin.display()
         );
     }
     Ok(bin)
+}
+
+fn registry_binary() -> Result<PathBuf> {
+    built_binary("SEKUIRE_REGISTRY_BIN", "sekuire-registry", "fleet-registry")
 }
 
 /// An agent a test registers before the registry starts.

@@ -3,8 +3,8 @@
 //! dashboard in front of it through `sekuire-registry proxy`, as a user of the hosted
 //! registry would run it.
 
-use crate::{workspace_root, Registry, Seed};
-use anyhow::{bail, Result};
+use crate::{built_binary, Registry, Seed};
+use anyhow::Result;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,16 +14,11 @@ use tempfile::TempDir;
 pub const STANDARD_KEY: &str = "sk_hosted_e2e_key";
 
 fn compat_binary() -> Result<PathBuf> {
-    let bin = std::env::var_os("SEKUIRE_COMPAT_REGISTRY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/sekuire-compat-registry"));
-    if !bin.is_file() {
-        bail!(
-            "{} is missing; run `cargo build -p compat-registry` first",
-            bin.display()
-        );
-    }
-    Ok(bin)
+    built_binary(
+        "SEKUIRE_COMPAT_REGISTRY_BIN",
+        "sekuire-compat-registry",
+        "compat-registry",
+    )
 }
 
 /// The stand-in registry and the proxy that serves the dashboard in front of it.
