@@ -255,5 +255,13 @@ async fn several_registries_are_saved_and_switched_from_the_header() -> Result<(
     browser
         .until_text(&format!("{switcher} option:checked"), &in_use(&other.base))
         .await?;
+
+    // A key the second registry stops accepting: sign in again, to that same registry.
+    let store = fleet_registry::store::Store::open(&other_fleet.db()).await?;
+    assert!(store.revoke_key("alice").await?);
+    browser.client.refresh().await?;
+    browser.find("[data-testid=rejected]").await?;
+    let url = browser.find("[data-testid=registry-url]").await?;
+    assert_eq!(url.prop("value").await?.as_deref(), Some(other.base.as_str()));
     Ok(())
 }
