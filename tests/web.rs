@@ -193,3 +193,37 @@ async fn health_turns_stale_as_the_clock_moves_without_a_reload() {
     );
     ctx.now_ms.set(now);
 }
+
+/// Keys are kept per registry, each where the user chose (this tab or this device);
+/// switching does not sign out; signing out forgets every key and keeps the registries.
+#[wasm_bindgen_test]
+fn keys_are_kept_per_registry_under_the_remember_or_tab_rule() {
+    use fleet_dashboard::model::capabilities::Capabilities;
+    use fleet_dashboard::state::storage;
+    let (home, hosted) = ("http://127.0.0.1:9300", "https://proxy.example");
+    storage::save_credentials(home, "sk_home", true);
+    storage::save_credentials(hosted, "sk_hosted", false);
+    assert_eq!(storage::saved_key(home), Some(("sk_home".into(), true)));
+    assert_eq!(storage::saved_key(hosted), Some(("sk_hosted".into(), false)));
+    let remembered = window().local_storage().unwrap().unwrap();
+    assert_eq!(
+        remembered.get_item(&format!("sekuire.key {hosted}")).unwrap(),
+        None,
+        "a key for this tab only never reaches the device's storage"
+    );
+    assert_eq!(storage::current_registry().as_deref(), Some(hosted));
+    assert_eq!(storage::saved_registries(), [home, hosted]);
+
+    storage::save_capabilities(hosted, Capabilities::STANDARD);
+    assert_eq!(
+        storage::saved_capabilities(hosted),
+        Some(Capabilities::STANDARD)
+    );
+
+    storage::forget_key(hosted);
+    assert_eq!(storage::saved_key(hosted), None);
+    assert!(storage::saved_key(home).is_some(), "other keys stay");
+    storage::forget_keys();
+    assert_eq!(storage::saved_key(home), None);
+    assert_eq!(storage::saved_registries(), [home, hosted]);
+}
