@@ -7,10 +7,16 @@
 
 mod accessibility;
 mod agent_page;
+mod audit_page;
+mod fleet_page;
 pub mod sekuire;
 pub mod standard;
+mod story;
 
 pub use agent_page::AgentPage;
+pub use audit_page::AuditPage;
+pub use fleet_page::{FleetPage, FleetRow};
+pub use story::{agent_path, screenshot_dir, Installation, Story};
 
 use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;

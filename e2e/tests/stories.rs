@@ -1,69 +1,54 @@
 //! One test per user story of the dashboard issue: real registry binary, release build of
-//! the dashboard, real Chromium.
+//! the dashboard, real Chromium. Each starts from a [`Story`] and works the pages through
+//! their page objects (`fleet_page`, `agent_page`, `audit_page`).
 
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
 use anyhow::Result;
-use fleet_e2e::{Browser, Driver, Fleet, Registry, Seed};
+use fleet_e2e::{agent_path, screenshot_dir, Seed, Story};
+use fleet_protocol::Role::{Admin, Operator, Viewer};
 use fleet_protocol::RuntimeStatus;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-async fn runtime_of(registry: &Registry, key: &str, id: &str) -> Result<String> {
-    let (_, agent) = registry.get(key, &format!("/api/v1/agents/{id}")).await?;
-    Ok(agent["runtime_status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned())
-}
-
 #[tokio::test]
 async fn s01_the_printed_link_signs_in_and_shows_the_fleet() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let registry = Registry::start(&dir.path().join("demo.db"), None, &["--demo"])?;
-    let link = registry.printed.last().cloned().unwrap_or_default();
+    let story = Story::with_registry_args(&[], 0, &["--demo"]).await?;
+    let link = story.registry.printed.last().cloned().unwrap_or_default();
     assert!(
         link.contains("/#key=sk_"),
         "the demo prints a sign-in link: {link}"
     );
 
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
+    let browser = &story.browser;
     browser.client.goto(&link).await?;
-    assert!(browser
-        .text("[data-testid=whoami]")
-        .await?
-        .contains("demo-admin"));
+    assert!(browser.who_am_i().await?.contains("demo-admin"));
     let url = browser.url().await?;
     assert!(
         !url.contains("key="),
         "the key leaves the address bar: {url}"
     );
-    let history_has_key: bool = browser
-        .client
-        .execute("return window.location.href.includes('sk_')", vec![])
-        .await?
-        .as_bool()
-        .unwrap_or(true);
-    assert!(!history_has_key);
+    assert!(!browser.location_has("sk_").await?, "nor the location");
 
-    browser
-        .until("50 agent rows show", || async {
-            Ok(browser.count("tr[data-testid=agent-row]").await? == 50)
-        })
-        .await?;
-    for cell in ["runtime-status", "health", "reputation"] {
-        let css = format!("tr[data-testid=agent-row]:first-child [data-testid={cell}]");
-        assert!(!browser.text(&css).await?.is_empty(), "{cell} is shown");
+    let fleet = browser.fleet_page();
+    fleet.until_rows(50).await?;
+    let first = fleet.first_row();
+    let cells = [
+        ("the runtime state", first.runtime_state().await?),
+        ("the health", first.health().await?),
+        ("the reputation", first.reputation().await?),
+    ];
+    for (cell, text) in cells {
+        assert!(!text.is_empty(), "{cell} is shown");
     }
-    assert!(browser.text("[data-testid=summary]").await?.contains("240"));
+    assert!(fleet.summary().await?.contains("240"));
     Ok(())
 }
 
 #[tokio::test]
 async fn s02_filter_and_search_live_in_the_url_through_reload_and_history() -> Result<()> {
-    let fleet = Fleet::prepare(
+    let story = Story::new(
         &[
             Seed::new("billing-triage-agent", RuntimeStatus::Paused, 70),
             Seed::new("support-triage-agent", RuntimeStatus::Active, 90),
@@ -72,38 +57,24 @@ async fn s02_filter_and_search_live_in_the_url_through_reload_and_history() -> R
         40,
     )
     .await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.admin, "/agents").await?;
+    let browser = story.sign_in(Admin, "/agents").await?;
+    let fleet = browser.fleet_page();
 
-    browser
-        .click("[data-testid=filter-runtime] button[data-value=paused]")
-        .await?;
-    browser
-        .until("the URL has the filter", || async {
-            Ok(browser.url().await?.contains("runtime_status=paused"))
-        })
-        .await?;
-    browser.fill("[data-testid=search]", "triage").await?;
-    browser
-        .until("the URL has the search", || async {
-            Ok(browser.url().await?.contains("q=triage"))
-        })
-        .await?;
-    let only_match = Browser::row(&fleet.ids[0]);
+    fleet.toggle_chip("runtime", "paused").await?;
+    browser.until_url_has("runtime_status=paused").await?;
+    fleet.search("triage").await?;
+    browser.until_url_has("q=triage").await?;
+    let only_match = fleet.row(story.id(0));
     browser
         .until("only the paused triage agent shows", || async {
-            Ok(browser.count("tr[data-testid=agent-row]").await? == 1
-                && browser.count(&only_match).await? == 1)
+            Ok(fleet.rows().await? == 1 && only_match.is_shown().await?)
         })
         .await?;
 
     browser.client.refresh().await?;
-    browser.find(&only_match).await?;
-    assert_eq!(browser.count("tr[data-testid=agent-row]").await?, 1);
-    let search = browser.find("[data-testid=search]").await?;
-    assert_eq!(search.prop("value").await?.as_deref(), Some("triage"));
+    only_match.find().await?;
+    assert_eq!(fleet.rows().await?, 1);
+    assert_eq!(fleet.search_text().await?.as_deref(), Some("triage"));
 
     browser.client.back().await?;
     browser
@@ -111,14 +82,13 @@ async fn s02_filter_and_search_live_in_the_url_through_reload_and_history() -> R
             let url = browser.url().await?;
             Ok(!url.contains("q=")
                 && url.contains("runtime_status=paused")
-                && browser.count("tr[data-testid=agent-row]").await? > 1)
+                && fleet.rows().await? > 1)
         })
         .await?;
     browser.client.forward().await?;
     browser
         .until("forward restores the search", || async {
-            Ok(browser.url().await?.contains("q=triage")
-                && browser.count("tr[data-testid=agent-row]").await? == 1)
+            Ok(browser.url().await?.contains("q=triage") && fleet.rows().await? == 1)
         })
         .await?;
     Ok(())
@@ -126,154 +96,73 @@ async fn s02_filter_and_search_live_in_the_url_through_reload_and_history() -> R
 
 #[tokio::test]
 async fn s03_pause_with_a_reason_reaches_the_table_and_the_audit_page() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("invoice-summarizer")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    let id = &fleet.ids[0];
-    browser
-        .sign_in(&fleet.admin, &format!("/agents/{id}"))
-        .await?;
+    let story = Story::new(&[Seed::active("invoice-summarizer")], 0).await?;
+    let id = story.id(0);
+    let browser = story.sign_in(Admin, &agent_path(id)).await?;
 
     browser.agent_page().pause("Maintenance window").await?;
     browser
-        .until_text("[data-testid=toasts]", "Agent invoice-summarizer paused.")
+        .until_toast("Agent invoice-summarizer paused.")
         .await?;
-    assert_eq!(runtime_of(&registry, &fleet.viewer, id).await?, "paused");
+    assert_eq!(story.runtime_of(id).await?, "paused");
 
-    browser.goto("/agents").await?;
-    browser
-        .until_text(
-            &format!("{} [data-testid=runtime-status]", Browser::row(id)),
-            "paused",
-        )
-        .await?;
+    let fleet = browser.open_fleet_page().await?;
+    fleet.row(id).until_runtime_state("paused").await?;
 
-    browser.goto("/audit").await?;
-    browser
-        .until_text("[data-testid=audit-row] [data-testid=audit-actor]", "alice")
-        .await?;
-    assert_eq!(
-        browser
-            .text("[data-testid=audit-row] [data-testid=audit-reason]")
-            .await?,
-        "Maintenance window"
-    );
+    let audit = browser.open_audit_page().await?;
+    audit.until_newest_actor("alice").await?;
+    assert_eq!(audit.newest_reason().await?, "Maintenance window");
     Ok(())
 }
 
 #[tokio::test]
 async fn s04_resume_is_one_click_with_a_toast() -> Result<()> {
-    let fleet =
-        Fleet::prepare(&[Seed::new("paused-planner", RuntimeStatus::Paused, 75)], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    let id = &fleet.ids[0];
-    browser
-        .sign_in(&fleet.operator, &format!("/agents/{id}"))
-        .await?;
-    browser.click("[data-testid=resume]").await?;
-    browser
-        .until_text("[data-testid=toasts]", "Agent paused-planner resumed.")
-        .await?;
-    browser
-        .until_text(".agent-head [data-testid=runtime-status]", "active")
-        .await?;
-    assert_eq!(runtime_of(&registry, &fleet.viewer, id).await?, "active");
+    let story = Story::new(&[Seed::new("paused-planner", RuntimeStatus::Paused, 75)], 0).await?;
+    let id = story.id(0);
+    let browser = story.sign_in(Operator, &agent_path(id)).await?;
+    let agent = browser.agent_page();
+
+    agent.resume().await?;
+    browser.until_toast("Agent paused-planner resumed.").await?;
+    agent.until_runtime_state("active").await?;
+    assert_eq!(story.runtime_of(id).await?, "active");
     Ok(())
 }
 
 #[tokio::test]
 async fn s05_terminate_is_guarded_cancelable_and_final() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("legacy-router")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    let id = &fleet.ids[0];
-    browser
-        .sign_in(&fleet.admin, &format!("/agents/{id}"))
-        .await?;
+    let story = Story::new(&[Seed::active("legacy-router")], 0).await?;
+    let id = story.id(0);
+    let browser = story.sign_in(Admin, &agent_path(id)).await?;
+    let agent = browser.agent_page();
 
-    let confirm = "[data-testid=confirm-terminate]";
-    let disabled = || async {
-        anyhow::Ok(
-            browser
-                .find(confirm)
-                .await?
-                .attr("disabled")
-                .await?
-                .is_some(),
-        )
-    };
-    browser.click("[data-testid=terminate]").await?;
-    assert!(browser
-        .text("[data-testid=dialog]")
-        .await?
-        .contains("cannot be undone"));
-    assert!(disabled().await?, "disabled while empty");
-    browser
-        .fill("[data-testid=confirm-name]", "legacy-route")
-        .await?;
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Replaced by v2",
-        )
-        .await?;
-    assert!(disabled().await?, "disabled with a wrong name");
-    browser
-        .fill("[data-testid=confirm-name]", "legacy-router")
-        .await?;
-    browser
-        .fill("[data-testid=dialog] [data-testid=reason]", "")
-        .await?;
-    assert!(disabled().await?, "disabled without a reason");
-    browser
-        .fill(
-            "[data-testid=dialog] [data-testid=reason]",
-            "Replaced by v2",
-        )
-        .await?;
-    assert!(!disabled().await?, "enabled with exact name and reason");
+    let reason = "Replaced by v2";
+    let can_confirm = || agent.can_confirm_terminate();
+    agent.open_terminate().await?;
+    assert!(browser.dialog_text().await?.contains("cannot be undone"));
+    assert!(!can_confirm().await?, "disabled while empty");
+    agent.type_name("legacy-route").await?;
+    agent.type_reason(reason).await?;
+    assert!(!can_confirm().await?, "disabled with a wrong name");
+    agent.type_name("legacy-router").await?;
+    agent.type_reason("").await?;
+    assert!(!can_confirm().await?, "disabled without a reason");
+    agent.type_reason(reason).await?;
+    assert!(can_confirm().await?, "enabled with exact name and reason");
 
     browser.press_escape().await?;
-    browser
-        .until("Esc closes the dialog", || async {
-            Ok(browser.count("[data-testid=dialog]").await? == 0)
-        })
-        .await?;
-    assert_eq!(
-        runtime_of(&registry, &fleet.viewer, id).await?,
-        "active",
-        "Esc changed nothing"
-    );
+    browser.until_dialog_closed("Esc closes the dialog").await?;
+    assert_eq!(story.runtime_of(id).await?, "active", "Esc changed nothing");
 
-    browser
-        .agent_page()
-        .start_terminate("legacy-router", "Replaced by v2")
-        .await?;
-    browser.click(confirm).await?;
-    browser
-        .until_text("[data-testid=terminated-banner]", "Replaced by v2")
-        .await?;
-    assert!(browser
-        .text("[data-testid=terminated-banner]")
-        .await?
-        .contains("alice"));
-    assert_eq!(browser.count("[data-testid=agent-actions]").await?, 0);
-    assert_eq!(browser.count("[data-testid=terminate]").await?, 0);
-    browser
-        .until_text("[data-testid=agent-audit]", "Replaced by v2")
-        .await?;
+    agent.start_terminate("legacy-router", reason).await?;
+    agent.confirm_terminate().await?;
+    agent.until_terminated_banner(reason).await?;
+    assert!(agent.terminated_banner().await?.contains("alice"));
+    assert!(!agent.offers_actions().await?);
+    assert!(!agent.offers_terminate().await?);
+    agent.until_history_shows(reason).await?;
 
-    let refused = registry
-        .post(
-            &fleet.admin,
-            &format!("/api/v1/agents/{id}/resume"),
-            json!({}),
-        )
-        .await;
+    let refused = story.api_resume(Admin, id).await;
     assert!(
         refused.unwrap_err().to_string().contains("409"),
         "the API refuses a later resume"
@@ -283,66 +172,43 @@ async fn s05_terminate_is_guarded_cancelable_and_final() -> Result<()> {
 
 #[tokio::test]
 async fn s06_roles_decide_which_actions_show() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("role-check")], 5).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let id = &fleet.ids[0];
+    let story = Story::new(&[Seed::active("role-check")], 5).await?;
+    let id = story.id(0);
 
-    let viewer = driver.browser(&registry.base).await?;
-    viewer.sign_in(&fleet.viewer, "/agents").await?;
-    viewer.find(&Browser::row(id)).await?;
-    assert_eq!(
-        viewer.count("[data-testid=row-pause]").await?,
-        0,
-        "viewer: no row actions"
-    );
-    viewer.goto(&format!("/agents/{id}")).await?;
-    viewer.find("[data-testid=agent-facts]").await?;
-    assert_eq!(viewer.count("[data-testid=agent-actions]").await?, 0);
-    assert_eq!(viewer.count("[data-testid=terminate]").await?, 0);
-    viewer.close().await?;
+    let viewer = story.sign_in(Viewer, "/agents").await?;
+    let fleet = viewer.fleet_page();
+    fleet.row(id).find().await?;
+    assert_eq!(fleet.pause_buttons().await?, 0, "viewer: no row actions");
+    let agent = viewer.open_agent_page(id).await?;
+    agent.until_loaded().await?;
+    assert!(!agent.offers_actions().await?);
+    assert!(!agent.offers_terminate().await?);
 
-    let operator = driver.browser(&registry.base).await?;
-    operator
-        .sign_in(&fleet.operator, &format!("/agents/{id}"))
-        .await?;
-    operator.find("[data-testid=pause]").await?;
-    assert_eq!(
-        operator.count("[data-testid=terminate]").await?,
-        0,
-        "operator: no terminate"
-    );
-    operator.goto("/agents").await?;
-    operator
-        .find(&format!("{} [data-testid=row-pause]", Browser::row(id)))
-        .await?;
+    let operator = story.another_browser(Operator, &agent_path(id)).await?;
+    let agent = operator.agent_page();
+    agent.until_pause_offered().await?;
+    assert!(!agent.offers_terminate().await?, "operator: no terminate");
+    let fleet = operator.open_fleet_page().await?;
+    fleet.row(id).until_pause_offered().await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn s07_a_pause_in_one_session_appears_in_another_within_two_seconds() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("shared-view")], 10).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let id = &fleet.ids[0];
-    let status = format!("{} [data-testid=runtime-status]", Browser::row(id));
+    let story = Story::new(&[Seed::active("shared-view")], 10).await?;
+    let id = story.id(0);
 
-    let watcher = driver.browser(&registry.base).await?;
-    watcher.sign_in(&fleet.viewer, "/agents").await?;
-    watcher
-        .until_text("[data-testid=live-state]", "Live")
-        .await?;
-    watcher.until_text(&status, "active").await?;
+    let watcher = story.sign_in(Viewer, "/agents").await?;
+    watcher.until_live("Live").await?;
+    let watched = watcher.fleet_page().row(id);
+    watched.until_runtime_state("active").await?;
 
-    let actor = driver.browser(&registry.base).await?;
-    actor.sign_in(&fleet.operator, "/agents").await?;
-    actor
-        .click(&format!("{} [data-testid=row-pause]", Browser::row(id)))
-        .await?;
-    actor.until_text("[data-testid=toasts]", "paused").await?;
+    let actor = story.another_browser(Operator, "/agents").await?;
+    actor.fleet_page().row(id).pause().await?;
+    actor.until_toast("paused").await?;
 
     let acted = Instant::now();
-    while !watcher.text(&status).await?.contains("paused") {
+    while !watched.runtime_state().await?.contains("paused") {
         assert!(
             acted.elapsed() < Duration::from_secs(2),
             "the other session updates within 2 s, without reload"
@@ -354,45 +220,23 @@ async fn s07_a_pause_in_one_session_appears_in_another_within_two_seconds() -> R
 
 #[tokio::test]
 async fn s08_acting_on_a_changed_agent_shows_the_new_state_instead_of_overwriting() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("contested")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    let id = &fleet.ids[0];
-    browser.sign_in(&fleet.admin, "/agents").await?;
+    let story = Story::new(&[Seed::active("contested")], 0).await?;
+    let id = story.id(0);
+    let browser = story.sign_in(Admin, "/agents").await?;
     // With live updates off, the page keeps showing what it loaded.
-    browser.click("[data-testid=live-toggle]").await?;
-    browser
-        .until_text("[data-testid=live-state]", "Live off")
-        .await?;
-    browser.goto(&format!("/agents/{id}")).await?;
-    browser.find("[data-testid=pause]").await?;
+    browser.turn_live_updates_off().await?;
+    let agent = browser.open_agent_page(id).await?;
+    agent.until_pause_offered().await?;
 
-    registry
-        .post(
-            &fleet.operator,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({"reason": "someone else"}),
-        )
-        .await?;
+    story.api_pause(Operator, id, "someone else").await?;
 
-    browser.agent_page().pause("my stale view").await?;
-    browser
-        .until_text("[data-testid=stale-notice]", "now paused")
-        .await?;
-    assert!(browser
-        .text("[data-testid=stale-notice]")
-        .await?
-        .contains("oscar"));
-    browser
-        .until_text(".agent-head [data-testid=runtime-status]", "paused")
-        .await?;
-    browser.find("[data-testid=resume]").await?;
+    agent.pause("my stale view").await?;
+    agent.until_stale_notice("now paused").await?;
+    assert!(agent.stale_notice().await?.contains("oscar"));
+    agent.until_runtime_state("paused").await?;
+    agent.until_resume_offered().await?;
 
-    let (_, audit) = registry
-        .get(&fleet.viewer, &format!("/api/v1/agents/{id}/audit"))
-        .await?;
-    let entries = audit["entries"].as_array().unwrap();
+    let entries = story.audit_of(id).await?;
     assert_eq!(entries.len(), 1, "the stale request wrote nothing");
     assert_eq!(entries[0]["reason"], "someone else");
     Ok(())
@@ -400,7 +244,7 @@ async fn s08_acting_on_a_changed_agent_shows_the_new_state_instead_of_overwritin
 
 #[tokio::test]
 async fn s09_bulk_pause_of_three_agents_lists_three_outcomes() -> Result<()> {
-    let fleet = Fleet::prepare(
+    let story = Story::new(
         &[
             Seed::active("bulk-one"),
             Seed::active("bulk-two"),
@@ -409,33 +253,23 @@ async fn s09_bulk_pause_of_three_agents_lists_three_outcomes() -> Result<()> {
         0,
     )
     .await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.operator, "/agents").await?;
-    for id in &fleet.ids {
-        browser
-            .click(&format!("{} input[type=checkbox]", Browser::row(id)))
-            .await?;
-    }
-    browser
-        .until_text("[data-testid=bulk-bar]", "3 selected")
-        .await?;
-    browser.click("[data-testid=bulk-pause]").await?;
-    let dialog = browser.text("[data-testid=dialog]").await?;
+    let browser = story.sign_in(Operator, "/agents").await?;
+    let fleet = browser.fleet_page();
+
+    fleet.select(story.ids()).await?;
+    fleet.until_selected(3).await?;
+    let confirmation = fleet.bulk_pause().await?;
     for name in ["bulk-one", "bulk-two", "bulk-three"] {
-        assert!(dialog.contains(name), "the confirmation lists {name}");
+        assert!(confirmation.contains(name), "the confirmation lists {name}");
     }
-    browser.click("[data-testid=confirm-bulk]").await?;
-    browser
-        .until("three outcomes are listed", || async {
-            Ok(browser.count("[data-testid=bulk-result]").await? == 3)
-        })
-        .await?;
-    let results = browser.text("[data-testid=bulk-results]").await?;
-    assert!(results.contains("bulk-three: already paused"), "{results}");
-    for id in &fleet.ids {
-        assert_eq!(runtime_of(&registry, &fleet.viewer, id).await?, "paused");
+    fleet.confirm_bulk().await?;
+    let outcomes = fleet.bulk_outcomes(3).await?;
+    assert!(
+        outcomes.contains("bulk-three: already paused"),
+        "{outcomes}"
+    );
+    for id in story.ids() {
+        assert_eq!(story.runtime_of(id).await?, "paused");
     }
     Ok(())
 }
@@ -443,78 +277,44 @@ async fn s09_bulk_pause_of_three_agents_lists_three_outcomes() -> Result<()> {
 #[tokio::test]
 async fn s10_registry_text_is_rendered_as_text_never_as_html() -> Result<()> {
     let hostile = "<img src=x onerror=alert(1)>";
-    let fleet = Fleet::prepare(&[Seed::active(hostile)], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let id = &fleet.ids[0];
-    registry
-        .post(
-            &fleet.admin,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({"reason": "<script>alert(2)</script>"}),
-        )
-        .await?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.admin, "/agents").await?;
-    let name = browser
-        .text(&format!("{} [data-testid=agent-name]", Browser::row(id)))
-        .await?;
-    assert_eq!(name, hostile);
-    browser.goto(&format!("/agents/{id}")).await?;
-    browser
-        .until_text("[data-testid=agent-title]", hostile)
-        .await?;
-    browser
-        .until_text("[data-testid=status-reason]", "<script>alert(2)</script>")
-        .await?;
-    browser.goto("/audit").await?;
-    browser
-        .until_text("[data-testid=audit-reason]", "<script>alert(2)</script>")
-        .await?;
+    let script = "<script>alert(2)</script>";
+    let story = Story::new(&[Seed::active(hostile)], 0).await?;
+    let id = story.id(0);
+    story.api_pause(Admin, id, script).await?;
+    let browser = story.sign_in(Admin, "/agents").await?;
+
+    assert_eq!(browser.fleet_page().row(id).name().await?, hostile);
+    let agent = browser.open_agent_page(id).await?;
+    agent.until_title(hostile).await?;
+    agent.until_status_reason(script).await?;
+    let audit = browser.open_audit_page().await?;
+    audit.until_newest_reason(script).await?;
     // An alert would block this script call; injected markup would add elements.
-    let injected = browser
-        .client
-        .execute(
-            "return document.querySelectorAll('main img, main script').length",
-            vec![],
-        )
-        .await?;
-    assert_eq!(injected, json!(0));
+    let injected = browser.count_by_script("main img, main script").await?;
+    assert_eq!(injected, 0);
     Ok(())
 }
 
 #[tokio::test]
 async fn s11_a_registry_outage_shows_a_banner_and_recovers_by_itself() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("outage-survivor")], 20).await?;
-    let mut registry = Registry::start(&fleet.db(), None, &[])?;
-    let port = registry.port();
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.viewer, "/agents").await?;
-    browser
-        .until_text("[data-testid=live-state]", "Live")
-        .await?;
-    let rows = browser.count("tr[data-testid=agent-row]").await?;
+    let mut story = Story::new(&[Seed::active("outage-survivor")], 20).await?;
+    story.sign_in(Viewer, "/agents").await?;
+    story.browser.until_live("Live").await?;
+    let rows = story.browser.fleet_page().rows().await?;
     assert!(rows > 0);
 
-    registry.stop();
-    browser.find("[data-testid=connection-banner]").await?;
+    story.stop_registry();
+    story.browser.until_connection_banner().await?;
     assert_eq!(
-        browser.count("tr[data-testid=agent-row]").await?,
+        story.browser.fleet_page().rows().await?,
         rows,
         "the data on screen stays"
     );
 
-    let _registry = Registry::start(&fleet.db(), Some(port), &[])?;
-    browser
-        .until("the banner goes once the registry is back", || async {
-            Ok(browser.count("[data-testid=connection-banner]").await? == 0)
-        })
-        .await?;
-    browser
-        .until_text("[data-testid=live-state]", "Live")
-        .await?;
-    assert_eq!(browser.count("tr[data-testid=agent-row]").await?, rows);
+    story.restart_registry()?;
+    story.browser.until_no_connection_banner().await?;
+    story.browser.until_live("Live").await?;
+    assert_eq!(story.browser.fleet_page().rows().await?, rows);
     Ok(())
 }
 
@@ -522,7 +322,7 @@ async fn s11_a_registry_outage_shows_a_banner_and_recovers_by_itself() -> Result
 /// so the README's pictures stay current.
 #[tokio::test]
 async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
-    let fleet = Fleet::prepare(
+    let story = Story::new(
         &[
             Seed::new("invoice-triage-agent", RuntimeStatus::Active, 92),
             Seed::new("fraud-scout", RuntimeStatus::Paused, 64),
@@ -530,160 +330,63 @@ async fn s12_screenshots_of_every_page_in_light_and_dark() -> Result<()> {
         120,
     )
     .await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let id = &fleet.ids[0];
-    registry
-        .post(
-            &fleet.operator,
-            &format!("/api/v1/agents/{}/pause", fleet.ids[1]),
-            json!({"reason": "Cost spike; paused pending review"}),
-        )
-        .await?;
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-    std::fs::create_dir_all(&out)?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.admin, "/agents").await?;
+    let id = story.id(0);
+    let reason = "Cost spike; paused pending review";
+    story.api_pause(Operator, story.id(1), reason).await?;
+    let out = screenshot_dir()?;
+    let browser = story.sign_in(Admin, "/agents").await?;
     for theme in ["light", "dark"] {
-        browser
-            .client
-            .execute(
-                &format!("localStorage.setItem('sekuire.theme', '{theme}')"),
-                vec![],
-            )
-            .await?;
-        browser.goto("/agents").await?;
-        browser.find("[data-testid=summary]").await?;
-        browser
-            .until("rows show", || async {
-                Ok(browser.count("tr[data-testid=agent-row]").await? == 50)
-            })
-            .await?;
-        browser
-            .screenshot(&out.join(format!("fleet-{theme}.png")))
-            .await?;
+        let shot = |page: &str| out.join(format!("{page}-{theme}.png"));
+        browser.remember_theme(theme).await?;
+        let fleet = browser.open_fleet_page().await?;
+        fleet.until_loaded().await?;
+        fleet.until_rows(50).await?;
+        browser.screenshot(&shot("fleet")).await?;
 
-        browser.goto(&format!("/agents/{id}")).await?;
-        browser
-            .find("[data-testid=agent-audit], .timeline, .muted")
-            .await?;
-        browser.find("[data-testid=agent-facts]").await?;
-        browser
-            .screenshot(&out.join(format!("agent-{theme}.png")))
-            .await?;
-        browser.click("[data-testid=terminate]").await?;
-        browser
-            .fill("[data-testid=confirm-name]", "invoice-triage")
-            .await?;
-        browser
-            .screenshot(&out.join(format!("terminate-dialog-{theme}.png")))
-            .await?;
+        let agent = browser.open_agent_page(id).await?;
+        agent.until_history_section().await?;
+        agent.until_loaded().await?;
+        browser.screenshot(&shot("agent")).await?;
+        agent.open_terminate().await?;
+        agent.type_name("invoice-triage").await?;
+        browser.screenshot(&shot("terminate-dialog")).await?;
         browser.press_escape().await?;
 
-        browser.goto("/audit").await?;
-        browser.find("[data-testid=audit-row]").await?;
-        browser
-            .screenshot(&out.join(format!("audit-{theme}.png")))
-            .await?;
+        browser.open_audit_page().await?.until_entries().await?;
+        browser.screenshot(&shot("audit")).await?;
     }
-    Ok(())
-}
-
-/// One lease (a heartbeat) of a bootstrapped installation, as its runtime sends it.
-async fn lease(registry: &Registry, installation: &serde_json::Value) -> Result<()> {
-    let id = installation["installation_id"].as_str().unwrap_or_default();
-    reqwest::Client::new()
-        .post(format!("{}/api/v1/installations/{id}/lease", registry.base))
-        .bearer_auth(installation["runtime_token"].as_str().unwrap_or_default())
-        .json(&json!({"status": "running"}))
-        .send()
-        .await?
-        .error_for_status()?;
     Ok(())
 }
 
 #[tokio::test]
 async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("heartbeating")], 5).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let id = &fleet.ids[0];
-    let token = registry
-        .post(
-            &fleet.admin,
-            "/api/v1/workspaces/default/install-tokens",
-            json!({"sekuire_id": id}),
-        )
-        .await?;
-    let installation = registry
-        .post(
-            "",
-            "/api/v1/installations/bootstrap",
-            json!({"install_token": token["token"]}),
-        )
-        .await?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.operator, "/agents").await?;
-    browser
-        .until_text("[data-testid=live-state]", "Live")
-        .await?;
-    let pause = format!("{} [data-testid=row-pause]", Browser::row(id));
-    browser
-        .client
-        .execute(
-            &format!("document.querySelector(\"{pause}\").focus()"),
-            vec![],
-        )
-        .await?;
-    browser
-        .until_text(&format!("{} .health", Browser::row(id)), "s ago")
-        .await?;
+    let story = Story::new(&[Seed::active("heartbeating")], 5).await?;
+    let id = story.id(0);
+    let installation = story.install(id).await?;
+    let browser = story.sign_in(Operator, "/agents").await?;
+    browser.until_live("Live").await?;
+    let row = browser.fleet_page().row(id);
+    row.focus_pause().await?;
+    row.until_heartbeat("s ago").await?;
 
-    lease(&registry, &installation).await?;
-    browser
-        .until_text(&format!("{} .health", Browser::row(id)), "just now")
-        .await?;
-    let focused = browser
-        .client
-        .execute(
-            &format!("return document.activeElement === document.querySelector(\"{pause}\")"),
-            vec![],
-        )
-        .await?;
-    assert_eq!(
-        focused,
-        json!(true),
+    installation.lease().await?;
+    row.until_heartbeat("just now").await?;
+    assert!(
+        row.pause_has_focus().await?,
         "the focused Pause button survived the update"
     );
 
     // On the agent page, an update while the terminate dialog is open keeps what was typed.
-    let admin = driver.browser(&registry.base).await?;
-    admin
-        .sign_in(&fleet.admin, &format!("/agents/{id}"))
-        .await?;
-    admin.until_text("[data-testid=live-state]", "Live").await?;
-    admin.click("[data-testid=terminate]").await?;
-    admin
-        .fill("[data-testid=confirm-name]", "heartbeat")
-        .await?;
-    lease(&registry, &installation).await?;
-    registry
-        .post(
-            &fleet.operator,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({"reason": "meanwhile"}),
-        )
-        .await?;
-    admin
-        .until_text(".agent-head [data-testid=runtime-status]", "paused")
-        .await?;
-    let typed = admin
-        .find("[data-testid=confirm-name]")
-        .await?
-        .prop("value")
-        .await?;
+    let admin = story.another_browser(Admin, &agent_path(id)).await?;
+    admin.until_live("Live").await?;
+    let agent = admin.agent_page();
+    agent.open_terminate().await?;
+    agent.type_name("heartbeat").await?;
+    installation.lease().await?;
+    story.api_pause(Operator, id, "meanwhile").await?;
+    agent.until_runtime_state("paused").await?;
     assert_eq!(
-        typed.as_deref(),
+        agent.typed_name().await?.as_deref(),
         Some("heartbeat"),
         "the open dialog kept its input"
     );
@@ -692,83 +395,48 @@ async fn s13_a_live_heartbeat_updates_a_row_in_place_and_keeps_focus() -> Result
 
 #[tokio::test]
 async fn s14_a_rejected_key_returns_to_sign_in_and_back_to_the_same_page() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("kept-in-view")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let id = &fleet.ids[0];
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser
-        .sign_in(&fleet.viewer, &format!("/agents/{id}"))
-        .await?;
-    browser.find("[data-testid=agent-facts]").await?;
+    let story = Story::new(&[Seed::active("kept-in-view")], 0).await?;
+    let id = story.id(0);
+    let browser = story.sign_in(Viewer, &agent_path(id)).await?;
+    let agent = browser.agent_page();
+    agent.until_loaded().await?;
 
-    let store = fleet_registry::store::Store::open(&fleet.db()).await?;
-    assert!(store.revoke_key("vera").await?);
-    browser.click("a.back").await?;
-    browser
-        .until_text("[data-testid=rejected]", "rejected")
-        .await?;
+    assert!(story.revoke_key(Viewer).await?);
+    agent.back_to_fleet().await?;
+    browser.until_key_rejected().await?;
     assert!(browser.url().await?.contains("/connect?next="));
 
-    browser.fill("[data-testid=api-key]", &fleet.admin).await?;
-    browser.click("[data-testid=connect]").await?;
-    browser
-        .until("back on the page the user was on", || async {
-            Ok(browser.url().await?.ends_with("/agents"))
-        })
-        .await?;
-    browser.until_text("[data-testid=whoami]", "alice").await?;
+    browser.connect_with(story.key(Admin)).await?;
+    // Back on the page the user was on.
+    browser.until_url_ends_with("/agents").await?;
+    browser.until_signed_in_as("alice").await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn s15_keyboard_shortcuts_search_navigate_and_explain_themselves() -> Result<()> {
-    let fleet = Fleet::prepare(&[Seed::active("keyboard-user")], 5).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
-    let driver = Driver::start()?;
-    let browser = driver.browser(&registry.base).await?;
-    browser.sign_in(&fleet.viewer, "/agents").await?;
-    browser.find("tr[data-testid=agent-row]").await?;
+    let story = Story::new(&[Seed::active("keyboard-user")], 5).await?;
+    let browser = story.sign_in(Viewer, "/agents").await?;
+    browser.fleet_page().until_any_row().await?;
 
     browser.press_keys("/").await?;
-    let focused = browser
-        .client
-        .execute("return document.activeElement.id", vec![])
-        .await?;
-    assert_eq!(focused, json!("fleet-search"), "/ focuses the search");
+    assert_eq!(
+        browser.focused_id().await?,
+        json!("fleet-search"),
+        "/ focuses the search"
+    );
     browser.press_keys("keyboard").await?;
-    browser
-        .until("typing searches", || async {
-            Ok(browser.url().await?.contains("q=keyboard"))
-        })
-        .await?;
+    browser.until_url_has("q=keyboard").await?;
     browser.press_escape().await?;
-    browser
-        .client
-        .execute("document.activeElement.blur()", vec![])
-        .await?;
+    browser.blur().await?;
 
     browser.press_keys("gl").await?;
-    browser
-        .until("g l opens the audit trail", || async {
-            Ok(browser.url().await?.ends_with("/audit"))
-        })
-        .await?;
+    browser.until_url_ends_with("/audit").await?;
     browser.press_keys("ga").await?;
-    browser
-        .until("g a opens the fleet", || async {
-            Ok(browser.url().await?.ends_with("/agents"))
-        })
-        .await?;
+    browser.until_url_ends_with("/agents").await?;
     browser.press_keys("?").await?;
-    browser
-        .until_text("[role=dialog]", "Keyboard shortcuts")
-        .await?;
+    browser.until_help_shows("Keyboard shortcuts").await?;
     browser.press_escape().await?;
-    browser
-        .until("Esc closes the help", || async {
-            Ok(browser.count("[role=dialog]").await? == 0)
-        })
-        .await?;
+    browser.until_help_closed("Esc closes the help").await?;
     Ok(())
 }
