@@ -204,10 +204,15 @@ fn keys_are_kept_per_registry_under_the_remember_or_tab_rule() {
     storage::save_credentials(home, "sk_home", true);
     storage::save_credentials(hosted, "sk_hosted", false);
     assert_eq!(storage::saved_key(home), Some(("sk_home".into(), true)));
-    assert_eq!(storage::saved_key(hosted), Some(("sk_hosted".into(), false)));
+    assert_eq!(
+        storage::saved_key(hosted),
+        Some(("sk_hosted".into(), false))
+    );
     let remembered = window().local_storage().unwrap().unwrap();
     assert_eq!(
-        remembered.get_item(&format!("sekuire.key {hosted}")).unwrap(),
+        remembered
+            .get_item(&format!("sekuire.key {hosted}"))
+            .unwrap(),
         None,
         "a key for this tab only never reaches the device's storage"
     );

@@ -262,6 +262,9 @@ async fn several_registries_are_saved_and_switched_from_the_header() -> Result<(
     browser.client.refresh().await?;
     browser.find("[data-testid=rejected]").await?;
     let url = browser.find("[data-testid=registry-url]").await?;
-    assert_eq!(url.prop("value").await?.as_deref(), Some(other.base.as_str()));
+    assert_eq!(
+        url.prop("value").await?.as_deref(),
+        Some(other.base.as_str())
+    );
     Ok(())
 }
