@@ -134,6 +134,7 @@ const FEW_MATCHES: i64 = 5_000;
 fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
     filter: &AgentFilter,
+    search: Option<Search<'_>>,
     now: i64,
     usage: FilterUse,
 ) {
@@ -141,14 +142,8 @@ fn push_filter(
         FilterUse::WalkSortIndex(sort) if sort_sql(sort) != name => format!("+{name}"),
         _ => name.to_owned(),
     };
-    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let escaped = like_escape(q);
-        // LIKE is case-insensitive for ASCII; ids are lowercase hex.
-        qb.push(" AND (name LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\' OR sekuire_id LIKE ")
-            .push_bind(format!("{}%", escaped.to_ascii_lowercase()))
-            .push(" ESCAPE '\\')");
+    if let Some(search) = search {
+        push_search(qb, search, usage);
     }
     let statuses: Vec<_> = filter.runtime_status.iter().map(|s| s.as_str()).collect();
     push_in_list(qb, &column("runtime_status"), &statuses);
@@ -170,7 +165,90 @@ fn push_filter(
     }
 }
 
+/// Searches of this many characters or more can find their candidates in the trigram
+/// index (`agents_name_trigrams`, migration 0006): a trigram is three characters.
+const TRIGRAM: usize = 3;
+
+/// A text search, and whether it is read through the trigram index.
+#[derive(Clone, Copy)]
+struct Search<'a> {
+    text: &'a str,
+    /// Few candidates: collecting them beats reading every name. A search with many
+    /// candidates matches densely, and walking a sort index with LIKE finds a page
+    /// sooner than collecting (and counting through) tens of thousands of candidates.
+    indexed: bool,
+}
+
+/// `text` as a substring of the name, or as a prefix of the Sekuire ID. The name test is
+/// LIKE, case-insensitive for ASCII only, `%` and `_` literal; for a sparse search the
+/// trigram index names the candidates first, so a search that matches nothing no longer
+/// reads every name (figures in BENCHMARKS.md). IDs are lowercase hex, so an ID prefix is
+/// a range of the primary key. While walking a sort index, the ID terms are kept off the
+/// primary key (`+sekuire_id`) so the planner walks and stops after a page.
+fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>, usage: FilterUse) {
+    let q = search.text;
+    let id_column = match usage {
+        FilterUse::WalkSortIndex(_) => "+sekuire_id",
+        FilterUse::AsIs => "sekuire_id",
+    };
+    qb.push(" AND ((");
+    if search.indexed {
+        qb.push(format!(
+            "{id_column} IN (SELECT sekuire_id FROM agents_name_trigrams \
+             WHERE agents_name_trigrams MATCH "
+        ))
+        .push_bind(trigram_phrase(q))
+        .push(") AND ");
+    }
+    qb.push("name LIKE ")
+        .push_bind(format!("%{}%", like_escape(q)))
+        .push(" ESCAPE '\\')");
+    let id = q.to_ascii_lowercase();
+    if let Some(last) = id
+        .bytes()
+        .last()
+        .filter(|_| id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        // Every ID that starts with `id` sorts from `id` up to `id` with its last
+        // character raised by one.
+        let end = format!("{}{}", &id[..id.len() - 1], char::from(last + 1));
+        qb.push(format!(" OR ({id_column} >= "))
+            .push_bind(id)
+            .push(format!(" AND {id_column} < "))
+            .push_bind(end)
+            .push(")");
+    }
+    qb.push(")");
+}
+
+/// `q` as an FTS5 phrase: the trigram tokenizer matches it as a substring.
+fn trigram_phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
+}
+
 impl Store {
+    /// `filter`'s text search, read through the trigram index when it has few candidates
+    /// (counting them stops at [`FEW_MATCHES`]: one small index read).
+    async fn search<'a>(&self, filter: &'a AgentFilter) -> AppResult<Option<Search<'a>>> {
+        let Some(text) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+            return Ok(None);
+        };
+        let indexed = if text.chars().count() >= TRIGRAM {
+            let candidates: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM agents_name_trigrams \
+                 WHERE agents_name_trigrams MATCH ? LIMIT ?)",
+            )
+            .bind(trigram_phrase(text))
+            .bind(FEW_MATCHES)
+            .fetch_one(&self.read)
+            .await?;
+            candidates < FEW_MATCHES
+        } else {
+            false
+        };
+        Ok(Some(Search { text, indexed }))
+    }
+
     /// One page of the fleet, and the number of agents matching the filter.
     pub async fn list_agents(
         &self,
@@ -184,25 +262,32 @@ impl Store {
 
         // Without a text search every filter column is in the narrow facet index, so the
         // count scans that instead of the wide rows (87 ms → see BENCHMARKS.md).
-        let text_search = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+        let search = self.search(filter).await?;
+        let text_search = search.is_some();
         let mut count = QueryBuilder::<Sqlite>::new(if text_search {
             "SELECT COUNT(*) FROM agents WHERE 1 = 1"
         } else {
             "SELECT COUNT(*) FROM agents INDEXED BY agents_facets WHERE 1 = 1"
         });
-        push_filter(&mut count, filter, now, FilterUse::AsIs);
+        push_filter(&mut count, filter, search, now, FilterUse::AsIs);
         let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
 
         let mut page =
             QueryBuilder::<Sqlite>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE 1 = 1"));
         if total >= FEW_MATCHES {
-            push_filter(&mut page, filter, now, FilterUse::WalkSortIndex(sort.key));
+            push_filter(
+                &mut page,
+                filter,
+                search,
+                now,
+                FilterUse::WalkSortIndex(sort.key),
+            );
         } else if text_search {
-            push_filter(&mut page, filter, now, FilterUse::AsIs);
+            push_filter(&mut page, filter, search, now, FilterUse::AsIs);
         } else {
             // Few matches: find them in the narrow facet index, then read and sort only them.
             page.push(" AND sekuire_id IN (SELECT sekuire_id FROM agents INDEXED BY agents_facets WHERE 1 = 1");
-            push_filter(&mut page, filter, now, FilterUse::AsIs);
+            push_filter(&mut page, filter, search, now, FilterUse::AsIs);
             page.push(")");
         }
         let (cmp, dir) = if sort.descending {

@@ -1,10 +1,16 @@
 //! The fleet list (filters, sort, keyset paging), the summary, the audit trail, OpenAPI.
 
 use crate::harness::TestApp;
+use fleet_protocol::{RuntimeStatus, VerificationStatus};
 use fleet_registry::demo;
+use fleet_registry::store::NewAgent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
+
+fn urlencode(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
 
 fn ids(page: &Value) -> Vec<String> {
     page["agents"]
@@ -118,6 +124,89 @@ async fn search_matches_name_substrings_and_id_prefixes_case_insensitively() {
         page["total"], 0,
         "% is matched literally, not as a wildcard"
     );
+}
+
+/// Searches of three characters or more go through the trigram index; the answers are
+/// those of the plain LIKE: ASCII-only case folding, literal quotes and wildcards, short
+/// searches, and a renamed agent found by its new name only.
+#[tokio::test]
+async fn indexed_search_keeps_the_meaning_of_a_substring_search() {
+    let app = TestApp::spawn().await;
+    let quoted = app.add_agent("say \"hi\" bot").await;
+    let accented = app.add_agent("Ärger-Bot").await;
+    let renamed = app.add_agent("old-name-agent").await;
+    let search = |q: &str| {
+        let path = format!("/api/v1/agents?q={}", urlencode(q));
+        let app = &app;
+        async move {
+            let (_, page) = app.get(&app.viewer, &path).await;
+            ids(&page)
+        }
+    };
+    assert_eq!(search("\"hi\"").await, vec![quoted.clone()]);
+    assert_eq!(search("AY \"H").await, vec![quoted.clone()]);
+    assert_eq!(
+        search("hi").await,
+        vec![quoted.clone()],
+        "two characters: no index"
+    );
+    assert_eq!(search("rger-b").await, vec![accented.clone()]);
+    assert!(
+        search("ärger").await.is_empty(),
+        "only ASCII letters fold, as in SQLite's LIKE and the dashboard's live matching"
+    );
+    assert!(search("i_n").await.is_empty(), "_ is literal");
+
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        crate::harness::db_path(app.dir.path()).display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE agents SET name = 'fresh-title-agent' WHERE sekuire_id = ?")
+        .bind(&renamed)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(search("fresh-title").await, vec![renamed.clone()]);
+    assert!(search("old-name").await.is_empty());
+    assert_eq!(
+        search(&renamed[..6]).await.len(),
+        3,
+        "ID prefixes still match"
+    );
+}
+
+/// A search with over 5,000 candidates is dense: it is not collected through the trigram
+/// index but walks the sort index with LIKE. Complete, ordered pages, each match once.
+#[tokio::test]
+async fn a_dense_search_pages_through_the_sort_index_exactly_once() {
+    let app = TestApp::spawn().await;
+    let agents: Vec<NewAgent> = (0..5_500)
+        .map(|i| NewAgent {
+            sekuire_id: format!("{:012x}", 0xb000_0000_0000_u64 + i),
+            name: format!("ledger-agent-{i:05}"),
+            version: "1.0.0".into(),
+            description: String::new(),
+            runtime_status: RuntimeStatus::Active,
+            verification_status: VerificationStatus::Verified,
+            reputation_score: (i % 101) as u8,
+            last_heartbeat_at: None,
+            created_at: 0,
+        })
+        .collect();
+    app.store.insert_agents(&agents).await.unwrap();
+    app.add_agent("unrelated").await;
+    let query = "q=GER-agent&sort=-name&limit=500";
+    let (_, first) = app
+        .get(&app.viewer, &format!("/api/v1/agents?{query}"))
+        .await;
+    assert_eq!(first["total"], 5_500, "the large-list plan is exercised");
+    let seen = walk(&app, query, async |_| {}).await;
+    let names: Vec<&str> = seen.iter().filter_map(|a| a["name"].as_str()).collect();
+    let mut expected: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(names, expected);
 }
 
 #[tokio::test]
