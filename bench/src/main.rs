@@ -422,7 +422,8 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
     let _ = writeln!(
         out,
         "The same list query (`runtime_status=active&sort=-reputation_score`, 50 rows, with \
-         `total`) and the lease load at each fleet size.\n"
+         `total`), a search that matches nothing (`q=triage-7`, a typo), and the lease load \
+         at each fleet size.\n"
     );
     row(
         out,
@@ -430,6 +431,7 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
             "agents".into(),
             "list p50 ms".into(),
             "list p99 ms".into(),
+            "typo search p50 ms".into(),
             "leases/s".into(),
             "lease p99 ms".into(),
             "RSS MiB".into(),
@@ -438,6 +440,7 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
     row(
         out,
         &[
+            "---:".into(),
             "---:".into(),
             "---:".into(),
             "---:".into(),
@@ -459,6 +462,14 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
             100,
         )
         .await?;
+        let typo: Summary = registry::time_get(
+            &client,
+            &reg,
+            &prepared.key,
+            "/api/v1/agents?q=triage-7&sort=name&limit=50",
+            25,
+        )
+        .await?;
         let leases =
             registry::lease_throughput(&reg, &prepared.installations, Duration::from_secs(5)).await;
         row(
@@ -467,6 +478,7 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
                 agents.to_string(),
                 ms(list.p50),
                 ms(list.p99),
+                ms(typo.p50),
                 format!("{:.0}", leases.per_second),
                 ms(leases.latency.p99),
                 format!("{:.0}", registry::rss_mib(reg.pid())),

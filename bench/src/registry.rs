@@ -80,7 +80,7 @@ impl Prepared {
 }
 
 /// Fleet-list queries measured, as a user of the dashboard would issue them.
-pub const LIST_CASES: [(&str, &str); 7] = [
+pub const LIST_CASES: [(&str, &str); 8] = [
     ("all, by name", "sort=name"),
     (
         "active, by reputation desc",
@@ -99,6 +99,7 @@ pub const LIST_CASES: [(&str, &str); 7] = [
         "verification_status=verified&min_reputation=50&sort=-updated_at",
     ),
     ("search `triage`, by name", "q=triage&sort=name"),
+    ("search that matches nothing (a typo)", "q=triage-7&sort=name"),
     ("id prefix search", "q=ab&sort=name"),
 ];
 
