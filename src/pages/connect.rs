@@ -53,7 +53,13 @@ pub fn ConnectPage() -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             match confirm(&registry).await {
-                Ok((me, caps)) => ctx.sign_in(registry, me, caps, remember.get_untracked()),
+                Ok((me, caps)) => {
+                    ctx.sign_in(registry, me, caps, remember.get_untracked());
+                    // Adding the registry already in use changes no session: go on anyway.
+                    if adding {
+                        replace(&safe_next(query.read_untracked().get("next")));
+                    }
+                }
                 Err(failure) if failure.is_unauthorized() => error.set(Some(
                     "The registry rejected that key. Check it and try again.".into(),
                 )),
