@@ -1,8 +1,9 @@
 //! `sekuire-registry proxy`: the dashboard in front of a registry that runs elsewhere
 //! (Sekuire's hosted one, say), from one origin.
 //!
-//! The dashboard's Content-Security-Policy allows requests to its own origin only
-//! (`connect-src 'self'`), and a remote registry's CORS policy is unknown, so the proxy
+//! The dashboard's Content-Security-Policy allows requests to its own origin (and to the
+//! registries `--registry-origin` names), and a remote registry's CORS policy is unknown,
+//! so the proxy
 //! serves the built dashboard exactly as `serve --dist` does ([`crate::serve_dashboard`])
 //! and forwards every request under `/api/v1` to the upstream: method, path and query
 //! (appended to the upstream URL, after any path prefix it has), headers and a streamed
