@@ -99,7 +99,10 @@ pub const LIST_CASES: [(&str, &str); 8] = [
         "verification_status=verified&min_reputation=50&sort=-updated_at",
     ),
     ("search `triage`, by name", "q=triage&sort=name"),
-    ("search that matches nothing (a typo)", "q=triage-7&sort=name"),
+    (
+        "search that matches nothing (a typo)",
+        "q=triage-7&sort=name",
+    ),
     ("id prefix search", "q=ab&sort=name"),
 ];
 
