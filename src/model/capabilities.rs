@@ -105,17 +105,20 @@ impl Capabilities {
         1 << Feature::ALL.iter().position(|f| *f == feature).unwrap_or(7)
     }
 
+    fn of(features: impl Iterator<Item = Feature>) -> Capabilities {
+        Capabilities(features.fold(0, |bits, f| bits | Self::bit(f)))
+    }
+
     /// Reads the features from a registry's OpenAPI document: `has_path` says whether a
     /// path is described, `list_parameter` whether `GET /api/v1/agents` takes a parameter.
     pub fn from_document(
         has_path: impl Fn(&str) -> bool,
         list_parameter: impl Fn(&str) -> bool,
     ) -> Capabilities {
-        let offered = Feature::ALL.into_iter().filter(|f| match f.evidence() {
+        Self::of(Feature::ALL.into_iter().filter(|f| match f.evidence() {
             Evidence::Path(path) => has_path(path),
             Evidence::ListParameter(name) => list_parameter(name),
-        });
-        Capabilities(offered.fold(0, |bits, f| bits | Self::bit(f)))
+        }))
     }
 
     pub fn has(self, feature: Feature) -> bool {
@@ -138,14 +141,10 @@ impl Capabilities {
     }
 
     pub fn from_flags(flags: &str) -> Capabilities {
-        Capabilities::from_document(
-            |path| {
-                Feature::ALL.into_iter().any(|f| {
-                    matches!(f.evidence(), Evidence::Path(p) if p == path)
-                        && flags.contains(f.flag())
-                })
-            },
-            |_| flags.contains(Feature::ListQueries.flag()),
+        Self::of(
+            Feature::ALL
+                .into_iter()
+                .filter(|f| flags.contains(f.flag())),
         )
     }
 }

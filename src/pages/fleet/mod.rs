@@ -96,16 +96,9 @@ pub fn FleetPage() -> impl IntoView {
                         unresolved,
                         summary,
                     };
-                    let now_ms = ctx.now_ms.get_untracked();
-                    standard::show(
-                        ctx,
-                        registry,
-                        asked,
-                        found,
-                        shown,
-                        move || latest.is_current(ticket),
-                        move |agent| agent_health(agent, now_ms),
-                    );
+                    standard::show(ctx, registry, asked, found, shown, move || {
+                        latest.is_current(ticket)
+                    });
                 }
                 page => {
                     if page.is_ok() {

@@ -9,7 +9,7 @@ use crate::api::Registry;
 use crate::model::fleet_query::FleetQuery;
 use crate::model::fleet_rows::{patch_row, summarize};
 use crate::state::AppContext;
-use fleet_protocol::{Agent, AgentList, FleetSummary, Health};
+use fleet_protocol::{AgentList, FleetSummary};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
@@ -37,7 +37,6 @@ pub(super) fn show(
     found: FleetList,
     shown: Shown,
     current: impl Fn() -> bool + 'static,
-    health: impl Fn(&Agent) -> Health + 'static,
 ) {
     let FleetList {
         list, unresolved, ..
@@ -49,7 +48,8 @@ pub(super) fn show(
             return;
         };
         shown.summary.set(Some(summarize(&all.agents)));
-        view.arrange(&mut all.agents, &health);
+        let now_ms = ctx.now_ms.get_untracked();
+        view.arrange(&mut all.agents, |agent| super::agent_health(agent, now_ms));
         shown.list.set(Some(all));
     };
     if unresolved.is_empty() {
