@@ -102,35 +102,20 @@ pub(crate) struct LifecycleReply {
     message: String,
 }
 
-#[derive(Clone, Copy)]
-enum Action {
-    Pause,
-    Resume,
-    Terminate,
-}
-
-pub(crate) async fn pause(
+/// `POST /agents/{id}/{action}`: `pause`, `resume` or `terminate` (anything else is the
+/// same 404 as an unknown route).
+pub(crate) async fn lifecycle_action(
     State(registry): State<Shared>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<LifecycleReply>, ApiError> {
-    lifecycle(&registry, &id, &body, Action::Pause)
-}
-
-pub(crate) async fn resume(
-    State(registry): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<LifecycleReply>, ApiError> {
-    lifecycle(&registry, &id, &body, Action::Resume)
-}
-
-pub(crate) async fn terminate(
-    State(registry): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<LifecycleReply>, ApiError> {
-    lifecycle(&registry, &id, &body, Action::Terminate)
+    let (command, target, done) = match action.as_str() {
+        "pause" => ("pause", RuntimeStatus::Paused, "paused"),
+        "resume" => ("resume", RuntimeStatus::Active, "resumed"),
+        "terminate" => ("terminate", RuntimeStatus::Terminated, "terminated"),
+        _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "Not found")),
+    };
+    lifecycle(&registry, &id, &body, command, target, done)
 }
 
 /// active → paused (pause), paused → active (resume), active|paused → terminated (terminate).
@@ -139,7 +124,9 @@ fn lifecycle(
     registry: &Registry,
     id: &str,
     body: &[u8],
-    action: Action,
+    command: &'static str,
+    target: RuntimeStatus,
+    done: &str,
 ) -> Result<Json<LifecycleReply>, ApiError> {
     let request: LifecycleRequest = if body.is_empty() {
         LifecycleRequest::default()
@@ -156,11 +143,6 @@ fn lifecycle(
     }
     let mut fleet = registry.fleet();
     let agent = fleet.agent(id)?;
-    let (command, target, done) = match action {
-        Action::Pause => ("pause", RuntimeStatus::Paused, "paused"),
-        Action::Resume => ("resume", RuntimeStatus::Active, "resumed"),
-        Action::Terminate => ("terminate", RuntimeStatus::Terminated, "terminated"),
-    };
     let message = match agent.runtime_status {
         RuntimeStatus::Terminated => {
             return Err(ApiError::new(

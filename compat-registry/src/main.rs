@@ -46,7 +46,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use clap::Parser;
 
-use crate::agents::{get_agent, list_agents, pause, resume, terminate};
+use crate::agents::{get_agent, lifecycle_action, list_agents};
 use crate::auth::{me, require_key, verify_key};
 use crate::error::ApiError;
 use crate::fleet::{Registry, Seed, Shared};
@@ -76,9 +76,7 @@ async fn not_found() -> ApiError {
 fn app(registry: Shared) -> Router {
     let keyed = Router::new()
         .route("/me", get(me))
-        .route("/agents/{id}/pause", post(pause))
-        .route("/agents/{id}/resume", post(resume))
-        .route("/agents/{id}/terminate", post(terminate))
+        .route("/agents/{id}/{action}", post(lifecycle_action))
         .route("/agents/{id}/logs", get(get_logs))
         .route("/agents/{id}/logs/batch", post(post_logs))
         .route_layer(middleware::from_fn_with_state(
