@@ -3,7 +3,7 @@
 //! change writes in `audit.rs`.
 
 use super::audit::AuditDraft;
-use super::Store;
+use super::sqlite::SqliteStore;
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{
@@ -117,7 +117,7 @@ pub struct NewAgent {
     pub created_at: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// One agent by Sekuire ID, as lists and events show it.
     pub async fn agent(&self, sekuire_id: &str) -> AppResult<Agent> {
         self.agent_with(sekuire_id, AGENT_COLUMNS).await
@@ -170,7 +170,7 @@ impl Store {
             at: now,
         } = *command;
         let _urgent = self.priority.urgent();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let row = Self::agent_in(&mut tx, sekuire_id).await?;
         if let Some(expected) = expected_revision.filter(|r| *r != row.revision) {
             return Err(AppError::PreconditionFailed {
@@ -249,7 +249,7 @@ impl Store {
     pub async fn insert_agents(&self, agents: &[NewAgent]) -> AppResult<()> {
         // 14 binds a row; SQLite allows 32,766 binds a statement.
         const ROWS_PER_STATEMENT: usize = 2_000;
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         for chunk in agents.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \

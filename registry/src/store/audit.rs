@@ -1,6 +1,6 @@
 //! The audit trail: append-only (enforced by triggers), read newest first by id cursor.
 
-use super::Store;
+use super::sqlite::SqliteStore;
 use crate::clock::format_ms;
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{AuditAction, AuditEntry, AuditPage};
@@ -116,7 +116,7 @@ impl TryFrom<AuditRow> for AuditEntry {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// A page of audit entries, newest first. The cursor is the id of the last entry seen.
     pub async fn list_audit(
         &self,
@@ -187,7 +187,40 @@ pub(super) struct AuditDraft<'a> {
     pub installation_id: Option<&'a str>,
 }
 
-impl Store {
+impl AuditDraft<'_> {
+    /// The `lifecycle` event-log line's data and metadata for the entry `id`.
+    pub(super) fn log_line(&self, id: i64) -> (serde_json::Value, serde_json::Value) {
+        let event_data = serde_json::json!({
+            "action": self.action,
+            "reason": self.reason,
+            "actor": self.actor,
+            "from_status": self.from,
+            "to_status": self.to,
+            "installation_id": self.installation_id,
+        });
+        let metadata = serde_json::json!({ "audit_id": id, "request_id": self.request_id });
+        (event_data, metadata)
+    }
+
+    /// The entry as written, with its id.
+    pub(super) fn into_entry(self, id: i64) -> AuditEntry {
+        AuditEntry {
+            id,
+            at: format_ms(self.at),
+            actor: self.actor.to_owned(),
+            action: self.action,
+            sekuire_id: self.sekuire_id.to_owned(),
+            agent_name: self.agent_name.to_owned(),
+            from_status: self.from.to_owned(),
+            to_status: self.to.to_owned(),
+            reason: self.reason.map(str::to_owned),
+            request_id: self.request_id.to_owned(),
+            installation_id: self.installation_id.map(str::to_owned),
+        }
+    }
+}
+
+impl SqliteStore {
     /// Writes an audit entry and its `lifecycle` event-log line inside `tx`. Only the
     /// registry writes `lifecycle` lines: the SDK batch refuses that event type.
     pub(super) async fn append_audit(
@@ -211,28 +244,8 @@ impl Store {
         .bind(draft.installation_id)
         .fetch_one(&mut *tx)
         .await?;
-        let event_data = serde_json::json!({
-            "action": draft.action,
-            "reason": draft.reason,
-            "actor": draft.actor,
-            "from_status": draft.from,
-            "to_status": draft.to,
-            "installation_id": draft.installation_id,
-        });
-        let metadata = serde_json::json!({ "audit_id": id, "request_id": draft.request_id });
+        let (event_data, metadata) = draft.log_line(id);
         Self::append_registry_log(tx, draft.sekuire_id, draft.at, &event_data, &metadata).await?;
-        Ok(AuditEntry {
-            id,
-            at: format_ms(draft.at),
-            actor: draft.actor.to_owned(),
-            action: draft.action,
-            sekuire_id: draft.sekuire_id.to_owned(),
-            agent_name: draft.agent_name.to_owned(),
-            from_status: draft.from.to_owned(),
-            to_status: draft.to.to_owned(),
-            reason: draft.reason.map(str::to_owned),
-            request_id: draft.request_id.to_owned(),
-            installation_id: draft.installation_id.map(str::to_owned),
-        })
+        Ok(draft.into_entry(id))
     }
 }

@@ -3,7 +3,8 @@
 
 use super::audit::AuditDraft;
 use super::installations::{live_installation, RUNTIME_TOKEN_TTL_MS};
-use super::{new_secret, secret_hash, Store};
+use super::sqlite::SqliteStore;
+use super::{new_secret, secret_hash};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{AuditAction, AuditEntry, Installation, RefreshResponse};
@@ -34,7 +35,7 @@ pub struct Revoke<'a> {
     pub request_id: &'a str,
 }
 
-impl Store {
+impl SqliteStore {
     /// Revokes one installation of `workspace_id`: it gets `terminate` (with the shutdown
     /// timeout) on its next lease, and the agent's other installations run on. Revoking a
     /// revoked installation changes nothing and writes no entry. An installation of another
@@ -45,7 +46,7 @@ impl Store {
     ) -> AppResult<(Installation, Option<AuditEntry>)> {
         let now = now_ms();
         let _urgent = self.priority.urgent();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let found: Option<(String, String, Option<i64>, String, String)> = sqlx::query_as(
             "SELECT i.sekuire_id, i.workspace_id, i.revoked_at, i.status, a.name \
              FROM installations i JOIN agents a USING (sekuire_id) WHERE i.installation_id = ?",
@@ -121,7 +122,7 @@ impl Store {
         refresh_token: &str,
     ) -> AppResult<RefreshResponse> {
         let now = now_ms();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let found: Option<(Option<i64>, bool)> = sqlx::query_as(
             "SELECT revoked_at, token_used FROM installations \
              WHERE installation_id = ? AND refresh_token_hash = ?",

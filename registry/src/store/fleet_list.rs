@@ -2,7 +2,8 @@
 //! that decides how a page is read (walk a sort index, or collect few matches and sort).
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
-use super::{like_escape, Store};
+use super::like_escape;
+use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -226,7 +227,7 @@ fn trigram_phrase(q: &str) -> String {
     format!("\"{}\"", q.replace('"', "\"\""))
 }
 
-impl Store {
+impl SqliteStore {
     /// `filter`'s text search, read through the trigram index when it has few candidates
     /// (counting them stops at [`FEW_MATCHES`]: one small index read).
     async fn search<'a>(&self, filter: &'a AgentFilter) -> AppResult<Option<Search<'a>>> {

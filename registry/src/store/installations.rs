@@ -3,7 +3,8 @@
 //! delivers lifecycle commands.
 
 use super::leases::LeaseJob;
-use super::{new_secret, secret_hash, Store};
+use super::sqlite::SqliteStore;
+use super::{new_secret, secret_hash};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{
@@ -90,7 +91,7 @@ fn interval_or_default(requested: Option<i64>) -> AppResult<i64> {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Issues a single-use install token for an agent; returns it and its expiry (Unix ms).
     pub async fn create_install_token(
         &self,
@@ -115,7 +116,7 @@ impl Store {
         let token = new_secret("skt_");
         let now = now_ms();
         let expires_at = now + minutes * 60_000;
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         sqlx::query(
             "INSERT INTO install_tokens (token_hash, workspace_id, sekuire_id, created_by, expires_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -146,7 +147,7 @@ impl Store {
     ) -> AppResult<(BootstrapResponse, String)> {
         let interval = interval_or_default(request.heartbeat_interval_seconds)?;
         let now = now_ms();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let (sekuire_id, workspace_id): (String, String) = sqlx::query_as(
             "UPDATE install_tokens SET used_at = ? \
              WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? \

@@ -1,6 +1,7 @@
 //! API keys: named, with a role, stored only as a hash.
 
-use super::{new_secret, secret_hash, Store};
+use super::sqlite::SqliteStore;
+use super::{new_secret, secret_hash};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::Role;
@@ -26,7 +27,7 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Creates a key in `workspace_id` and returns it: the only time it is ever visible.
     pub async fn create_key(
         &self,

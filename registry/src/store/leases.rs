@@ -7,7 +7,7 @@ use super::installations::{
     live_installation, parse_command, LeaseOutcome, LeaseRow, MAX_HEARTBEAT_INTERVAL_SECS,
     REFRESH_WINDOW_MS, RUNTIME_TOKEN_TTL_MS,
 };
-use super::WritePriority;
+use super::sqlite::WritePriority;
 use super::{new_secret, secret_hash};
 use crate::clock::{format_ms, now_ms};
 use crate::error::{AppError, AppResult};
@@ -77,7 +77,7 @@ async fn commit_leases(
 ) -> Result<Vec<AppResult<LeaseOutcome>>, sqlx::Error> {
     let now = now_ms();
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
-    let mut tx = super::begin_write(write).await?;
+    let mut tx = super::sqlite::begin_write(write).await?;
     let found: Vec<LeaseRow> = sqlx::query_as(
         "SELECT installation_id, runtime_token_hash, sekuire_id, heartbeat_interval_s, \
          last_command, command_delivered_at, token_expires_at, token_used, previous_token_hash, \

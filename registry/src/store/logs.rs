@@ -1,6 +1,6 @@
 //! Event logs: what SDKs report, plus a `lifecycle` line for every state change.
 
-use super::Store;
+use super::sqlite::SqliteStore;
 use crate::clock::{format_ms, now_ms, parse_rfc3339};
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{IncomingLogEvent, LogEntry, LogPage, Severity};
@@ -46,7 +46,7 @@ fn push_log_filter(qb: &mut QueryBuilder<'_, Sqlite>, sekuire_id: &str, filter: 
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// A page of an agent's event log, newest first, by limit and offset as Sekuire's API does.
     pub async fn list_logs(
         &self,
@@ -141,7 +141,7 @@ impl Store {
             };
             rows.push((event, at));
         }
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         for chunk in rows.chunks(1_000) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO event_logs (sekuire_id, session_id, event_type, severity, \

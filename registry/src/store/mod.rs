@@ -1,8 +1,13 @@
-//! Every SQL statement of the registry. The store owns transactions: a state change, its
-//! audit entry and its lifecycle log line commit together or not at all.
+//! Every SQL statement of the registry, behind one interface with two backends:
 //!
-//! SQLite in WAL mode with two pools: many readers, and one writer connection so that
-//! writes queue in the process instead of failing with `SQLITE_BUSY`.
+//! - **SQLite** (`sqlite.rs` and the statements in the sibling modules): one file, zero
+//!   set-up, the embedded default.
+//! - **PostgreSQL** (`postgres/`): several registry processes on one database server.
+//!
+//! The store owns transactions on both: a state change, its audit entry and its lifecycle
+//! log line commit together or not at all. Row types, the lease planner, cursors and
+//! push checks are shared; each backend writes its own SQL, planned for its engine
+//! (`postgres/mod.rs` lists what differs).
 
 mod agents;
 mod audit;
@@ -12,121 +17,192 @@ mod installations;
 mod keys;
 mod leases;
 mod logs;
+mod postgres;
 mod publish;
+mod sqlite;
 mod tickets;
 
 pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
-pub use audit::AuditFilter;
+pub use audit::{AuditExport, AuditFilter};
 pub use credentials::Revoke;
 pub use fleet_list::AgentFilter;
 pub use installations::LeaseOutcome;
 pub use keys::{ApiKeyRecord, Caller, DEFAULT_WORKSPACE};
 pub use logs::LogFilter;
-pub use publish::{check_push, sekuire_id_of};
+pub use publish::{check_push, sekuire_id_of, CheckedPush, Reviewed};
 
 use crate::error::AppResult;
+use fleet_protocol::{
+    Agent, AgentList, AgentSort, AuditEntry, AuditPage, BootstrapRequest, BootstrapResponse,
+    FleetSummary, IncomingLogEvent, Installation, LogPage, PublishRequest, RefreshResponse,
+    Reputation, Role, RuntimeStatus, VerificationStatus,
+};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
-use std::path::Path;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
+use std::path::{Path, PathBuf};
+
+/// Where the registry keeps its data: `--db` as the command line gives it. A
+/// `postgres://` or `postgresql://` URL is a PostgreSQL database; anything else is the
+/// path of an SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Database, Self::Err> {
+        Ok(if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Database::Postgres(s.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(s))
+        })
+    }
+}
+
+impl From<&Path> for Database {
+    fn from(path: &Path) -> Database {
+        Database::Sqlite(path.to_owned())
+    }
+}
+
+impl From<&PathBuf> for Database {
+    fn from(path: &PathBuf) -> Database {
+        Database::Sqlite(path.clone())
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the server and database without the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut url) => {
+                    let _ = url.set_password(None);
+                    write!(f, "{url}")
+                }
+                Err(_) => f.write_str("postgres://…"),
+            },
+        }
+    }
+}
 
 /// The registry's database.
 #[derive(Clone)]
 pub struct Store {
-    read: SqlitePool,
-    write: SqlitePool,
-    leases: tokio::sync::mpsc::Sender<leases::LeaseJob>,
-    priority: Arc<WritePriority>,
+    backend: Backend,
 }
 
-/// Lets lifecycle commands overtake lease batches for the one writer connection: a lease
-/// batch starts only when no lifecycle write is waiting. Heartbeats can wait a moment; a
-/// terminate must not queue behind a flood of them.
-#[derive(Default)]
-pub(crate) struct WritePriority {
-    urgent: AtomicUsize,
-    clear: Notify,
-}
-
-/// A lifecycle write in progress; dropping it lets lease batches go again.
-pub(crate) struct UrgentWrite<'a>(&'a WritePriority);
-
-impl WritePriority {
-    pub(crate) fn urgent(&self) -> UrgentWrite<'_> {
-        self.urgent.fetch_add(1, Ordering::SeqCst);
-        UrgentWrite(self)
-    }
-
-    /// Waits until no lifecycle write is waiting or running.
-    pub(crate) async fn wait_for_clear(&self) {
-        loop {
-            let clear = self.clear.notified();
-            tokio::pin!(clear);
-            clear.as_mut().enable();
-            if self.urgent.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            clear.await;
-        }
-    }
-}
-
-impl Drop for UrgentWrite<'_> {
-    fn drop(&mut self) {
-        if self.0.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.clear.notify_waiters();
-        }
-    }
-}
-
-/// Starts a write transaction with `BEGIN IMMEDIATE`, which takes SQLite's write lock at
-/// once (waiting up to the busy timeout while another process holds it). A deferred
-/// `BEGIN` would read first and could then find its snapshot stale when another process
-/// (`keys revoke` against a live registry, say) committed in between, and SQLite fails
-/// that with `SQLITE_BUSY` at once instead of waiting.
-pub(crate) async fn begin_write(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> AppResult<Store> {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk before it is acknowledged, so an acknowledged
-            // terminate survives a power loss or an OS crash, not only a process kill.
-            // What it costs leases is in BENCHMARKS.md.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
-            .await?;
-        let priority = Arc::new(WritePriority::default());
-        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority));
-        Ok(Store {
-            read,
-            write,
-            leases,
-            priority,
-        })
+    /// Opens the database (creating an SQLite file if needed) and brings its schema up to
+    /// date.
+    pub async fn open(database: impl Into<Database>) -> AppResult<Store> {
+        let backend = match database.into() {
+            Database::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(&path).await?),
+            Database::Postgres(url) => Backend::Postgres(postgres::PostgresStore::open(&url).await?),
+        };
+        Ok(Store { backend })
     }
+
+    /// The PostgreSQL connection pool, when the store is on PostgreSQL: live events travel
+    /// between processes through it.
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => Some(&db.pool),
+        }
+    }
+}
+
+/// The store's interface: each method is written once per backend, with the same name and
+/// signature, and called through this dispatch.
+macro_rules! interface {
+    ($( $(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> AppResult<$ret> {
+                    match &self.backend {
+                        Backend::Sqlite(db) => db.$name($($arg),*).await,
+                        Backend::Postgres(db) => db.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+interface! {
+    /// One agent by Sekuire ID, as lists and events show it.
+    fn agent(&self, sekuire_id: &str) -> Agent;
+    /// One agent with its manifest and publisher key, for its own page.
+    fn agent_detail(&self, sekuire_id: &str) -> Agent;
+    /// Applies a lifecycle command: checks the revision and the state machine, then writes
+    /// the new state, the audit entry, the lifecycle log line and the installations'
+    /// pending command in one transaction. A same-state request changes nothing.
+    fn apply_lifecycle(&self, command: &LifecycleCommand<'_>) -> LifecycleOutcome;
+    /// Inserts agents in large batches: 100,000 take seconds.
+    fn insert_agents(&self, agents: &[NewAgent]) -> ();
+    /// Number of agents registered.
+    fn agent_count(&self) -> i64;
+    /// Ids of every agent, for the demo's simulated installations.
+    fn agent_ids(&self) -> Vec<(String, RuntimeStatus)>;
+    /// One page of the fleet, and the number of agents matching the filter.
+    fn list_agents(&self, filter: &AgentFilter, sort: AgentSort, limit: u32, cursor: Option<&str>) -> AgentList;
+    /// Counts by runtime state, health and verification, and a reputation histogram.
+    fn fleet_summary(&self) -> FleetSummary;
+    /// A page of audit entries, newest first. The cursor is the id of the last entry seen.
+    fn list_audit(&self, filter: &AuditFilter, limit: u32, cursor: Option<&str>) -> AuditPage;
+    /// Fixes the rows of a CSV export of at most `limit` entries from `cursor`.
+    fn plan_audit_export(&self, filter: &AuditFilter, limit: u32, cursor: Option<&str>) -> AuditExport;
+    /// Revokes one installation in the caller's workspace; audited as `revoke`.
+    fn revoke_installation(&self, revoke: &Revoke<'_>) -> (Installation, Option<AuditEntry>);
+    /// A new runtime token for the bootstrap's refresh token.
+    fn refresh_runtime_token(&self, installation_id: &str, refresh_token: &str) -> RefreshResponse;
+    /// A one-use install token for `sekuire run`, and when it expires.
+    fn create_install_token(&self, workspace_id: &str, sekuire_id: &str, expiry_minutes: Option<i64>, created_by: &str) -> (String, i64);
+    /// Trades an install token for an installation and its runtime and refresh tokens.
+    fn bootstrap(&self, request: &BootstrapRequest) -> (BootstrapResponse, String);
+    /// Renews a lease, records the heartbeat and hands over the current command.
+    fn lease(&self, installation_id: &str, runtime_token: &str, status: Option<&str>, requested_interval: Option<i64>) -> LeaseOutcome;
+    /// Clears pending commands that only dead installations owed; the agents changed.
+    fn clear_undeliverable_commands(&self) -> Vec<String>;
+    /// An agent's installations.
+    fn list_installations(&self, sekuire_id: &str) -> Vec<Installation>;
+    /// Creates an API key; returns the key, shown once.
+    fn create_key(&self, name: &str, role: Role, workspace_id: &str) -> String;
+    /// Replaces a key by name; returns the new key.
+    fn rotate_key(&self, name: &str, role: Role) -> String;
+    /// Every key's name, role and dates; never the key.
+    fn list_keys(&self) -> Vec<ApiKeyRecord>;
+    /// Whether the named key exists and is not revoked.
+    fn key_is_live(&self, name: &str) -> bool;
+    /// Revokes a key by name; false when there was none to revoke.
+    fn revoke_key(&self, name: &str) -> bool;
+    /// The caller a presented key belongs to.
+    fn authenticate(&self, key: &str) -> Option<Caller>;
+    /// A page of an agent's event log.
+    fn list_logs(&self, sekuire_id: &str, filter: &LogFilter, limit: u32, offset: u64) -> LogPage;
+    /// Stores a batch of SDK events for an agent, all or none.
+    fn ingest_logs(&self, sekuire_id: &str, events: &[IncomingLogEvent]) -> u64;
+    /// Registers a pushed agent or a new version of it.
+    fn publish(&self, push: &PublishRequest, checked: CheckedPush, actor: &str, request_id: &str) -> Reviewed;
+    /// Records a verification decision, with its audit entry.
+    fn set_verification(&self, sekuire_id: &str, status: VerificationStatus, reason: Option<&str>, actor: &str, request_id: &str) -> (Agent, Option<AuditEntry>);
+    /// An agent's reputation in Sekuire's shape.
+    fn reputation(&self, sekuire_id: &str) -> Reputation;
+    /// A short-lived ticket that opens the event stream without a key in the URL.
+    fn issue_ticket(&self, key_name: &str) -> (String, i64);
+    /// The key name a ticket was issued to; a ticket works once.
+    fn redeem_ticket(&self, ticket: &str) -> Option<String>;
 }
 
 /// True for a workspace or installation id: 1 to 64 letters, digits, `-` or `_`.
@@ -169,38 +245,6 @@ mod tests {
     #[test]
     fn like_patterns_match_wildcards_literally() {
         assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
-    }
-
-    #[tokio::test]
-    async fn commits_wait_for_the_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("r.db")).await.unwrap();
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&store.write)
-            .await
-            .unwrap();
-        assert_eq!(synchronous, 2, "FULL");
-    }
-
-    #[tokio::test]
-    async fn lease_batches_wait_while_a_lifecycle_write_is_pending() {
-        let priority = Arc::new(WritePriority::default());
-        let urgent = priority.urgent();
-        let waiting = tokio::spawn({
-            let priority = Arc::clone(&priority);
-            async move { priority.wait_for_clear().await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(
-            !waiting.is_finished(),
-            "the batch waits for the lifecycle write"
-        );
-        drop(urgent);
-        tokio::time::timeout(Duration::from_secs(5), waiting)
-            .await
-            .expect("the batch goes once the lifecycle write is done")
-            .unwrap();
-        priority.wait_for_clear().await;
     }
 
     #[test]

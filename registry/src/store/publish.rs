@@ -8,7 +8,7 @@
 
 use super::agents::{stored, AgentRow, AGENT_COLUMNS};
 use super::audit::AuditDraft;
-use super::Store;
+use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -154,7 +154,7 @@ pub fn check_push(push: &PublishRequest) -> AppResult<CheckedPush> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Registers a checked push, or updates the agent's name, version, description and
     /// manifest when its ID is known; runtime state, verification and audit stay.
     pub async fn publish(
@@ -165,7 +165,7 @@ impl Store {
         request_id: &str,
     ) -> AppResult<Reviewed> {
         let now = now_ms();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let known: Option<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT runtime_status, publisher_key, version FROM agents WHERE sekuire_id = ?",
         )
@@ -257,7 +257,7 @@ impl Store {
         }
         let now = now_ms();
         let _urgent = self.priority.urgent();
-        let mut tx = super::begin_write(&self.write).await?;
+        let mut tx = super::sqlite::begin_write(&self.write).await?;
         let row = Self::agent_in(&mut tx, sekuire_id).await?;
         if row.runtime_status == RuntimeStatus::Terminated.as_str() {
             return Err(AppError::InvalidTransition(format!(

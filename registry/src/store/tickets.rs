@@ -1,14 +1,15 @@
 //! Single-use tickets that open the event stream, so a key never goes into a URL. Kept in
 //! the database so that any registry process sharing it can redeem them.
 
-use super::{new_secret, secret_hash, Store};
+use super::sqlite::SqliteStore;
+use super::{new_secret, secret_hash};
 use crate::clock::now_ms;
 use crate::error::AppResult;
 
 /// How long a ticket may wait before it is redeemed.
 pub const TICKET_TTL_MS: i64 = 30_000;
 
-impl Store {
+impl SqliteStore {
     /// Issues a ticket for `key_name`; returns it and its expiry (Unix ms).
     pub async fn issue_ticket(&self, key_name: &str) -> AppResult<(String, i64)> {
         let ticket = new_secret("tk_");

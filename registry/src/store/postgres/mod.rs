@@ -1,0 +1,97 @@
+//! The PostgreSQL backend: several registry processes on one database behave as one
+//! registry. Every acknowledged change is committed on the server before the answer goes
+//! out, so any process (and any process started after a `kill -9`) sees it.
+//!
+//! What differs from the SQLite backend, and why:
+//!
+//! - **Concurrency.** SQLite has one writer connection per process and `BEGIN IMMEDIATE`
+//!   serializes writers. Here many transactions run at once under READ COMMITTED, so a
+//!   transaction that reads a row to decide a write locks it first (`SELECT … FOR
+//!   UPDATE`), always agents before installations, and in key order within a table.
+//!   A transaction PostgreSQL aborts as a deadlock or serialization failure is retried
+//!   whole ([`retry`]).
+//! - **Batches** are passed as arrays (`= ANY($1)`, `unnest($1, $2, …)`) where SQLite
+//!   takes a JSON text through `json_each`.
+//! - **Search.** A `pg_trgm` GIN index answers `ILIKE '%…%'` directly; SQLite needs the
+//!   FTS5 trigram table plus LIKE. Columns that are sorted or searched are `COLLATE "C"`,
+//!   so order and case folding (ASCII only) are the same on both.
+//! - **Plans.** SQLite's planner is steered with `INDEXED BY` and unary `+`; PostgreSQL's
+//!   is cost-based and keeps statistics, so its queries state the filter plainly.
+//! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans).
+//! - **Live events** reach every process through LISTEN/NOTIFY (`crate::events`).
+
+mod agents;
+mod audit;
+mod credentials;
+mod fleet_list;
+mod installations;
+mod keys;
+mod leases;
+mod logs;
+mod publish;
+mod tickets;
+
+use super::leases::LeaseJob;
+use crate::error::AppResult;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A registry database on a PostgreSQL server.
+#[derive(Clone)]
+pub(crate) struct PostgresStore {
+    pub(crate) pool: PgPool,
+    pub(super) leases: tokio::sync::mpsc::Sender<LeaseJob>,
+}
+
+/// Connections one registry process keeps open.
+const MAX_CONNECTIONS: u32 = 16;
+
+impl PostgresStore {
+    /// Connects and brings the schema up to date. Several processes may start at once:
+    /// sqlx's migrator takes an advisory lock, so the schema is migrated once.
+    pub(super) async fn open(url: &str) -> AppResult<PostgresStore> {
+        let options = PgConnectOptions::from_str(url)?.application_name("sekuire-registry");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations-postgres").run(&pool).await?;
+        let leases = leases::spawn_lease_writer(pool.clone());
+        Ok(PostgresStore { pool, leases })
+    }
+}
+
+/// Times a transaction is tried before its error is returned.
+const ATTEMPTS: u32 = 5;
+
+/// Runs `transaction` again when PostgreSQL aborted it as a deadlock (40P01) or a
+/// serialization failure (40001): nothing of it was committed, and a second try usually
+/// goes through. Other errors, and the last try's, are returned.
+pub(super) async fn retry<T, F, Fut>(mut transaction: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(crate::error::AppError::Internal(err)) if attempt < ATTEMPTS && conflicted(&err) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether PostgreSQL aborted the transaction for a conflict with another one.
+fn conflicted(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<sqlx::Error>(),
+        Some(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("40P01" | "40001"))
+    )
+}

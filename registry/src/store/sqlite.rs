@@ -1,0 +1,146 @@
+//! The SQLite backend: WAL mode with two pools, many readers and one writer connection, so
+//! that writes queue in the process instead of failing with `SQLITE_BUSY`. Its statements
+//! live beside the shared row types in the sibling modules (`agents.rs`, `leases.rs` …).
+
+use super::leases;
+use crate::error::AppResult;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A registry database in one SQLite file.
+#[derive(Clone)]
+pub(crate) struct SqliteStore {
+    pub(super) read: SqlitePool,
+    pub(super) write: SqlitePool,
+    pub(super) leases: tokio::sync::mpsc::Sender<leases::LeaseJob>,
+    pub(super) priority: Arc<WritePriority>,
+}
+
+/// Lets lifecycle commands overtake lease batches for the one writer connection: a lease
+/// batch starts only when no lifecycle write is waiting. Heartbeats can wait a moment; a
+/// terminate must not queue behind a flood of them.
+#[derive(Default)]
+pub(crate) struct WritePriority {
+    urgent: AtomicUsize,
+    clear: Notify,
+}
+
+/// A lifecycle write in progress; dropping it lets lease batches go again.
+pub(crate) struct UrgentWrite<'a>(&'a WritePriority);
+
+impl WritePriority {
+    pub(crate) fn urgent(&self) -> UrgentWrite<'_> {
+        self.urgent.fetch_add(1, Ordering::SeqCst);
+        UrgentWrite(self)
+    }
+
+    /// Waits until no lifecycle write is waiting or running.
+    pub(crate) async fn wait_for_clear(&self) {
+        loop {
+            let clear = self.clear.notified();
+            tokio::pin!(clear);
+            clear.as_mut().enable();
+            if self.urgent.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            clear.await;
+        }
+    }
+}
+
+impl Drop for UrgentWrite<'_> {
+    fn drop(&mut self) {
+        if self.0.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.clear.notify_waiters();
+        }
+    }
+}
+
+/// Starts a write transaction with `BEGIN IMMEDIATE`, which takes SQLite's write lock at
+/// once (waiting up to the busy timeout while another process holds it). A deferred
+/// `BEGIN` would read first and could then find its snapshot stale when another process
+/// (`keys revoke` against a live registry, say) committed in between, and SQLite fails
+/// that with `SQLITE_BUSY` at once instead of waiting.
+pub(crate) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub(super) async fn open(path: &Path) -> AppResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before it is acknowledged, so an acknowledged
+            // terminate survives a power loss or an OS crash, not only a process kill.
+            // What it costs leases is in BENCHMARKS.md.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        let priority = Arc::new(WritePriority::default());
+        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority));
+        Ok(SqliteStore {
+            read,
+            write,
+            leases,
+            priority,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn commits_wait_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+    }
+
+    #[tokio::test]
+    async fn lease_batches_wait_while_a_lifecycle_write_is_pending() {
+        let priority = Arc::new(WritePriority::default());
+        let urgent = priority.urgent();
+        let waiting = tokio::spawn({
+            let priority = Arc::clone(&priority);
+            async move { priority.wait_for_clear().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the batch waits for the lifecycle write"
+        );
+        drop(urgent);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the batch goes once the lifecycle write is done")
+            .unwrap();
+        priority.wait_for_clear().await;
+    }
+
+}
