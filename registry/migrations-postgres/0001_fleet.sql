@@ -2,9 +2,10 @@
 -- migrations 0001–0006 reach, written for this engine (see src/store/postgres/mod.rs).
 -- Times are Unix milliseconds (UTC); the API formats them as RFC 3339.
 --
--- Text that is sorted, compared by range or searched is COLLATE "C": byte order, as on
--- SQLite, so keyset cursors mean the same on both, an ID prefix is a range of the
--- primary key, and ILIKE folds ASCII case only, as SQLite's LIKE does.
+-- Text that is sorted, compared by range or searched, and every Sekuire ID, is
+-- COLLATE "C": byte order, as on SQLite, so keyset cursors mean the same on both, an ID
+-- prefix is a range of the primary key, ILIKE folds ASCII case only, as SQLite's LIKE
+-- does, and joins on Sekuire IDs compare in one collation, through their indexes.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
@@ -59,7 +60,7 @@ CREATE TABLE audit_entries (
     at               BIGINT NOT NULL,
     actor            TEXT NOT NULL,
     action           TEXT NOT NULL CHECK (action IN ('pause', 'resume', 'terminate', 'publish', 'verify', 'revoke')),
-    sekuire_id       TEXT NOT NULL,
+    sekuire_id       TEXT COLLATE "C" NOT NULL,
     agent_name       TEXT NOT NULL,
     from_status      TEXT NOT NULL,
     to_status        TEXT NOT NULL,
@@ -83,7 +84,7 @@ CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
 
 CREATE TABLE event_logs (
     id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    sekuire_id       TEXT NOT NULL,
+    sekuire_id       TEXT COLLATE "C" NOT NULL,
     session_id       TEXT,
     event_type       TEXT NOT NULL,
     severity         TEXT NOT NULL CHECK (severity IN ('debug', 'info', 'warn', 'error')),
@@ -97,7 +98,7 @@ CREATE INDEX event_logs_by_agent ON event_logs (sekuire_id, event_timestamp, id)
 CREATE TABLE install_tokens (
     token_hash    TEXT PRIMARY KEY,
     workspace_id  TEXT NOT NULL,
-    sekuire_id    TEXT NOT NULL,
+    sekuire_id    TEXT COLLATE "C" NOT NULL,
     created_by    TEXT NOT NULL,
     expires_at    BIGINT NOT NULL,
     used_at       BIGINT
@@ -105,7 +106,7 @@ CREATE TABLE install_tokens (
 
 CREATE TABLE installations (
     installation_id            TEXT PRIMARY KEY,
-    sekuire_id                 TEXT NOT NULL,
+    sekuire_id                 TEXT COLLATE "C" NOT NULL,
     workspace_id               TEXT NOT NULL,
     runtime_token_hash         TEXT NOT NULL UNIQUE,
     refresh_token_hash         TEXT NOT NULL UNIQUE,

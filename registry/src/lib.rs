@@ -55,19 +55,27 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `store`; the returned sender starts a shutdown.
-    pub fn new(store: store::Store, config: Config) -> (AppState, watch::Sender<bool>) {
+    /// State over `store`; the returned sender starts a shutdown. On PostgreSQL, returns
+    /// once this process listens for the other processes' live events.
+    pub async fn new(
+        store: store::Store,
+        config: Config,
+    ) -> Result<(AppState, watch::Sender<bool>), sqlx::Error> {
+        let events = match store.postgres_pool() {
+            Some(pool) => events::EventHub::through_postgres(pool.clone()).await?,
+            None => events::EventHub::default(),
+        };
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
             store,
-            events: events::EventHub::default(),
+            events,
             rate_limiter: Arc::new(auth::RateLimiter::new(config.rate_limit_per_second)),
             address_limiter: Arc::new(auth::RateLimiter::new(config.address_rate_limit_per_second)),
             config: Arc::new(config),
             shutdown,
         };
         tokio::spawn(sweep_undeliverable_commands(state.clone()));
-        (state, stop)
+        Ok((state, stop))
     }
 }
 

@@ -5,7 +5,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fleet_protocol::Role;
 use fleet_registry::proxy::Upstream;
-use fleet_registry::{app, demo, store::Store, AppState, Config};
+use fleet_registry::store::{Database, Store};
+use fleet_registry::{app, demo, AppState, Config};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,9 +30,15 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (the log line says which).
         #[arg(long, default_value = "127.0.0.1:9300")]
         addr: SocketAddr,
-        /// SQLite database file; created when missing.
-        #[arg(long, default_value = "sekuire-registry.db")]
-        db: PathBuf,
+        /// SQLite database file, created when missing, or a PostgreSQL URL
+        /// (`postgres://user:password@host/database`) for several registry processes.
+        #[arg(
+            long,
+            default_value = "sekuire-registry.db",
+            env = "SEKUIRE_REGISTRY_DB",
+            hide_env_values = true
+        )]
+        db: Database,
         /// Folder of the built dashboard to serve at `/`.
         #[arg(long)]
         dist: Option<PathBuf>,
@@ -77,10 +84,26 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Copy an SQLite registry into an empty PostgreSQL database, all of it or nothing, and
+    /// check every table's count (the audit trail's included). Stop the registry first.
+    Migrate {
+        /// The SQLite registry file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database, e.g. postgres://sekuire@db.internal/sekuire.
+        #[arg(long, env = "SEKUIRE_REGISTRY_DB", hide_env_values = true)]
+        to: String,
+    },
     /// Fill a database with generated agents, for scale tests.
     Seed {
-        #[arg(long, default_value = "sekuire-registry.db")]
-        db: PathBuf,
+        /// SQLite file or PostgreSQL URL, as for `serve`.
+        #[arg(
+            long,
+            default_value = "sekuire-registry.db",
+            env = "SEKUIRE_REGISTRY_DB",
+            hide_env_values = true
+        )]
+        db: Database,
         #[arg(long)]
         agents: usize,
         /// Same seed, same fleet.
@@ -93,8 +116,14 @@ enum Command {
 enum KeysCommand {
     /// Create a key; it is printed once, alone on the last line, and stored only as a hash.
     Create {
-        #[arg(long, default_value = "sekuire-registry.db")]
-        db: PathBuf,
+        /// SQLite file or PostgreSQL URL, as for `serve`.
+        #[arg(
+            long,
+            default_value = "sekuire-registry.db",
+            env = "SEKUIRE_REGISTRY_DB",
+            hide_env_values = true
+        )]
+        db: Database,
         #[arg(long)]
         name: String,
         #[arg(long, value_parser = parse_role)]
@@ -105,13 +134,25 @@ enum KeysCommand {
     },
     /// List keys (names, roles, dates; never the keys).
     List {
-        #[arg(long, default_value = "sekuire-registry.db")]
-        db: PathBuf,
+        /// SQLite file or PostgreSQL URL, as for `serve`.
+        #[arg(
+            long,
+            default_value = "sekuire-registry.db",
+            env = "SEKUIRE_REGISTRY_DB",
+            hide_env_values = true
+        )]
+        db: Database,
     },
     /// Revoke a key by name; it stops working at once.
     Revoke {
-        #[arg(long, default_value = "sekuire-registry.db")]
-        db: PathBuf,
+        /// SQLite file or PostgreSQL URL, as for `serve`.
+        #[arg(
+            long,
+            default_value = "sekuire-registry.db",
+            env = "SEKUIRE_REGISTRY_DB",
+            hide_env_values = true
+        )]
+        db: Database,
         #[arg(long)]
         name: String,
     },
@@ -170,12 +211,13 @@ async fn main() -> anyhow::Result<()> {
         } => proxy(addr, upstream, dist, registry_origins).await,
         Command::Keys { command } => keys(command).await,
         Command::Seed { db, agents, seed } => seed_database(&db, agents, seed).await,
+        Command::Migrate { from, to } => migrate(&from, &to).await,
     }
 }
 
 /// Seeds `agents` agents, reporting progress on stderr about once a second and the rate at
 /// the end: a million agents take minutes.
-async fn seed_database(db: &std::path::Path, agents: usize, seed: u64) -> anyhow::Result<()> {
+async fn seed_database(db: &Database, agents: usize, seed: u64) -> anyhow::Result<()> {
     let store = open(db).await?;
     let started = Instant::now();
     let mut last_report = started;
@@ -196,17 +238,39 @@ async fn seed_database(db: &std::path::Path, agents: usize, seed: u64) -> anyhow
     .await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "seeded {agents} agents into {} in {seconds:.1} s ({:.0} agents/s)",
-        db.display(),
+        "seeded {agents} agents into {db} in {seconds:.1} s ({:.0} agents/s)",
         agents as f64 / seconds.max(0.001)
     );
     Ok(())
 }
 
-async fn open(db: &std::path::Path) -> anyhow::Result<Store> {
-    Store::open(db)
+async fn migrate(from: &std::path::Path, to: &str) -> anyhow::Result<()> {
+    let target = Database::Postgres(to.to_owned());
+    if !to.starts_with("postgres://") && !to.starts_with("postgresql://") {
+        anyhow::bail!("--to must be a postgres:// URL");
+    }
+    let started = Instant::now();
+    let copied = fleet_registry::store::migrate::sqlite_to_postgres(from, to)
         .await
-        .with_context(|| format!("opening database {}", db.display()))
+        .with_context(|| format!("migrating {} to {target}", from.display()))?;
+    for table in &copied {
+        println!(
+            "  {:<16} {:>10} rows, the same on both sides",
+            table.table, table.rows
+        );
+    }
+    println!(
+        "Migrated {} to {target} in {:.1} s. Start the registry with --db on it.",
+        from.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn open(db: &Database) -> anyhow::Result<Store> {
+    Store::open(db.clone())
+        .await
+        .with_context(|| format!("opening database {db}"))
 }
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
@@ -244,27 +308,21 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(
-    addr: SocketAddr,
-    db: &std::path::Path,
-    config: Config,
-    demo: bool,
-) -> anyhow::Result<()> {
+async fn serve(addr: SocketAddr, db: &Database, config: Config, demo: bool) -> anyhow::Result<()> {
     let store = open(db).await?;
     check_dist(config.dist.as_deref())?;
     let demo_key = if demo {
         if store.agent_count().await? == 0 {
             demo::seed_fleet(&store, DEMO_FLEET_SIZE, DEMO_SEED).await?;
-            println!(
-                "Seeded a demo fleet of {DEMO_FLEET_SIZE} agents into {}",
-                db.display()
-            );
+            println!("Seeded a demo fleet of {DEMO_FLEET_SIZE} agents into {db}");
         }
         Some(store.rotate_key("demo-admin", Role::Admin).await?)
     } else {
         None
     };
-    let (state, stop) = AppState::new(store.clone(), config);
+    let (state, stop) = AppState::new(store.clone(), config)
+        .await
+        .context("listening for live events")?;
     let (listener, base_url) = listen(addr, |base_url| {
         format!("API at {base_url}/api/v1, docs at {base_url}/api/v1/openapi.json")
     })

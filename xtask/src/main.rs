@@ -9,6 +9,7 @@
 
 mod bench;
 mod conformance;
+mod postgres;
 mod tools;
 
 use anyhow::{bail, Context, Result};
@@ -30,8 +31,11 @@ fn main() -> Result<()> {
         Some("bench") => bench::run_benchmarks(&root, &args[1..]),
         // The conformance run alone, on an already built registry (`cargo xtask test` runs it).
         Some("conformance") => conformance::check(&root, 40, 1),
+        // A command beside a throwaway PostgreSQL server, e.g. the registry suite on it:
+        // `cargo xtask postgres cargo test -p fleet-registry`.
+        Some("postgres") => postgres::run_beside(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup|dist|demo|test|bench|conformance>");
+            eprintln!("usage: cargo xtask <setup|dist|demo|test|bench|conformance|postgres>");
             bail!("unknown command {:?}", args.first());
         }
     }
@@ -365,6 +369,15 @@ fn test(root: &Path) -> Result<()> {
             .args(["test", "--workspace", "--exclude", "fleet-e2e"])
             .env("SEKUIRE_CLI", tools::sekuire()),
     )?;
+    step("The registry suite again on PostgreSQL (a throwaway server), with two registry processes on one database");
+    {
+        let server = postgres::TestServer::start()?;
+        tally.run(
+            cargo()
+                .args(["test", "-p", "fleet-registry", "--lib", "--test", "api"])
+                .env("SEKUIRE_TEST_POSTGRES", server.url()),
+        )?;
+    }
     step("Component tests in headless Chromium (wasm-bindgen-test)");
     run(cargo()
         .args([

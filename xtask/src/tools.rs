@@ -158,7 +158,7 @@ pub fn chromedriver() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"))
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -242,6 +242,23 @@ pub fn run_logged(name: &str, commands: Vec<Command>) -> Result<Part> {
     })
 }
 
+/// The Debian packages the whole suite needs and the machine lacks: Chromium and its
+/// driver for the browser tests, PostgreSQL for the registry suite's second backend.
+fn debian_packages(need: Need) -> Vec<&'static str> {
+    let mut packages = Vec::new();
+    if need == Need::Everything {
+        if on_path("chromium").is_none() || on_path("chromedriver").is_none() {
+            packages.extend(["chromium", "chromium-driver"]);
+        }
+        if crate::postgres::bin_dir().is_none() {
+            packages.push("postgresql");
+        }
+    }
+    packages
+}
+
+const DEBIAN: &str = "Debian packages";
+
 /// Where a release nightly that cannot be had leaves the build: on stable, only larger.
 const OPTIONAL: &str = "release nightly";
 
@@ -274,16 +291,17 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
         npm.args(["install", "-g", &format!("binaryen@{BINARYEN_VERSION}")]);
         jobs.push(("wasm-opt (binaryen from npm)", vec![npm]));
     }
-    if need == Need::Everything
-        && (on_path("chromium").is_none() || on_path("chromedriver").is_none())
-    {
+    let debian = debian_packages(need);
+    if !debian.is_empty() {
         let mut update = Command::new("apt-get");
         update.args(["update", "-qq"]);
         let mut install = Command::new("apt-get");
         install
-            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .args(["install", "-y", "-qq"])
+            .args(&debian)
             .env("DEBIAN_FRONTEND", "noninteractive");
-        jobs.push(("Chromium and chromedriver (Debian)", vec![update, install]));
+        // One job: two apt-get runs at once would fight over dpkg's lock.
+        jobs.push((DEBIAN, vec![update, install]));
     }
     if need == Need::Everything && !axe_core().is_file() {
         let mut npm = Command::new("npm");
@@ -308,13 +326,12 @@ pub fn setup(need: Need) -> Result<Vec<Part>> {
     step("Setting up tools (only what is missing)");
     let started = Instant::now();
     let downloads = downloads(need);
-    if need == Need::Everything
-        && downloads
-            .iter()
-            .any(|(name, _)| name.starts_with("Chromium"))
-        && !is_root()
-    {
-        bail!("Chromium is missing: run `sudo apt-get install -y chromium chromium-driver`");
+    let debian = debian_packages(need);
+    if !debian.is_empty() && !is_root() {
+        bail!(
+            "missing Debian packages: run `sudo apt-get install -y {}`",
+            debian.join(" ")
+        );
     }
     let mut tools = vec![WASM_BINDGEN, TRUNK];
     if need == Need::Everything {

@@ -99,7 +99,7 @@ pub async fn stream_events(
             Ok(match received {
                 Ok(event) => Event::default().event(event.name).data(&*event.json),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => Event::default()
-                    .event("resync")
+                    .event(crate::events::RESYNC)
                     .data(format!("{{\"missed\":{missed}}}")),
             })
         })

@@ -1,6 +1,6 @@
 //! Agents: one agent, lifecycle changes, bulk seeding. The fleet list and the summary
-//! (filters, sorts, cursors, the query planner) are in `fleet_list.rs`; the audit entry a
-//! change writes in `audit.rs`.
+//! (filters, sorts, cursors) are in `fleet_query.rs`, SQLite's plan of a page in
+//! `fleet_list.rs`; the audit entry a change writes in `audit.rs`.
 
 use super::audit::AuditDraft;
 use super::sqlite::SqliteStore;

@@ -4,7 +4,7 @@ use super::sqlite::SqliteStore;
 use crate::clock::format_ms;
 use crate::error::{AppError, AppResult};
 use fleet_protocol::{AuditAction, AuditEntry, AuditPage};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Database, Encode, QueryBuilder, Sqlite, SqliteConnection, Type};
 
 /// Which audit entries to read.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,7 @@ pub struct AuditExport {
 }
 
 /// An audit cursor: an entry id, 1 to 18 digits, as the OpenAPI pattern says.
-fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
+pub(super) fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
     cursor
         .map(|c| {
             let digits = (1..=18).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit());
@@ -42,14 +42,20 @@ fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
         .transpose()
 }
 
-/// `SELECT <columns> FROM audit_entries WHERE <filter>`, newest first from `before_id`.
-fn filtered<'a>(
+/// `SELECT <columns> FROM audit_entries WHERE <filter>`, newest first from `before_id`,
+/// on either engine.
+pub(super) fn filtered<'a, DB: Database>(
     columns: &str,
     filter: &'a AuditFilter,
     before_id: Option<i64>,
-) -> QueryBuilder<'a, Sqlite> {
+) -> QueryBuilder<'a, DB>
+where
+    DB::Arguments<'a>: Default,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
     let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM audit_entries WHERE 1 = 1"));
+        QueryBuilder::<DB>::new(format!("SELECT {columns} FROM audit_entries WHERE 1 = 1"));
     if let Some(id) = &filter.sekuire_id {
         qb.push(" AND sekuire_id = ").push_bind(id.as_str());
     }
@@ -57,7 +63,8 @@ fn filtered<'a>(
         qb.push(" AND action IN (");
         let mut list = qb.separated(", ");
         for action in &filter.actions {
-            list.push_bind(action.as_str());
+            let action: &'a str = action.as_str();
+            list.push_bind(action);
         }
         qb.push(")");
     }
@@ -81,7 +88,7 @@ fn filtered<'a>(
 }
 
 #[derive(sqlx::FromRow)]
-struct AuditRow {
+pub(super) struct AuditRow {
     id: i64,
     at: i64,
     actor: String,
@@ -116,6 +123,37 @@ impl TryFrom<AuditRow> for AuditEntry {
     }
 }
 
+/// The page from the `limit + 1` rows read, with a cursor after its last entry when there
+/// are more.
+pub(super) fn audit_page(mut rows: Vec<AuditRow>, limit: u32) -> AppResult<AuditPage> {
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        entries: rows
+            .into_iter()
+            .map(AuditEntry::try_from)
+            .collect::<AppResult<_>>()?,
+        next_cursor,
+    })
+}
+
+/// The export of `filter` whose newest row is `newest`, and `edge` its oldest row and the
+/// one after it (if any), as [`SqliteStore::plan_audit_export`] reads them.
+pub(super) fn audit_export(filter: &AuditFilter, newest: Option<i64>, edge: &[i64]) -> AuditExport {
+    AuditExport {
+        filter: AuditFilter {
+            min_id: edge.first().copied(),
+            ..filter.clone()
+        },
+        start: newest.map(|id| (id + 1).to_string()),
+        next_cursor: (edge.len() == 2).then(|| edge[0].to_string()),
+    }
+}
+
 impl SqliteStore {
     /// A page of audit entries, newest first. The cursor is the id of the last entry seen.
     pub async fn list_audit(
@@ -125,22 +163,10 @@ impl SqliteStore {
         cursor: Option<&str>,
     ) -> AppResult<AuditPage> {
         let before_id = parse_cursor(cursor)?;
-        let mut qb = filtered("*", filter, before_id);
+        let mut qb = filtered::<Sqlite>("*", filter, before_id);
         qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
-        let mut rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.read).await?;
-        let next_cursor = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| r.id.to_string())
-        } else {
-            None
-        };
-        Ok(AuditPage {
-            entries: rows
-                .into_iter()
-                .map(AuditEntry::try_from)
-                .collect::<AppResult<_>>()?,
-            next_cursor,
-        })
+        let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.read).await?;
+        audit_page(rows, limit)
     }
 
     /// Fixes the rows of a CSV export of at most `limit` entries from `cursor`: two
@@ -152,24 +178,17 @@ impl SqliteStore {
         cursor: Option<&str>,
     ) -> AppResult<AuditExport> {
         let before_id = parse_cursor(cursor)?;
-        let newest: Option<i64> = filtered("id", filter, before_id)
+        let newest: Option<i64> = filtered::<Sqlite>("id", filter, before_id)
             .push(" LIMIT 1")
             .build_query_scalar()
             .fetch_optional(&self.read)
             .await?;
         // Counted from the newest row read above, so entries written in between do not
         // shift the export's last row.
-        let mut qb = filtered("id", filter, newest.map(|id| id + 1).or(before_id));
+        let mut qb = filtered::<Sqlite>("id", filter, newest.map(|id| id + 1).or(before_id));
         qb.push(" LIMIT 2 OFFSET ").push_bind(i64::from(limit) - 1);
         let edge: Vec<i64> = qb.build_query_scalar().fetch_all(&self.read).await?;
-        Ok(AuditExport {
-            filter: AuditFilter {
-                min_id: edge.first().copied(),
-                ..filter.clone()
-            },
-            start: newest.map(|id| (id + 1).to_string()),
-            next_cursor: (edge.len() == 2).then(|| edge[0].to_string()),
-        })
+        Ok(audit_export(filter, newest, &edge))
     }
 }
 

@@ -1,119 +1,17 @@
-//! The fleet list and the fleet summary: filters, sort keys, keyset cursors, and the plan
-//! that decides how a page is read (walk a sort index, or collect few matches and sort).
+//! The fleet list and summary on SQLite: the plan that decides how a page is read (walk a
+//! sort index, or collect few matches and sort), and the trigram search.
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
+use super::fleet_query::{
+    agent_page, id_prefix_range, push_facets, push_page_order, sort_sql, summary_from, summary_sql,
+    AgentFilter, Cursor,
+};
 use super::like_escape;
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
-use crate::error::{AppError, AppResult};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use fleet_protocol::{
-    AgentList, AgentSort, FleetSummary, Health, RuntimeStatus, SortKey, VerificationStatus,
-};
-use serde::{Deserialize, Serialize};
+use crate::error::AppResult;
+use fleet_protocol::{AgentList, AgentSort, FleetSummary, SortKey};
 use sqlx::{QueryBuilder, Row, Sqlite};
-
-/// Which agents a list or summary covers. Empty lists mean "any".
-#[derive(Debug, Clone, Default)]
-pub struct AgentFilter {
-    pub q: Option<String>,
-    pub runtime_status: Vec<RuntimeStatus>,
-    pub verification_status: Vec<VerificationStatus>,
-    pub health: Vec<Health>,
-    pub min_reputation: Option<u8>,
-    pub max_reputation: Option<u8>,
-}
-
-/// The SQL expression a key sorts on; each has an index (see the migrations). Agents that
-/// never sent a heartbeat sort as time zero: first ascending, last descending.
-fn sort_sql(key: SortKey) -> &'static str {
-    match key {
-        SortKey::Name => "name",
-        SortKey::ReputationScore => "reputation_score",
-        SortKey::LastHeartbeatAt => "IFNULL(last_heartbeat_at, 0)",
-        SortKey::RuntimeStatus => "runtime_status",
-        SortKey::UpdatedAt => "updated_at",
-    }
-}
-
-fn sorts_text(key: SortKey) -> bool {
-    matches!(key, SortKey::Name | SortKey::RuntimeStatus)
-}
-
-/// Position after the last row of a page: the row's sort value and id. Opaque to clients.
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    sort: String,
-    value: CursorValue,
-    id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum CursorValue {
-    Int(i64),
-    Text(String),
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(raw: &str, sort: AgentSort) -> AppResult<Cursor> {
-        let bad = || AppError::InvalidRequest("cursor is not one this registry issued".into());
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        let value_fits = matches!(
-            (&cursor.value, sorts_text(sort.key)),
-            (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
-        );
-        if cursor.sort != sort.to_string() || !value_fits {
-            return Err(AppError::InvalidRequest(
-                "cursor belongs to another sort order; start again without it".into(),
-            ));
-        }
-        Ok(cursor)
-    }
-
-    fn after(row: &AgentRow, sort: AgentSort) -> Cursor {
-        let value = match sort.key {
-            SortKey::Name => CursorValue::Text(row.name.clone()),
-            SortKey::RuntimeStatus => CursorValue::Text(row.runtime_status.clone()),
-            SortKey::ReputationScore => CursorValue::Int(row.reputation_score),
-            SortKey::LastHeartbeatAt => CursorValue::Int(row.last_heartbeat_at.unwrap_or(0)),
-            SortKey::UpdatedAt => CursorValue::Int(row.updated_at),
-        };
-        Cursor {
-            sort: sort.to_string(),
-            value,
-            id: row.sekuire_id.clone(),
-        }
-    }
-}
-
-/// SQL for an agent's health at `now`: the same thresholds as [`Health::derive`].
-fn health_sql(now: i64) -> String {
-    format!(
-        "(CASE WHEN last_heartbeat_at IS NULL THEN 'never' \
-         WHEN ({now} - last_heartbeat_at) * 2 <= heartbeat_interval_s * 3000 THEN 'healthy' \
-         WHEN ({now} - last_heartbeat_at) <= heartbeat_interval_s * 3000 THEN 'stale' \
-         ELSE 'unhealthy' END)"
-    )
-}
-
-fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, column: &str, values: &[&'static str]) {
-    if values.is_empty() {
-        return;
-    }
-    qb.push(format!(" AND {column} IN ("));
-    let mut separated = qb.separated(", ");
-    for value in values {
-        separated.push_bind(*value);
-    }
-    qb.push(")");
-}
 
 /// How a filter's columns are written into a query.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -146,24 +44,7 @@ fn push_filter(
     if let Some(search) = search {
         push_search(qb, search, usage);
     }
-    let statuses: Vec<_> = filter.runtime_status.iter().map(|s| s.as_str()).collect();
-    push_in_list(qb, &column("runtime_status"), &statuses);
-    let verifications: Vec<_> = filter
-        .verification_status
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
-    push_in_list(qb, &column("verification_status"), &verifications);
-    let healths: Vec<_> = filter.health.iter().map(|s| s.as_str()).collect();
-    push_in_list(qb, &health_sql(now), &healths);
-    if let Some(min) = filter.min_reputation {
-        qb.push(format!(" AND {} >= ", column("reputation_score")))
-            .push_bind(i64::from(min));
-    }
-    if let Some(max) = filter.max_reputation {
-        qb.push(format!(" AND {} <= ", column("reputation_score")))
-            .push_bind(i64::from(max));
-    }
+    push_facets(qb, filter, now, column);
 }
 
 /// Searches of this many characters or more can find their candidates in the trigram
@@ -204,15 +85,7 @@ fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>, usage: Fil
     qb.push("name LIKE ")
         .push_bind(format!("%{}%", like_escape(q)))
         .push(" ESCAPE '\\')");
-    let id = q.to_ascii_lowercase();
-    if let Some(last) = id
-        .bytes()
-        .last()
-        .filter(|_| id.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        // Every ID that starts with `id` sorts from `id` up to `id` with its last
-        // character raised by one.
-        let end = format!("{}{}", &id[..id.len() - 1], char::from(last + 1));
+    if let Some((id, end)) = id_prefix_range(q) {
         qb.push(format!(" OR ({id_column} >= "))
             .push_bind(id)
             .push(format!(" AND {id_column} < "))
@@ -231,7 +104,7 @@ impl SqliteStore {
     /// `filter`'s text search, read through the trigram index when it has few candidates
     /// (counting them stops at [`FEW_MATCHES`]: one small index read).
     async fn search<'a>(&self, filter: &'a AgentFilter) -> AppResult<Option<Search<'a>>> {
-        let Some(text) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+        let Some(text) = filter.search_text() else {
             return Ok(None);
         };
         let indexed = if text.chars().count() >= TRIGRAM {
@@ -291,85 +164,23 @@ impl SqliteStore {
             push_filter(&mut page, filter, search, now, FilterUse::AsIs);
             page.push(")");
         }
-        let (cmp, dir) = if sort.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        if let Some(cursor) = &cursor {
-            page.push(format!(" AND ({}, sekuire_id) {cmp} (", sort_sql(sort.key)));
-            match &cursor.value {
-                CursorValue::Int(v) => page.push_bind(*v),
-                CursorValue::Text(v) => page.push_bind(v.clone()),
-            };
-            page.push(", ").push_bind(cursor.id.clone()).push(")");
-        }
-        page.push(format!(
-            " ORDER BY {} {dir}, sekuire_id {dir} LIMIT ",
-            sort_sql(sort.key)
-        ))
-        .push_bind(i64::from(limit) + 1);
-        let mut rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;
-
-        let next_cursor = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last().map(|row| Cursor::after(row, sort).encode())
-        } else {
-            None
-        };
-        let agents = rows
-            .into_iter()
-            .map(|row| row.into_agent(now))
-            .collect::<AppResult<_>>()?;
-        Ok(AgentList {
-            agents,
-            total: total as u64,
-            next_cursor,
-        })
+        push_page_order(&mut page, sort_sql(sort.key), sort, cursor.as_ref(), limit);
+        let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;
+        agent_page(rows, total, limit, sort, now)
     }
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one
     /// pass over the narrow facet index (no grouping sort).
     pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
-        let health = health_sql(now_ms());
-        let mut sums = vec!["COUNT(*)".to_owned()];
-        sums.extend(
-            RuntimeStatus::ALL
-                .iter()
-                .map(|s| format!("SUM(runtime_status = '{s}')")),
-        );
-        sums.extend(Health::ALL.iter().map(|h| format!("SUM({health} = '{h}')")));
-        sums.extend(
-            VerificationStatus::ALL
-                .iter()
-                .map(|v| format!("SUM(verification_status = '{v}')")),
-        );
-        sums.extend((0..10).map(|b| {
-            let (low, high) = (b * 10, if b == 9 { 100 } else { b * 10 + 9 });
-            format!("SUM(reputation_score BETWEEN {low} AND {high})")
-        }));
-        let sql = format!("SELECT {} FROM agents", sums.join(", "));
+        let sql = summary_sql(now_ms(), |c| format!("SUM({c})"));
         let row = sqlx::query(&sql).fetch_one(&self.read).await?;
-        let mut values = (0..sums.len()).map(|i| {
-            // SUM over no rows is NULL.
-            row.try_get::<Option<i64>, _>(i)
-                .map(|v| v.unwrap_or(0).max(0) as u64)
-        });
-        let mut next = || values.next().unwrap_or(Ok(0));
-        let mut summary = FleetSummary {
-            total: next()?,
-            ..FleetSummary::default()
-        };
-        for status in RuntimeStatus::ALL {
-            summary.runtime_status.insert(status, next()?);
-        }
-        for health in Health::ALL {
-            summary.health.insert(health, next()?);
-        }
-        for verification in VerificationStatus::ALL {
-            summary.verification_status.insert(verification, next()?);
-        }
-        summary.reputation_histogram = (0..10).map(|_| next()).collect::<Result<_, _>>()?;
-        Ok(summary)
+        let values = (0..row.len())
+            .map(|i| {
+                // SUM over no rows is NULL.
+                row.try_get::<Option<i64>, _>(i)
+                    .map(|v| v.unwrap_or(0).max(0) as u64)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(summary_from(&values))
     }
 }

@@ -11,7 +11,7 @@ use fleet_protocol::{
     BootstrapRequest, BootstrapResponse, HeartbeatEvent, Installation, LifecycleAction,
     RuntimeStatus,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Runtime tokens stay valid this long after they are issued.
 pub(super) const RUNTIME_TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
@@ -44,8 +44,13 @@ pub struct LeaseOutcome {
     pub heartbeat: HeartbeatEvent,
 }
 
+/// The columns of [`InstallationRow`].
+pub(super) const INSTALLATION_COLUMNS: &str = "installation_id, workspace_id, status, \
+    created_at, last_lease_at, lease_expires_at, heartbeat_interval_s, last_command, \
+    command_delivered_at, revoked_at";
+
 #[derive(sqlx::FromRow)]
-struct InstallationRow {
+pub(super) struct InstallationRow {
     installation_id: String,
     workspace_id: String,
     status: String,
@@ -56,6 +61,24 @@ struct InstallationRow {
     last_command: Option<String>,
     command_delivered_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+impl InstallationRow {
+    /// The installation as the API shows it at `now`.
+    pub(super) fn into_installation(self, now: i64) -> Installation {
+        Installation {
+            status: installation_status(&self, now),
+            installation_id: self.installation_id,
+            workspace_id: self.workspace_id,
+            created_at: format_ms(self.created_at),
+            last_lease_at: self.last_lease_at.map(format_ms),
+            lease_expires_at: self.lease_expires_at.map(format_ms),
+            heartbeat_interval_seconds: self.heartbeat_interval_s,
+            last_command: parse_command(self.last_command.as_deref()),
+            command_delivered_at: self.command_delivered_at.map(format_ms),
+            revoked_at: self.revoked_at.map(format_ms),
+        }
+    }
 }
 
 /// What a lease needs to know of its installation.
@@ -81,7 +104,7 @@ pub(super) fn parse_command(value: Option<&str>) -> Option<LifecycleAction> {
     value.and_then(|v| v.parse().ok())
 }
 
-fn interval_or_default(requested: Option<i64>) -> AppResult<i64> {
+pub(super) fn interval_or_default(requested: Option<i64>) -> AppResult<i64> {
     match requested {
         None => Ok(fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS),
         Some(s) if (1..=MAX_HEARTBEAT_INTERVAL_SECS).contains(&s) => Ok(s),
@@ -89,6 +112,60 @@ fn interval_or_default(requested: Option<i64>) -> AppResult<i64> {
             "heartbeat_interval_seconds must be 1 to {MAX_HEARTBEAT_INTERVAL_SECS}, got {s}"
         ))),
     }
+}
+
+/// An install token's lifetime in minutes: 60 unless asked, at most a week.
+pub(super) fn install_token_minutes(expiry_minutes: Option<i64>) -> AppResult<i64> {
+    let minutes = expiry_minutes.unwrap_or(60);
+    if !(1..=7 * 24 * 60).contains(&minutes) {
+        return Err(AppError::InvalidRequest(
+            "expiry_minutes must be 1 to 10080 (a week)".into(),
+        ));
+    }
+    Ok(minutes)
+}
+
+/// Refuses install tokens for a terminated agent: it cannot get new installations.
+pub(super) fn check_installable(sekuire_id: &str, name: &str, status: &str) -> AppResult<()> {
+    if status == RuntimeStatus::Terminated.as_str() {
+        return Err(AppError::InvalidTransition(format!(
+            "agent {sekuire_id} ({name}) is terminated; it cannot get new installations"
+        )));
+    }
+    Ok(())
+}
+
+/// The command a new installation of an agent in `runtime_status` starts with.
+pub(super) fn initial_command(runtime_status: &str) -> Option<&'static str> {
+    match runtime_status {
+        "paused" => Some("pause"),
+        "terminated" => Some("terminate"),
+        _ => None,
+    }
+}
+
+/// Queues a lease to a backend's lease writer and waits for its answer.
+pub(super) async fn queue_lease(
+    leases: &mpsc::Sender<LeaseJob>,
+    installation_id: &str,
+    runtime_token: &str,
+    status: Option<&str>,
+    requested_interval: Option<i64>,
+) -> AppResult<LeaseOutcome> {
+    if let Some(interval) = requested_interval {
+        interval_or_default(Some(interval))?;
+    }
+    let (reply, answer) = oneshot::channel();
+    let job = LeaseJob {
+        installation_id: installation_id.to_owned(),
+        token_hash: secret_hash(runtime_token),
+        status: status.map(|s| s.chars().take(32).collect()),
+        requested_interval,
+        reply,
+    };
+    let stopped = || AppError::Internal(anyhow::anyhow!("the lease writer has stopped"));
+    leases.send(job).await.map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
 }
 
 impl SqliteStore {
@@ -100,19 +177,9 @@ impl SqliteStore {
         expiry_minutes: Option<i64>,
         created_by: &str,
     ) -> AppResult<(String, i64)> {
-        let minutes = expiry_minutes.unwrap_or(60);
-        if !(1..=7 * 24 * 60).contains(&minutes) {
-            return Err(AppError::InvalidRequest(
-                "expiry_minutes must be 1 to 10080 (a week)".into(),
-            ));
-        }
+        let minutes = install_token_minutes(expiry_minutes)?;
         let agent = self.agent(sekuire_id).await?;
-        if agent.runtime_status == RuntimeStatus::Terminated {
-            return Err(AppError::InvalidTransition(format!(
-                "agent {sekuire_id} ({}) is terminated; it cannot get new installations",
-                agent.name
-            )));
-        }
+        check_installable(sekuire_id, &agent.name, agent.runtime_status.as_str())?;
         let token = new_secret("skt_");
         let now = now_ms();
         let expires_at = now + minutes * 60_000;
@@ -166,11 +233,7 @@ impl SqliteStore {
                 .bind(&sekuire_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let initial_command = match status.as_str() {
-            "paused" => Some("pause"),
-            "terminated" => Some("terminate"),
-            _ => None,
-        };
+        let initial_command = initial_command(&status);
         let installation_id = format!("inst_{}", &new_secret("")[..24]);
         let runtime_token = new_secret("rt_");
         let refresh_token = new_secret("rf_");
@@ -232,20 +295,14 @@ impl SqliteStore {
         status: Option<&str>,
         requested_interval: Option<i64>,
     ) -> AppResult<LeaseOutcome> {
-        if let Some(interval) = requested_interval {
-            interval_or_default(Some(interval))?;
-        }
-        let (reply, answer) = oneshot::channel();
-        let job = LeaseJob {
-            installation_id: installation_id.to_owned(),
-            token_hash: secret_hash(runtime_token),
-            status: status.map(|s| s.chars().take(32).collect()),
+        queue_lease(
+            &self.leases,
+            installation_id,
+            runtime_token,
+            status,
             requested_interval,
-            reply,
-        };
-        let stopped = || AppError::Internal(anyhow::anyhow!("the lease writer has stopped"));
-        self.leases.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        )
+        .await
     }
 
     /// Clears the pending command of agents whose every installation still owed it is
@@ -266,30 +323,17 @@ impl SqliteStore {
     /// The installations of an agent, newest first.
     pub async fn list_installations(&self, sekuire_id: &str) -> AppResult<Vec<Installation>> {
         self.agent(sekuire_id).await?;
-        let rows: Vec<InstallationRow> = sqlx::query_as(
-            "SELECT installation_id, workspace_id, status, created_at, last_lease_at, \
-             lease_expires_at, heartbeat_interval_s, last_command, command_delivered_at, \
-             revoked_at FROM installations WHERE sekuire_id = ? \
-             ORDER BY created_at DESC, installation_id",
-        )
+        let rows: Vec<InstallationRow> = sqlx::query_as(&format!(
+            "SELECT {INSTALLATION_COLUMNS} FROM installations WHERE sekuire_id = ? \
+             ORDER BY created_at DESC, installation_id"
+        ))
         .bind(sekuire_id)
         .fetch_all(&self.read)
         .await?;
         let now = now_ms();
         Ok(rows
             .into_iter()
-            .map(|row| Installation {
-                status: installation_status(&row, now),
-                installation_id: row.installation_id,
-                workspace_id: row.workspace_id,
-                created_at: format_ms(row.created_at),
-                last_lease_at: row.last_lease_at.map(format_ms),
-                lease_expires_at: row.lease_expires_at.map(format_ms),
-                heartbeat_interval_seconds: row.heartbeat_interval_s,
-                last_command: parse_command(row.last_command.as_deref()),
-                command_delivered_at: row.command_delivered_at.map(format_ms),
-                revoked_at: row.revoked_at.map(format_ms),
-            })
+            .map(|row| row.into_installation(now))
             .collect())
     }
 }

@@ -27,6 +27,55 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<String>,
 }
 
+/// `name` trimmed, once it and `workspace_id` are fit for a new key.
+pub(super) fn checked_new_key<'n>(name: &'n str, workspace_id: &str) -> AppResult<&'n str> {
+    if !crate::store::is_plain_identifier(workspace_id) {
+        return Err(AppError::InvalidRequest(
+            "a workspace id is 1 to 64 letters, digits, - or _".into(),
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::InvalidRequest(
+            "a key name is 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// The answer to creating a key whose name is taken.
+pub(super) fn name_taken(name: &str) -> AppError {
+    AppError::InvalidRequest(format!(
+        "a key named {name} already exists; revoke it or pick another name"
+    ))
+}
+
+fn stored_role(role: &str) -> AppResult<Role> {
+    role.parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))
+}
+
+/// A `name, role, created_at, revoked_at` row of `api_keys`.
+pub(super) type KeyRow = (String, String, i64, Option<i64>);
+
+pub(super) fn key_record((name, role, created, revoked): KeyRow) -> AppResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        name,
+        role: stored_role(&role)?,
+        created_at: format_ms(created),
+        revoked_at: revoked.map(format_ms),
+    })
+}
+
+/// The caller of a `name, role, workspace_id` row of `api_keys`.
+pub(super) fn caller((name, role, workspace_id): (String, String, String)) -> AppResult<Caller> {
+    Ok(Caller {
+        name,
+        role: stored_role(&role)?,
+        workspace_id,
+    })
+}
+
 impl SqliteStore {
     /// Creates a key in `workspace_id` and returns it: the only time it is ever visible.
     pub async fn create_key(
@@ -35,17 +84,7 @@ impl SqliteStore {
         role: Role,
         workspace_id: &str,
     ) -> AppResult<String> {
-        if !crate::store::is_plain_identifier(workspace_id) {
-            return Err(AppError::InvalidRequest(
-                "a workspace id is 1 to 64 letters, digits, - or _".into(),
-            ));
-        }
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(AppError::InvalidRequest(
-                "a key name is 1 to 100 characters".into(),
-            ));
-        }
+        let name = checked_new_key(name, workspace_id)?;
         let key = new_secret("sk_");
         let inserted = sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, created_at, workspace_id) \
@@ -59,9 +98,7 @@ impl SqliteStore {
         .execute(&self.write)
         .await?;
         if inserted.rows_affected() == 0 {
-            return Err(AppError::InvalidRequest(format!(
-                "a key named {name} already exists; revoke it or pick another name"
-            )));
+            return Err(name_taken(name));
         }
         Ok(key)
     }
@@ -86,22 +123,11 @@ impl SqliteStore {
 
     /// Every key, revoked ones included, by name.
     pub async fn list_keys(&self) -> AppResult<Vec<ApiKeyRecord>> {
-        let rows: Vec<(String, String, i64, Option<i64>)> =
+        let rows: Vec<KeyRow> =
             sqlx::query_as("SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY name")
                 .fetch_all(&self.read)
                 .await?;
-        rows.into_iter()
-            .map(|(name, role, created, revoked)| {
-                Ok(ApiKeyRecord {
-                    name,
-                    role: role
-                        .parse()
-                        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
-                    created_at: format_ms(created),
-                    revoked_at: revoked.map(format_ms),
-                })
-            })
-            .collect()
+        rows.into_iter().map(key_record).collect()
     }
 
     /// Whether a key of this name is live (not revoked), for streams opened with it.
@@ -135,15 +161,6 @@ impl SqliteStore {
         .bind(secret_hash(key))
         .fetch_optional(&self.read)
         .await?;
-        row.map(|(name, role, workspace_id)| {
-            Ok(Caller {
-                name,
-                role: role
-                    .parse()
-                    .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
-                workspace_id,
-            })
-        })
-        .transpose()
+        row.map(caller).transpose()
     }
 }

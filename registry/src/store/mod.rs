@@ -13,10 +13,13 @@ mod agents;
 mod audit;
 mod credentials;
 mod fleet_list;
+mod fleet_query;
 mod installations;
 mod keys;
+mod lease_plan;
 mod leases;
 mod logs;
+pub mod migrate;
 mod postgres;
 mod publish;
 mod sqlite;
@@ -25,7 +28,7 @@ mod tickets;
 pub use agents::{LifecycleCommand, LifecycleOutcome, NewAgent};
 pub use audit::{AuditExport, AuditFilter};
 pub use credentials::Revoke;
-pub use fleet_list::AgentFilter;
+pub use fleet_query::AgentFilter;
 pub use installations::LeaseOutcome;
 pub use keys::{ApiKeyRecord, Caller, DEFAULT_WORKSPACE};
 pub use logs::LogFilter;
@@ -53,11 +56,13 @@ impl std::str::FromStr for Database {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Database, Self::Err> {
-        Ok(if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Database::Postgres(s.to_owned())
-        } else {
-            Database::Sqlite(PathBuf::from(s))
-        })
+        Ok(
+            if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+                Database::Postgres(s.to_owned())
+            } else {
+                Database::Sqlite(PathBuf::from(s))
+            },
+        )
     }
 }
 
@@ -107,7 +112,9 @@ impl Store {
     pub async fn open(database: impl Into<Database>) -> AppResult<Store> {
         let backend = match database.into() {
             Database::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(&path).await?),
-            Database::Postgres(url) => Backend::Postgres(postgres::PostgresStore::open(&url).await?),
+            Database::Postgres(url) => {
+                Backend::Postgres(postgres::PostgresStore::open(&url).await?)
+            }
         };
         Ok(Store { backend })
     }

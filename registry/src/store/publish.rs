@@ -19,7 +19,7 @@ use fleet_protocol::{
 use serde_json::Value;
 
 /// Reputation of a newly pushed agent: neutral until its work says otherwise.
-const INITIAL_REPUTATION: i64 = 50;
+pub(super) const INITIAL_REPUTATION: i64 = 50;
 
 /// What a push registers, once its checks passed.
 #[derive(Debug, PartialEq)]
@@ -154,6 +154,49 @@ pub fn check_push(push: &PublishRequest) -> AppResult<CheckedPush> {
     })
 }
 
+/// Refuses a push of a known agent (in `runtime_status`, pinned to `pinned_key`): a
+/// terminated agent is final, and only the key that first pushed it may push it again.
+pub(super) fn check_known_push(
+    push: &PublishRequest,
+    runtime_status: &str,
+    pinned_key: Option<&str>,
+) -> AppResult<()> {
+    if runtime_status == RuntimeStatus::Terminated.as_str() {
+        return Err(AppError::InvalidTransition(format!(
+            "agent {} is terminated, which is final; a changed agent has a new ID",
+            push.sekuire_id
+        )));
+    }
+    if pinned_key.is_some_and(|k| !k.eq_ignore_ascii_case(&push.public_key)) {
+        return Err(AppError::Forbidden(format!(
+            "agent {} was published with another key; only that key may push it",
+            push.sekuire_id
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses `pending` as an admin's decision: it is where a push starts.
+pub(super) fn check_decision(status: VerificationStatus) -> AppResult<()> {
+    if status == VerificationStatus::Pending {
+        return Err(invalid(
+            "status must be verified, suspended or unverified; pending is where a push starts",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a verification change of a terminated agent: its record is final.
+pub(super) fn check_not_final(row: &AgentRow) -> AppResult<()> {
+    if row.runtime_status == RuntimeStatus::Terminated.as_str() {
+        return Err(AppError::InvalidTransition(format!(
+            "agent {} ({}) is terminated; its record, verification included, is final",
+            row.sekuire_id, row.name
+        )));
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Registers a checked push, or updates the agent's name, version, description and
     /// manifest when its ID is known; runtime state, verification and audit stay.
@@ -173,21 +216,7 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((status, key, _)) = &known {
-            if status == RuntimeStatus::Terminated.as_str() {
-                return Err(AppError::InvalidTransition(format!(
-                    "agent {} is terminated, which is final; a changed agent has a new ID",
-                    push.sekuire_id
-                )));
-            }
-            if key
-                .as_deref()
-                .is_some_and(|k| !k.eq_ignore_ascii_case(&push.public_key))
-            {
-                return Err(AppError::Forbidden(format!(
-                    "agent {} was published with another key; only that key may push it",
-                    push.sekuire_id
-                )));
-            }
+            check_known_push(push, status, key.as_deref())?;
         }
         let row: AgentRow = sqlx::query_as(&format!(
             "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \
@@ -250,21 +279,12 @@ impl SqliteStore {
         actor: &str,
         request_id: &str,
     ) -> AppResult<(Agent, Option<AuditEntry>)> {
-        if status == VerificationStatus::Pending {
-            return Err(invalid(
-                "status must be verified, suspended or unverified; pending is where a push starts",
-            ));
-        }
+        check_decision(status)?;
         let now = now_ms();
         let _urgent = self.priority.urgent();
         let mut tx = super::sqlite::begin_write(&self.write).await?;
         let row = Self::agent_in(&mut tx, sekuire_id).await?;
-        if row.runtime_status == RuntimeStatus::Terminated.as_str() {
-            return Err(AppError::InvalidTransition(format!(
-                "agent {sekuire_id} ({}) is terminated; its record, verification included, is final",
-                row.name
-            )));
-        }
+        check_not_final(&row)?;
         let from: VerificationStatus = stored(&row.verification_status)?;
         if from == status {
             return Ok((row.into_agent(now)?, None));

@@ -142,5 +142,4 @@ mod tests {
             .unwrap();
         priority.wait_for_clear().await;
     }
-
 }

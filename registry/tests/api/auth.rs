@@ -146,11 +146,15 @@ async fn keys_are_stored_hashed_and_never_echoed() {
     let (_, body) = app.get("sk_wrong_but_secret", "/api/v1/me").await;
     assert!(!body.to_string().contains("sk_wrong_but_secret"));
     let needle = app.admin.as_bytes();
-    for file in ["registry.db", "registry.db-wal"] {
-        let raw = std::fs::read(app.dir.path().join(file)).unwrap_or_default();
+    let Some(db) = app.sqlite_file() else {
+        return;
+    };
+    for file in [db.clone(), db.with_extension("db-wal")] {
+        let raw = std::fs::read(&file).unwrap_or_default();
         assert!(
             !raw.windows(needle.len()).any(|w| w == needle),
-            "{file} must not contain a key in clear"
+            "{} must not contain a key in clear",
+            file.display()
         );
     }
 }

@@ -1,19 +1,45 @@
 //! The real registry binary killed with SIGKILL in the middle of concurrent lifecycle load,
-//! then restarted on the same file: every change it acknowledged is in the audit trail,
-//! and every agent's state is its newest audit entry's `to_status`.
+//! then restarted on the same database: every change it acknowledged is in the audit
+//! trail, and every agent's state is its newest audit entry's `to_status`.
 
-use crate::harness::db_path;
+use crate::harness::fresh_database;
 use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
-use fleet_registry::store::{NewAgent, Store};
+use fleet_registry::store::{Database, NewAgent, Store};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// `--db` for `database`.
+fn db_arg(database: &Database) -> OsString {
+    match database {
+        Database::Sqlite(path) => path.clone().into(),
+        Database::Postgres(url) => url.into(),
+    }
+}
+
+/// A registry process; dropping it kills it, so a failing test leaves none behind
+/// (holding the test's output open).
+pub struct Registry(Child);
+
+impl Registry {
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// `sekuire-registry serve` on a free port; returns it and its base URL.
-fn start_registry(db: &Path) -> (Child, String) {
+pub fn start_registry(db: &Database) -> (Registry, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sekuire-registry"))
         .args([
             "serve",
@@ -23,7 +49,7 @@ fn start_registry(db: &Path) -> (Child, String) {
             "0",
             "--db",
         ])
-        .arg(db)
+        .arg(db_arg(db))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -36,12 +62,12 @@ fn start_registry(db: &Path) -> (Child, String) {
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    (child, base)
+    (Registry(child), base)
 }
 
 /// A change the registry acknowledged: the agent, its audit entry and the state it reached.
 #[derive(Debug)]
-struct Acknowledged {
+pub struct Acknowledged {
     sekuire_id: String,
     audit_id: i64,
     to_status: String,
@@ -49,7 +75,12 @@ struct Acknowledged {
 
 /// Sends pause/resume (and, now and then, terminate) to `ids` until the registry stops
 /// answering; returns what it acknowledged as changed.
-async fn drive(base: String, key: String, ids: Vec<String>, worker: usize) -> Vec<Acknowledged> {
+pub async fn drive(
+    base: String,
+    key: String,
+    ids: Vec<String>,
+    worker: usize,
+) -> Vec<Acknowledged> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -101,33 +132,8 @@ async fn get(client: &reqwest::Client, base: &str, key: &str, path: &str) -> Val
 #[tokio::test]
 async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let db = db_path(dir.path());
-    let (key, ids) = {
-        let store = Store::open(&db).await.unwrap();
-        let key = store
-            .create_key("chaos", Role::Admin, "default")
-            .await
-            .unwrap();
-        let now = fleet_registry::clock::now_ms();
-        let agents: Vec<NewAgent> = (0..60)
-            .map(|i| NewAgent {
-                sekuire_id: format!("c0ffee{i:06x}"),
-                name: format!("chaos-{i}"),
-                version: "1.0.0".into(),
-                description: String::new(),
-                runtime_status: RuntimeStatus::Active,
-                verification_status: VerificationStatus::Verified,
-                reputation_score: 50,
-                last_heartbeat_at: None,
-                created_at: now,
-            })
-            .collect();
-        store.insert_agents(&agents).await.unwrap();
-        (
-            key,
-            agents.into_iter().map(|a| a.sekuire_id).collect::<Vec<_>>(),
-        )
-    };
+    let db = fresh_database(dir.path()).await;
+    let (key, ids) = chaos_fleet(&db).await;
     let mut acknowledged = Vec::new();
     for cycle in 0..3 {
         let (mut registry, base) = start_registry(&db);
@@ -135,26 +141,63 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
             .map(|worker| tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker)))
             .collect();
         tokio::time::sleep(Duration::from_millis(700 + 300 * cycle)).await;
-        registry.kill().unwrap();
-        registry.wait().unwrap();
+        registry.kill();
         for worker in workers {
             acknowledged.extend(worker.await.unwrap());
         }
     }
+    let (_registry, base) = start_registry(&db);
+    assert_all_acknowledged(&base, &key, &ids, &acknowledged).await;
+}
+
+/// An admin key and 60 active agents in `db`.
+pub async fn chaos_fleet(db: &Database) -> (String, Vec<String>) {
+    let store = Store::open(db.clone()).await.unwrap();
+    let key = store
+        .create_key("chaos", Role::Admin, "default")
+        .await
+        .unwrap();
+    let now = fleet_registry::clock::now_ms();
+    let agents: Vec<NewAgent> = (0..60)
+        .map(|i| NewAgent {
+            sekuire_id: format!("c0ffee{i:06x}"),
+            name: format!("chaos-{i}"),
+            version: "1.0.0".into(),
+            description: String::new(),
+            runtime_status: RuntimeStatus::Active,
+            verification_status: VerificationStatus::Verified,
+            reputation_score: 50,
+            last_heartbeat_at: None,
+            created_at: now,
+        })
+        .collect();
+    store.insert_agents(&agents).await.unwrap();
+    (
+        key,
+        agents.into_iter().map(|a| a.sekuire_id).collect::<Vec<_>>(),
+    )
+}
+
+/// Checks through `base` that every acknowledged change is in the audit trail and that
+/// each agent is in its newest entry's state.
+pub async fn assert_all_acknowledged(
+    base: &str,
+    key: &str,
+    ids: &[String],
+    acknowledged: &[Acknowledged],
+) {
     assert!(
         acknowledged.len() > 50,
         "the load made changes: {}",
         acknowledged.len()
     );
-
-    let (mut registry, base) = start_registry(&db);
     let client = reqwest::Client::new();
     let mut newest: HashMap<String, (i64, String)> = HashMap::new();
-    for id in &ids {
+    for id in ids {
         let audit = get(
             &client,
-            &base,
-            &key,
+            base,
+            key,
             &format!("/api/v1/agents/{id}/audit?limit=500"),
         )
         .await;
@@ -179,12 +222,10 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
                 ),
             );
         }
-        let agent = get(&client, &base, &key, &format!("/api/v1/agents/{id}")).await;
+        let agent = get(&client, base, key, &format!("/api/v1/agents/{id}")).await;
         let expected = newest
             .get(id)
             .map_or("active", |(_, status)| status.as_str());
         assert_eq!(agent["runtime_status"], expected, "agent {id}");
     }
-    registry.kill().unwrap();
-    let _ = registry.wait();
 }

@@ -157,17 +157,11 @@ async fn indexed_search_keeps_the_meaning_of_a_substring_search() {
     );
     assert!(search("i_n").await.is_empty(), "_ is literal");
 
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        crate::harness::db_path(app.dir.path()).display()
+    app.execute(&format!(
+        "UPDATE agents SET name = 'fresh-title-agent' WHERE sekuire_id = '{renamed}'"
     ))
     .await
     .unwrap();
-    sqlx::query("UPDATE agents SET name = 'fresh-title-agent' WHERE sekuire_id = ?")
-        .bind(&renamed)
-        .execute(&pool)
-        .await
-        .unwrap();
     assert_eq!(search("fresh-title").await, vec![renamed.clone()]);
     assert!(search("old-name").await.is_empty());
     assert_eq!(
@@ -345,18 +339,9 @@ async fn the_audit_trail_cannot_be_edited_even_by_sql() {
         json!({}),
     )
     .await;
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        crate::harness::db_path(app.dir.path()).display()
-    ))
-    .await
-    .unwrap();
-    assert!(sqlx::query("DELETE FROM audit_entries")
-        .execute(&db)
-        .await
-        .is_err());
-    assert!(sqlx::query("UPDATE audit_entries SET reason = 'x'")
-        .execute(&db)
+    assert!(app.execute("DELETE FROM audit_entries").await.is_err());
+    assert!(app
+        .execute("UPDATE audit_entries SET reason = 'x'")
         .await
         .is_err());
     assert_eq!(app.audit_count(&id).await, 1);

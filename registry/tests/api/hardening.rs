@@ -1,6 +1,7 @@
 //! What the security review found, each as the behaviour that closes it.
 
 use crate::harness::{assert_error, db_path, read, TestApp};
+use fleet_registry::store::Database;
 use fleet_registry::Config;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -104,17 +105,20 @@ async fn a_bulk_action_reports_an_outage_per_agent_and_stops_trying() {
     let before = app.add_agent("bulk-before").await;
     let broken = app.add_agent("bulk-broken").await;
     let after = app.add_agent("bulk-after").await;
-    // Another connection to the same file makes one agent's update fail inside SQLite.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", db_path(app.dir.path()).display()))
-        .await
-        .unwrap();
-    sqlx::query(&format!(
-        "CREATE TRIGGER disk_on_fire BEFORE UPDATE ON agents WHEN NEW.sekuire_id = '{broken}' \
-         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-    ))
-    .execute(&db)
-    .await
-    .unwrap();
+    // Another connection to the database makes one agent's update fail inside it.
+    let fault = match app.database {
+        Database::Sqlite(_) => format!(
+            "CREATE TRIGGER disk_on_fire BEFORE UPDATE ON agents WHEN NEW.sekuire_id = '{broken}' \
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        ),
+        Database::Postgres(_) => format!(
+            "CREATE FUNCTION disk_on_fire() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$; \
+             CREATE TRIGGER disk_on_fire BEFORE UPDATE ON agents FOR EACH ROW \
+             WHEN (NEW.sekuire_id = '{broken}') EXECUTE FUNCTION disk_on_fire();"
+        ),
+    };
+    app.execute(&fault).await.unwrap();
     let (status, body) = app
         .post(
             &app.operator,
@@ -144,6 +148,9 @@ async fn a_bulk_action_reports_an_outage_per_agent_and_stops_trying() {
 #[tokio::test]
 async fn a_lifecycle_command_waits_for_another_process_writing_the_same_file() {
     let app = TestApp::spawn().await;
+    let Some(file) = app.sqlite_file() else {
+        return;
+    };
     let id = app.add_agent("second-writer").await;
     // A second process (Python's sqlite3, as `keys revoke` would be) takes the write lock,
     // holds it while the pause arrives, then commits a change of its own.
@@ -158,7 +165,7 @@ async fn a_lifecycle_command_waits_for_another_process_writing_the_same_file() {
              time.sleep(1.0)\n\
              db.execute('COMMIT')\n",
         ])
-        .arg(db_path(app.dir.path()))
+        .arg(file)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 runs");

@@ -1,11 +1,14 @@
-//! A real registry on a random loopback port over a fresh SQLite file, with one key per
-//! role, driven over HTTP like any client would.
+//! A real registry on a random loopback port over a fresh database, with one key per role,
+//! driven over HTTP like any client would. The database is an SQLite file, or, when
+//! `SEKUIRE_TEST_POSTGRES` names a PostgreSQL server (`cargo xtask test` starts one), a
+//! fresh database on that server: the whole suite runs on either backend.
 
 use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
-use fleet_registry::store::{NewAgent, Store};
+use fleet_registry::store::{Database, NewAgent, Store};
 use fleet_registry::{app, AppState, Config};
 use reqwest::StatusCode;
 use serde_json::Value;
+use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tempfile::TempDir;
@@ -19,6 +22,7 @@ pub struct TestApp {
     pub operator: String,
     pub viewer: String,
     pub store: Store,
+    pub database: Database,
     pub dir: TempDir,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -38,6 +42,47 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("registry.db")
 }
 
+/// The PostgreSQL server the suite runs on, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("SEKUIRE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A database of its own for one test: a file in `dir`, or a new database on the
+/// PostgreSQL server.
+pub async fn fresh_database(dir: &Path) -> Database {
+    let Some(server) = postgres_server() else {
+        return Database::Sqlite(db_path(dir));
+    };
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let mut url = url::Url::parse(&server).expect("a server URL");
+    url.set_path(&name);
+    Database::Postgres(url.into())
+}
+
+/// Runs `sql` on `database` over a connection of its own, as another program would.
+pub async fn execute(database: &Database, sql: &str) -> Result<u64, sqlx::Error> {
+    Ok(match database {
+        Database::Sqlite(path) => {
+            let mut db =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+            sqlx::raw_sql(sql).execute(&mut db).await?.rows_affected()
+        }
+        Database::Postgres(url) => {
+            let mut db = sqlx::PgConnection::connect(url).await?;
+            sqlx::raw_sql(sql).execute(&mut db).await?.rows_affected()
+        }
+    })
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(Config::default()).await
@@ -45,7 +90,8 @@ impl TestApp {
 
     pub async fn spawn_with(config: Config) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&db_path(dir.path())).await.expect("open store");
+        let database = fresh_database(dir.path()).await;
+        let store = Store::open(database.clone()).await.expect("open store");
         let admin = store
             .create_key("admin-alice", Role::Admin, "default")
             .await
@@ -58,18 +104,19 @@ impl TestApp {
             .create_key("viewer-victor", Role::Viewer, "default")
             .await
             .expect("key");
-        Self::serve(dir, store, config, admin, operator, viewer).await
+        Self::serve(dir, database, store, config, admin, operator, viewer).await
     }
 
     async fn serve(
         dir: TempDir,
+        database: Database,
         store: Store,
         config: Config,
         admin: String,
         operator: String,
         viewer: String,
     ) -> TestApp {
-        let (state, stop) = AppState::new(store.clone(), config);
+        let (state, stop) = AppState::new(store.clone(), config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -93,21 +140,23 @@ impl TestApp {
             operator,
             viewer,
             store,
+            database,
             dir,
             stop,
             server,
         }
     }
 
-    /// Stops the server and starts a new one on the same database file.
+    /// Stops the server and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
         let _ = self.stop.send(true);
         self.server.await.expect("server stopped cleanly");
-        let store = Store::open(&db_path(self.dir.path()))
+        let store = Store::open(self.database.clone())
             .await
             .expect("reopen store");
         Self::serve(
             self.dir,
+            self.database,
             store,
             Config::default(),
             self.admin,
@@ -115,6 +164,23 @@ impl TestApp {
             self.viewer,
         )
         .await
+    }
+
+    /// Runs `sql` on this registry's database behind its back.
+    pub async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        execute(&self.database, sql).await
+    }
+
+    /// The SQLite file, for tests of what only SQLite has (files, its write lock); `None`
+    /// on PostgreSQL, where such a test says so and has nothing to check.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match &self.database {
+            Database::Sqlite(path) => Some(path.clone()),
+            Database::Postgres(_) => {
+                eprintln!("SQLite only: nothing to check on PostgreSQL");
+                None
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,4 +1,5 @@
-//! Black-box tests of the registry API: a real server on loopback, a real SQLite file.
+//! Black-box tests of the registry API: a real server on loopback, over a real SQLite file
+//! or, with `SEKUIRE_TEST_POSTGRES`, a real PostgreSQL database (see `harness.rs`).
 //! One test binary (modules below) so the suite links once.
 
 // In test helpers a panic is the failure report, as in the tests themselves.
@@ -15,5 +16,7 @@ mod fleet;
 mod hardening;
 mod installations;
 mod lifecycle;
+mod migration;
 mod onboarding;
+mod processes;
 mod serving;

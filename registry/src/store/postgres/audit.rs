@@ -1,12 +1,11 @@
-//! The audit trail on PostgreSQL.
+//! The audit trail on PostgreSQL: append-only (enforced by triggers), read newest first by id.
 
 use super::PostgresStore;
 use crate::error::AppResult;
-use crate::store::audit::AuditDraft;
-use fleet_protocol::AuditEntry;
-use sqlx::PgConnection;
-use fleet_protocol::AuditPage;
+use crate::store::audit::{audit_export, audit_page, filtered, parse_cursor, AuditDraft, AuditRow};
 use crate::store::{AuditExport, AuditFilter};
+use fleet_protocol::{AuditEntry, AuditPage};
+use sqlx::{PgConnection, Postgres};
 
 impl PostgresStore {
     /// Writes an audit entry and its `lifecycle` event-log line inside `tx`.
@@ -36,11 +35,41 @@ impl PostgresStore {
         Ok(draft.into_entry(id))
     }
 
-    pub async fn list_audit(&self, _filter: &AuditFilter, _limit: u32, _cursor: Option<&str>) -> AppResult<AuditPage> {
-        unimplemented!("postgres")
+    /// A page of audit entries, newest first. The cursor is the id of the last entry seen.
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> AppResult<AuditPage> {
+        let before_id = parse_cursor(cursor)?;
+        let mut qb = filtered::<Postgres>("*", filter, before_id);
+        qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
+        let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        audit_page(rows, limit)
     }
 
-    pub async fn plan_audit_export(&self, _filter: &AuditFilter, _limit: u32, _cursor: Option<&str>) -> AppResult<AuditExport> {
-        unimplemented!("postgres")
+    /// Fixes the rows of a CSV export of at most `limit` entries from `cursor`: the newest
+    /// matching id, then the oldest the export holds and the one after it.
+    pub async fn plan_audit_export(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> AppResult<AuditExport> {
+        let before_id = parse_cursor(cursor)?;
+        let newest: Option<i64> = filtered::<Postgres>("id", filter, before_id)
+            .push(" LIMIT 1")
+            .build_query_scalar()
+            .fetch_optional(&self.pool)
+            .await?;
+        // Counted from the newest row read above, so entries written in between do not
+        // shift the export's last row. (SQLite reads a negative OFFSET as 0; PostgreSQL
+        // refuses it.)
+        let mut qb = filtered::<Postgres>("id", filter, newest.map(|id| id + 1).or(before_id));
+        qb.push(" LIMIT 2 OFFSET ")
+            .push_bind((i64::from(limit) - 1).max(0));
+        let edge: Vec<i64> = qb.build_query_scalar().fetch_all(&self.pool).await?;
+        Ok(audit_export(filter, newest, &edge))
     }
 }

@@ -1,17 +1,233 @@
-//! STUB (being written).
+//! The fleet list and summary on PostgreSQL: the shared filters, cursors and pages, in plain SQL.
 
 use super::PostgresStore;
+use crate::clock::now_ms;
 use crate::error::AppResult;
-use fleet_protocol::{AgentList, AgentSort, FleetSummary};
-use crate::store::AgentFilter;
+use crate::store::agents::{AgentRow, AGENT_COLUMNS};
+use crate::store::fleet_query::{
+    self, agent_page, id_prefix_range, push_facets, push_page_order, summary_from, summary_sql,
+    Cursor,
+};
+use crate::store::{like_escape, AgentFilter};
+use fleet_protocol::{AgentList, AgentSort, FleetSummary, SortKey};
+use sqlx::{Postgres, QueryBuilder, Row};
+
+/// The expression a key sorts on, as its index has it (`agents_by_heartbeat` is on
+/// `COALESCE(last_heartbeat_at, 0)`); the other keys are plain columns on both engines.
+fn sort_sql(key: SortKey) -> &'static str {
+    match key {
+        SortKey::LastHeartbeatAt => "COALESCE(last_heartbeat_at, 0)",
+        key => fleet_query::sort_sql(key),
+    }
+}
+
+/// ` AND …` terms for `filter`. The search `q` is a substring of the name (ILIKE, which
+/// the trigram index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_`
+/// literal) or a prefix of the Sekuire ID (a range of the primary key).
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter, now: i64) {
+    if let Some(q) = filter.search_text() {
+        qb.push(" AND (name ILIKE ")
+            .push_bind(format!("%{}%", like_escape(q)))
+            .push(" ESCAPE '\\'");
+        if let Some((start, end)) = id_prefix_range(q) {
+            qb.push(" OR (sekuire_id >= ")
+                .push_bind(start)
+                .push(" AND sekuire_id < ")
+                .push_bind(end)
+                .push(")");
+        }
+        qb.push(")");
+    }
+    push_facets(qb, filter, now, str::to_owned);
+}
 
 impl PostgresStore {
-    pub async fn list_agents(&self, _filter: &AgentFilter, _sort: AgentSort, _limit: u32, _cursor: Option<&str>) -> AppResult<AgentList> {
-        unimplemented!("postgres")
+    /// One page of the fleet, and the number of agents matching the filter.
+    pub async fn list_agents(
+        &self,
+        filter: &AgentFilter,
+        sort: AgentSort,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> AppResult<AgentList> {
+        let now = now_ms();
+        let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM agents WHERE TRUE");
+        push_filter(&mut count, filter, now);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+
+        let mut page =
+            QueryBuilder::<Postgres>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE TRUE"));
+        push_filter(&mut page, filter, now);
+        push_page_order(&mut page, sort_sql(sort.key), sort, cursor.as_ref(), limit);
+        let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.pool).await?;
+        agent_page(rows, total, limit, sort, now)
     }
 
+    /// Counts by runtime state, health and verification, and a reputation histogram, in one
+    /// pass over the agents.
     pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
-        unimplemented!("postgres")
+        let sql = summary_sql(now_ms(), |c| format!("COUNT(*) FILTER (WHERE {c})"));
+        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let values = (0..row.len())
+            .map(|i| row.try_get::<i64, _>(i).map(|v| v.max(0) as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(summary_from(&values))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use crate::clock::now_ms;
+    use crate::store::{secret_hash, AgentFilter, Database, NewAgent, Store};
+    use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
+    use sqlx::Connection;
+
+    /// An SQLite store and a PostgreSQL store on a fresh database of the server
+    /// `SEKUIRE_TEST_POSTGRES` names (and the SQLite file's directory), or `None` without it.
+    pub(in crate::store::postgres) async fn both() -> Option<(Store, Store, tempfile::TempDir)> {
+        let Ok(server) = std::env::var("SEKUIRE_TEST_POSTGRES") else {
+            eprintln!("skipped: SEKUIRE_TEST_POSTGRES does not name a PostgreSQL server");
+            return None;
+        };
+        let name = format!("registry_test_{:016x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&name);
+        let postgres = Store::open(Database::Postgres(url.to_string()))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open(dir.path().join("r.db").as_path())
+            .await
+            .unwrap();
+        Some((sqlite, postgres, dir))
     }
 
+    /// Names with ties, wildcards and non-ASCII case; heartbeats far from the health edges.
+    fn fleet(now: i64) -> Vec<NewAgent> {
+        let names = [
+            "alpha",
+            "Alpha",
+            "ALPHA two",
+            "50% off",
+            "50 percent",
+            "a_b",
+            "axb",
+            "ÄBC",
+            "äbc",
+            "abc",
+            "Zeta",
+            "beta",
+        ];
+        let heartbeats = [
+            None,
+            Some(now - 1_000),
+            Some(now - 120_000),
+            Some(now - 86_400_000),
+        ];
+        (0..60)
+            .map(|i| NewAgent {
+                sekuire_id: secret_hash(&i.to_string()),
+                name: names[i % names.len()].to_owned(),
+                version: "1.0.0".into(),
+                description: String::new(),
+                runtime_status: RuntimeStatus::ALL[i % 3],
+                verification_status: VerificationStatus::ALL[(i / 2) % 4],
+                reputation_score: if i == 7 { 100 } else { (i * 37 % 100) as u8 },
+                last_heartbeat_at: heartbeats[i % 4],
+                created_at: now - (i as i64 % 7) * 1_000,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn lists_and_summarizes_as_sqlite_does() {
+        let Some((sqlite, postgres, _dir)) = both().await else {
+            return;
+        };
+        assert_eq!(
+            sqlite.fleet_summary().await.unwrap(),
+            postgres.fleet_summary().await.unwrap()
+        );
+        let agents = fleet(now_ms());
+        sqlite.insert_agents(&agents).await.unwrap();
+        postgres.insert_agents(&agents).await.unwrap();
+        let summary = postgres.fleet_summary().await.unwrap();
+        assert_eq!(summary.total, 60);
+        assert_eq!(sqlite.fleet_summary().await.unwrap(), summary);
+
+        let search = |q: &str| AgentFilter {
+            q: Some(q.to_owned()),
+            ..AgentFilter::default()
+        };
+        // Name substrings (ASCII case folded) and ID prefixes, counted here.
+        let matches = |q: &str| {
+            let q = q.to_ascii_lowercase();
+            let hex = q.bytes().all(|b| b.is_ascii_hexdigit());
+            let hit = |a: &&NewAgent| {
+                a.name.to_ascii_lowercase().contains(&q) || hex && a.sekuire_id.starts_with(&q)
+            };
+            agents.iter().filter(hit).count() as u64
+        };
+        let id_prefix = agents[7].sekuire_id[..2].to_ascii_uppercase();
+        assert!(matches(&id_prefix) > 0);
+        let filters = [
+            (AgentFilter::default(), 60),
+            (search("alpha"), 15),
+            (search("%"), 5),
+            (search("_"), 5),
+            (search("äbc"), 5),
+            (search(" ÄBC "), 5),
+            (search(&id_prefix), matches(&id_prefix)),
+            (search("a"), matches("a")),
+            (
+                AgentFilter {
+                    runtime_status: vec![RuntimeStatus::Active, RuntimeStatus::Paused],
+                    verification_status: vec![VerificationStatus::Verified],
+                    health: vec![Health::Healthy, Health::Never, Health::Stale],
+                    min_reputation: Some(10),
+                    max_reputation: Some(90),
+                    ..search("a")
+                },
+                0,
+            ),
+        ];
+        for (filter, expected_total) in &filters {
+            for key in SortKey::ALL {
+                for descending in [false, true] {
+                    let sort = AgentSort { key, descending };
+                    let mut cursor = None;
+                    let mut seen = 0;
+                    loop {
+                        let page = postgres
+                            .list_agents(filter, sort, 7, cursor.as_deref())
+                            .await
+                            .unwrap();
+                        let expected = sqlite
+                            .list_agents(filter, sort, 7, cursor.as_deref())
+                            .await
+                            .unwrap();
+                        assert_eq!(page, expected, "{filter:?} by {sort}");
+                        if *expected_total > 0 {
+                            assert_eq!(page.total, *expected_total, "{filter:?}");
+                        }
+                        seen += page.agents.len() as u64;
+                        cursor = page.next_cursor;
+                        if cursor.is_none() {
+                            break;
+                        }
+                    }
+                    assert_eq!(seen, {
+                        let all = postgres.list_agents(filter, sort, 100, None).await;
+                        all.unwrap().total
+                    });
+                }
+            }
+        }
+    }
 }

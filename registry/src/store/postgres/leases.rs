@@ -1,9 +1,396 @@
-//! STUB (being written).
+//! Lease batches on PostgreSQL: one transaction per batch, locking what it decides on.
 
-use crate::store::leases::LeaseJob;
-use sqlx::PgPool;
+use super::credentials::INSTALL_TOKENS;
+use super::installations::command_owed;
+use crate::clock::now_ms;
+use crate::error::AppResult;
+use crate::store::installations::{LeaseOutcome, LeaseRow};
+use crate::store::lease_plan::LeasePlan;
+use crate::store::leases::{answer, LeaseJob, LEASE_COLUMNS, MAX_LEASE_BATCH};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 
-pub(super) fn spawn_lease_writer(_pool: PgPool) -> mpsc::Sender<LeaseJob> {
-    mpsc::channel(1).0
+/// Starts this process's lease writer; it ends when every sender is gone.
+///
+/// Unlike SQLite's writer there is no write priority here: SQLite has one writer
+/// connection, for which lifecycle writes must overtake lease batches; PostgreSQL gives
+/// them connections of their own, and row locks order the two where they meet.
+pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
+    let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
+        while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
+            let committed = super::retry(|| commit_leases(&pool, &batch)).await;
+            answer(&mut batch, committed);
+        }
+    });
+    sender
+}
+
+/// Applies a batch of leases in one transaction: the same plan as on SQLite
+/// ([`LeasePlan`]), decided on rows this transaction has locked.
+///
+/// Other processes lease the same installations at the same time, so the rows the plan
+/// decides on are locked (`FOR UPDATE`) before they are read: a concurrent batch waits,
+/// then reads what this one committed, and a command is handed over for the first time
+/// (`first_delivery`, `command_delivered_at`) once, whichever process serves the lease.
+///
+/// Lock order, as everywhere on this backend: agents, then installations, each in key
+/// order. `apply_lifecycle` locks an agent and then updates its installations, and this
+/// batch updates agents after installations, so the batch locks its agents first: their
+/// ids are read unlocked (an installation's agent never changes), then the agents and the
+/// installations are locked in sorted order.
+async fn commit_leases(
+    pool: &PgPool,
+    batch: &[LeaseJob],
+) -> AppResult<Vec<AppResult<LeaseOutcome>>> {
+    let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
+    let mut tx = pool.begin().await?;
+    let agents: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT sekuire_id FROM installations WHERE installation_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    lock_agents(&mut tx, &agents).await?;
+    let found: Vec<LeaseRow> = sqlx::query_as(&format!(
+        "SELECT {LEASE_COLUMNS} FROM installations WHERE installation_id = ANY($1) \
+         ORDER BY installation_id FOR UPDATE"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    // An installation bootstrapped between the two reads has an agent not locked yet. It
+    // is locked now, out of order; a deadlock that this may cause is retried.
+    let late: Vec<String> = found
+        .iter()
+        .map(|row| &row.sekuire_id)
+        .filter(|id| !agents.contains(id))
+        .cloned()
+        .collect();
+    lock_agents(&mut tx, &late).await?;
+    let now = now_ms();
+    let (plan, outcomes) = LeasePlan::decide(batch, found, now);
+    write(plan, &mut tx, now).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Locks agents in key order.
+async fn lock_agents(tx: &mut PgConnection, sekuire_ids: &[String]) -> AppResult<()> {
+    if !sekuire_ids.is_empty() {
+        sqlx::query(
+            "SELECT 1 FROM agents WHERE sekuire_id = ANY($1) ORDER BY sekuire_id FOR UPDATE",
+        )
+        .bind(sekuire_ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes a lease plan: one statement per table, over arrays.
+async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()> {
+    if plan.installations.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(plan.installations.len());
+    let mut statuses = Vec::with_capacity(ids.capacity());
+    let mut intervals = Vec::with_capacity(ids.capacity());
+    let mut expiries = Vec::with_capacity(ids.capacity());
+    let mut used = Vec::with_capacity(ids.capacity());
+    for (id, lease) in plan.installations {
+        ids.push(id);
+        statuses.push(lease.status);
+        intervals.push(lease.interval);
+        expiries.push(lease.lease_expires_at);
+        used.push(lease.token_used);
+    }
+    sqlx::query(
+        "UPDATE installations SET status = COALESCE(l.status, installations.status), \
+         heartbeat_interval_s = l.interval, last_lease_at = $1, lease_expires_at = l.expires, \
+         command_delivered_at = CASE WHEN installations.last_command IS NULL THEN NULL \
+                                     ELSE COALESCE(installations.command_delivered_at, $1) END, \
+         token_used = installations.token_used OR l.used \
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::boolean[]) \
+              AS l (id, status, interval, expires, used) \
+         WHERE installations.installation_id = l.id",
+    )
+    .bind(now)
+    .bind(ids)
+    .bind(statuses)
+    .bind(intervals)
+    .bind(expiries)
+    .bind(used)
+    .execute(&mut *tx)
+    .await?;
+    if !plan.tokens.is_empty() {
+        let mut ids = Vec::with_capacity(plan.tokens.len());
+        let mut hashes = Vec::with_capacity(ids.capacity());
+        let mut expiries = Vec::with_capacity(ids.capacity());
+        let mut rotate = Vec::with_capacity(ids.capacity());
+        for (id, token) in plan.tokens {
+            ids.push(id);
+            hashes.push(token.hash);
+            expiries.push(token.expires_at);
+            rotate.push(token.rotate);
+        }
+        sqlx::query(INSTALL_TOKENS)
+            .bind(ids)
+            .bind(hashes)
+            .bind(expiries)
+            .bind(rotate)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !plan.delivered_to.is_empty() {
+        // An agent's pending command clears once every live installation has had it. The
+        // agents are locked, so no lifecycle change or other batch runs between.
+        let agents: Vec<String> = plan.delivered_to.into_iter().collect();
+        sqlx::query(&format!(
+            "UPDATE agents SET pending_command = NULL WHERE sekuire_id = ANY($1) AND NOT {}",
+            command_owed(now, "")
+        ))
+        .bind(agents)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let (agents, intervals): (Vec<String>, Vec<i64>) = plan.agents.into_iter().unzip();
+    sqlx::query(
+        "UPDATE agents SET last_heartbeat_at = $1, heartbeat_interval_s = l.interval \
+         FROM unnest($2::text[], $3::bigint[]) AS l (id, interval) \
+         WHERE agents.sekuire_id = l.id",
+    )
+    .bind(now)
+    .bind(agents)
+    .bind(intervals)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use crate::clock::now_ms;
+    use crate::store::{Database, LifecycleCommand, NewAgent, Store};
+    use fleet_protocol::{BootstrapRequest, LifecycleAction, RuntimeStatus, VerificationStatus};
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A fresh database on the server `SEKUIRE_TEST_POSTGRES` names.
+    pub(in crate::store::postgres) struct TestDatabase {
+        server: String,
+        name: String,
+    }
+
+    impl TestDatabase {
+        /// Creates one, or answers `None` (the test is skipped) when no server is named.
+        pub(in crate::store::postgres) async fn create() -> Option<TestDatabase> {
+            let Ok(server) = std::env::var("SEKUIRE_TEST_POSTGRES") else {
+                eprintln!("skipped: set SEKUIRE_TEST_POSTGRES to a PostgreSQL server URL");
+                return None;
+            };
+            let name = format!("registry_test_{}", &crate::store::new_secret("")[..16]);
+            let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            Some(TestDatabase { server, name })
+        }
+
+        /// A store on it: each one stands for a registry process.
+        pub(in crate::store::postgres) async fn open(&self) -> Store {
+            let mut url = url::Url::parse(&self.server).unwrap();
+            url.set_path(&self.name);
+            Store::open(url.as_str().parse::<Database>().unwrap())
+                .await
+                .unwrap()
+        }
+
+        /// Drops it, closing what is still connected.
+        pub(in crate::store::postgres) async fn drop(self) {
+            let mut admin = sqlx::PgConnection::connect(&self.server).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// An active agent with `installations` installations; answers their ids and tokens.
+    pub(in crate::store::postgres) async fn agent_with_installations(
+        store: &Store,
+        sekuire_id: &str,
+        installations: usize,
+    ) -> Vec<(String, String)> {
+        store
+            .insert_agents(&[NewAgent {
+                sekuire_id: sekuire_id.into(),
+                name: "racer".into(),
+                version: "1".into(),
+                description: String::new(),
+                runtime_status: RuntimeStatus::Active,
+                verification_status: VerificationStatus::Verified,
+                reputation_score: 50,
+                last_heartbeat_at: None,
+                created_at: now_ms(),
+            }])
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for _ in 0..installations {
+            let (install_token, _) = store
+                .create_install_token("default", sekuire_id, None, "test")
+                .await
+                .unwrap();
+            let request = BootstrapRequest {
+                install_token,
+                upstream_url: None,
+                capabilities: Vec::new(),
+                heartbeat_interval_seconds: None,
+            };
+            let (boot, _) = store.bootstrap(&request).await.unwrap();
+            out.push((boot.installation_id, boot.runtime_token));
+        }
+        out
+    }
+
+    /// Two stores on one database stand for two registry processes. Installations lease
+    /// through both at once while an operator pauses, resumes and pauses their agent:
+    /// each command is handed over for the first time exactly once per installation, and
+    /// every lease that starts after a command committed carries it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn each_command_is_first_delivered_once_across_processes() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let stores = [database.open().await, database.open().await];
+        let installations = agent_with_installations(&stores[0], "agent-race", 3).await;
+        // Commands committed so far; leases record how many had committed when they began.
+        let commands = [
+            LifecycleAction::Pause,
+            LifecycleAction::Resume,
+            LifecycleAction::Pause,
+        ];
+        let committed = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let mut leasers = Vec::new();
+        for (n, (id, token)) in installations.iter().cloned().enumerate() {
+            for k in 0..4 {
+                let store = stores[(n + k) % 2].clone();
+                let (id, token) = (id.clone(), token.clone());
+                let (committed, stop) = (Arc::clone(&committed), Arc::clone(&stop));
+                let answered = Arc::clone(&answered);
+                leasers.push(tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(Ordering::SeqCst) {
+                        let before = committed.load(Ordering::SeqCst);
+                        let outcome = store.lease(&id, &token, None, None).await.unwrap();
+                        let after = committed.load(Ordering::SeqCst);
+                        let done = answered.fetch_add(1, Ordering::SeqCst);
+                        let command = outcome.pending_command;
+                        seen.push((n, (before, after, done), command, outcome.first_delivery));
+                    }
+                    seen
+                }));
+            }
+        }
+        for (i, action) in commands.iter().enumerate() {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let command = LifecycleCommand {
+                sekuire_id: "agent-race",
+                action: *action,
+                reason: None,
+                actor: "test",
+                expected_revision: None,
+                request_id: "req",
+                at: now_ms(),
+            };
+            stores[i % 2].apply_lifecycle(&command).await.unwrap();
+            committed.store(i + 1, Ordering::SeqCst);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        stop.store(true, Ordering::SeqCst);
+        let mut seen = Vec::new();
+        for leaser in leasers {
+            seen.extend(leaser.await.unwrap());
+        }
+        // In the order the leases were answered: commands are 150 ms apart.
+        seen.sort_by_key(|(_, (_, _, done), ..)| *done);
+        for n in 0..installations.len() {
+            let firsts: Vec<_> = seen
+                .iter()
+                .filter(|(i, _, _, first)| *i == n && *first)
+                .map(|(_, _, command, _)| *command)
+                .collect();
+            let expected: Vec<_> = commands.iter().copied().map(Some).collect();
+            assert_eq!(
+                firsts, expected,
+                "installation {n}: each command first once"
+            );
+        }
+        // A lease carries the last command committed before it began, or one committed
+        // while it ran (the counter moves only once `apply_lifecycle` has returned).
+        for (n, (before, after, _), command, _) in &seen {
+            if *before > 0 {
+                let current = &commands[before - 1..=(*after).min(commands.len() - 1)];
+                let command = command.expect("a command once one committed");
+                assert!(current.contains(&command), "installation {n}: {command:?}");
+            }
+        }
+        let last = seen
+            .iter()
+            .filter(|(_, (before, ..), ..)| *before == commands.len());
+        assert!(
+            last.clone().count() > 0 && last.clone().all(|s| s.2 == Some(LifecycleAction::Pause)),
+            "the final pause is on every lease after it"
+        );
+        assert!(seen.len() > 100, "the leases raced: {}", seen.len());
+        let agent = stores[1].agent("agent-race").await.unwrap();
+        assert_eq!(agent.runtime_status, RuntimeStatus::Paused);
+        assert_eq!(agent.pending_command, None, "every installation has had it");
+        database.drop().await;
+    }
+
+    /// A lease near its token's expiry rotates the token in the batch's write: the new
+    /// token and the old one both lease, and a late lease with the old one keeps both.
+    #[tokio::test]
+    async fn a_lease_near_expiry_rotates_the_token() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let store = database.open().await;
+        let installations = agent_with_installations(&store, "agent-rotate", 1).await;
+        let (id, old) = &installations[0];
+        let pool = store.postgres_pool().unwrap();
+        sqlx::query("UPDATE installations SET token_expires_at = $1")
+            .bind(now_ms() + 60_000)
+            .execute(pool)
+            .await
+            .unwrap();
+        let lease = store.lease(id, old, Some("busy"), Some(30)).await.unwrap();
+        let new = lease.refreshed_token.expect("a new token near expiry");
+        let second = store.lease(id, &new, None, None).await.unwrap();
+        assert_eq!(
+            second.refreshed_token, None,
+            "the new token is far from expiry"
+        );
+        let late = store.lease(id, old, None, None).await.unwrap();
+        assert_eq!(
+            late.refreshed_token, None,
+            "a late request drops neither token"
+        );
+        store.lease(id, &new, None, None).await.unwrap();
+        let (status, interval, used): (String, i64, bool) =
+            sqlx::query_as("SELECT status, heartbeat_interval_s, token_used FROM installations")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!((status.as_str(), interval, used), ("busy", 30, true));
+        database.drop().await;
+    }
 }

@@ -79,7 +79,9 @@ where
     let mut attempt = 1;
     loop {
         match transaction().await {
-            Err(crate::error::AppError::Internal(err)) if attempt < ATTEMPTS && conflicted(&err) => {
+            Err(crate::error::AppError::Internal(err))
+                if attempt < ATTEMPTS && conflicted(&err) =>
+            {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
             }

@@ -1,4 +1,5 @@
-//! Live fleet events fanned out to every open event stream of this process.
+//! Live fleet events fanned out to every open event stream: of this process on SQLite,
+//! of every process sharing the database on PostgreSQL (`postgres.rs`).
 //!
 //! Heartbeats are coalesced to at most one per agent per second at publication, so a
 //! fleet leasing thousands of times a second does not flood the browsers.
@@ -7,7 +8,9 @@ use fleet_protocol::{event_names, Agent, AuditEntry, HeartbeatEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+mod postgres;
 
 /// One message of the live stream, encoded once when published: every subscriber sends
 /// the same bytes.
@@ -28,6 +31,9 @@ impl FleetEvent {
     }
 }
 
+/// The event that tells a stream it missed events and should reload what it shows.
+pub const RESYNC: &str = "resync";
+
 const HEARTBEAT_COALESCE: Duration = Duration::from_secs(1);
 /// A subscriber further behind than this misses events and is told to resynchronise.
 const CHANNEL_CAPACITY: usize = 4_096;
@@ -44,6 +50,9 @@ pub struct EventHub {
     last_heartbeat_sent: Arc<Mutex<HashMap<String, Instant>>>,
     /// Open streams per key name.
     open: Arc<Mutex<HashMap<String, usize>>>,
+    /// On PostgreSQL, events go to every process through the database, this one
+    /// included, instead of straight to this process's streams.
+    relay: Option<mpsc::Sender<FleetEvent>>,
 }
 
 impl Default for EventHub {
@@ -53,6 +62,7 @@ impl Default for EventHub {
             sender,
             last_heartbeat_sent: Arc::default(),
             open: Arc::default(),
+            relay: None,
         }
     }
 }
@@ -109,26 +119,51 @@ impl EventHub {
         self.sender.subscribe()
     }
 
+    /// An event hub whose events travel through PostgreSQL's LISTEN/NOTIFY, so that the
+    /// streams of every registry process on the database hear every change. Returns once
+    /// this process listens.
+    pub async fn through_postgres(pool: sqlx::PgPool) -> Result<EventHub, sqlx::Error> {
+        let hub = EventHub::default();
+        let relay = postgres::start(pool, hub.sender.clone()).await?;
+        Ok(EventHub {
+            relay: Some(relay),
+            ..hub
+        })
+    }
+
+    /// Whether anyone could hear an event: a stream of this process, or, through the
+    /// database, of another. No listener is normal (no browser open); nothing to encode
+    /// or send then.
+    fn heard(&self) -> bool {
+        self.relay.is_some() || self.sender.receiver_count() > 0
+    }
+
+    fn send(&self, name: &'static str, value: &impl serde::Serialize) {
+        let event = FleetEvent::encode(name, value);
+        match &self.relay {
+            Some(relay) => postgres::relay(relay, &self.sender, event),
+            None => {
+                let _ = self.sender.send(event);
+            }
+        }
+    }
+
     pub fn publish_agent(&self, agent: Agent) {
-        // No receivers is normal (no browser open); nothing to encode or send then.
-        if self.sender.receiver_count() > 0 {
-            let _ = self
-                .sender
-                .send(FleetEvent::encode(event_names::AGENT, &agent));
+        if self.heard() {
+            self.send(event_names::AGENT, &agent);
         }
     }
 
     pub fn publish_audit(&self, entry: AuditEntry) {
-        if self.sender.receiver_count() > 0 {
-            let _ = self
-                .sender
-                .send(FleetEvent::encode(event_names::AUDIT, &entry));
+        if self.heard() {
+            self.send(event_names::AUDIT, &entry);
         }
     }
 
-    /// Publishes a heartbeat unless this agent had one published within the last second.
+    /// Publishes a heartbeat unless this agent had one published within the last second
+    /// (per process: with several processes, up to one each).
     pub fn publish_heartbeat(&self, heartbeat: HeartbeatEvent) {
-        if self.sender.receiver_count() == 0 {
+        if !self.heard() {
             return;
         }
         let now = Instant::now();
@@ -145,9 +180,7 @@ impl EventHub {
             }
             last.insert(heartbeat.sekuire_id.clone(), now);
         }
-        let _ = self
-            .sender
-            .send(FleetEvent::encode(event_names::HEARTBEAT, &heartbeat));
+        self.send(event_names::HEARTBEAT, &heartbeat);
     }
 }
 

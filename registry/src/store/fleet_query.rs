@@ -1,0 +1,270 @@
+//! What the fleet list and summary mean on either engine: the filter, sort keys, keyset
+//! cursors, the page and summary built from rows, and the SQL terms both engines share.
+//! How each engine plans a page is in `fleet_list.rs` (SQLite) and `postgres/`.
+
+use super::agents::AgentRow;
+use crate::error::{AppError, AppResult};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use fleet_protocol::{
+    AgentList, AgentSort, FleetSummary, Health, RuntimeStatus, SortKey, VerificationStatus,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+/// Which agents a list or summary covers. Empty lists mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    pub q: Option<String>,
+    pub runtime_status: Vec<RuntimeStatus>,
+    pub verification_status: Vec<VerificationStatus>,
+    pub health: Vec<Health>,
+    pub min_reputation: Option<u8>,
+    pub max_reputation: Option<u8>,
+}
+
+impl AgentFilter {
+    /// The text search: `q` trimmed, when anything is left of it.
+    pub(super) fn search_text(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+}
+
+/// The SQL expression a key sorts on; each has an index (see the migrations). Agents that
+/// never sent a heartbeat sort as time zero: first ascending, last descending.
+pub(super) fn sort_sql(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Name => "name",
+        SortKey::ReputationScore => "reputation_score",
+        SortKey::LastHeartbeatAt => "IFNULL(last_heartbeat_at, 0)",
+        SortKey::RuntimeStatus => "runtime_status",
+        SortKey::UpdatedAt => "updated_at",
+    }
+}
+
+fn sorts_text(key: SortKey) -> bool {
+    matches!(key, SortKey::Name | SortKey::RuntimeStatus)
+}
+
+/// Position after the last row of a page: the row's sort value and id. Opaque to clients.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Cursor {
+    sort: String,
+    value: CursorValue,
+    id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum CursorValue {
+    Int(i64),
+    Text(String),
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub(super) fn decode(raw: &str, sort: AgentSort) -> AppResult<Cursor> {
+        let bad = || AppError::InvalidRequest("cursor is not one this registry issued".into());
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let value_fits = matches!(
+            (&cursor.value, sorts_text(sort.key)),
+            (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
+        );
+        if cursor.sort != sort.to_string() || !value_fits {
+            return Err(AppError::InvalidRequest(
+                "cursor belongs to another sort order; start again without it".into(),
+            ));
+        }
+        Ok(cursor)
+    }
+
+    fn after(row: &AgentRow, sort: AgentSort) -> Cursor {
+        let value = match sort.key {
+            SortKey::Name => CursorValue::Text(row.name.clone()),
+            SortKey::RuntimeStatus => CursorValue::Text(row.runtime_status.clone()),
+            SortKey::ReputationScore => CursorValue::Int(row.reputation_score),
+            SortKey::LastHeartbeatAt => CursorValue::Int(row.last_heartbeat_at.unwrap_or(0)),
+            SortKey::UpdatedAt => CursorValue::Int(row.updated_at),
+        };
+        Cursor {
+            sort: sort.to_string(),
+            value,
+            id: row.sekuire_id.clone(),
+        }
+    }
+}
+
+/// SQL for an agent's health at `now`: the same thresholds as [`Health::derive`].
+pub(super) fn health_sql(now: i64) -> String {
+    format!(
+        "(CASE WHEN last_heartbeat_at IS NULL THEN 'never' \
+         WHEN ({now} - last_heartbeat_at) * 2 <= heartbeat_interval_s * 3000 THEN 'healthy' \
+         WHEN ({now} - last_heartbeat_at) <= heartbeat_interval_s * 3000 THEN 'stale' \
+         ELSE 'unhealthy' END)"
+    )
+}
+
+fn push_in_list<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    column: &str,
+    values: impl ExactSizeIterator<Item = &'static str>,
+) where
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    if values.len() == 0 {
+        return;
+    }
+    qb.push(format!(" AND {column} IN ("));
+    let mut separated = qb.separated(", ");
+    for value in values {
+        let value: &'a str = value;
+        separated.push_bind(value);
+    }
+    qb.push(")");
+}
+
+/// The filter's states, health and reputation bounds as ` AND …` terms (on either
+/// engine), each column written as `column` gives it.
+pub(super) fn push_facets<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &AgentFilter,
+    now: i64,
+    column: impl Fn(&str) -> String,
+) where
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let statuses = filter.runtime_status.iter().map(|s| s.as_str());
+    push_in_list(qb, &column("runtime_status"), statuses);
+    let verifications = filter.verification_status.iter().map(|s| s.as_str());
+    push_in_list(qb, &column("verification_status"), verifications);
+    let healths = filter.health.iter().map(|s| s.as_str());
+    push_in_list(qb, &health_sql(now), healths);
+    if let Some(min) = filter.min_reputation {
+        qb.push(format!(" AND {} >= ", column("reputation_score")))
+            .push_bind(i64::from(min));
+    }
+    if let Some(max) = filter.max_reputation {
+        qb.push(format!(" AND {} <= ", column("reputation_score")))
+            .push_bind(i64::from(max));
+    }
+}
+
+/// The range of Sekuire IDs that start with `q`, when `q` could begin one. IDs are
+/// lowercase hex, so every ID that starts with `q` sorts from `q` (lowercased) up to `q`
+/// with its last character raised by one.
+pub(super) fn id_prefix_range(q: &str) -> Option<(String, String)> {
+    let id = q.to_ascii_lowercase();
+    let last = id
+        .bytes()
+        .last()
+        .filter(|_| id.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let end = format!("{}{}", &id[..id.len() - 1], char::from(last + 1));
+    Some((id, end))
+}
+
+/// Continues a page query: after `cursor`, ordered by `sort_expr` (the sort key as the
+/// engine's index has it) and the id, `limit` rows and one more that tells whether
+/// another page follows.
+pub(super) fn push_page_order<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    sort_expr: &str,
+    sort: AgentSort,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) where
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let (cmp, dir) = if sort.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some(cursor) = cursor {
+        qb.push(format!(" AND ({sort_expr}, sekuire_id) {cmp} ("));
+        match &cursor.value {
+            CursorValue::Int(v) => qb.push_bind(*v),
+            CursorValue::Text(v) => qb.push_bind(v.clone()),
+        };
+        qb.push(", ").push_bind(cursor.id.clone()).push(")");
+    }
+    qb.push(format!(
+        " ORDER BY {sort_expr} {dir}, sekuire_id {dir} LIMIT "
+    ))
+    .push_bind(i64::from(limit) + 1);
+}
+
+/// The page from the `limit + 1` rows a page query read, with a cursor after its last
+/// row when there are more.
+pub(super) fn agent_page(
+    mut rows: Vec<AgentRow>,
+    total: i64,
+    limit: u32,
+    sort: AgentSort,
+    now: i64,
+) -> AppResult<AgentList> {
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| Cursor::after(row, sort).encode())
+    } else {
+        None
+    };
+    let agents = rows
+        .into_iter()
+        .map(|row| row.into_agent(now))
+        .collect::<AppResult<_>>()?;
+    Ok(AgentList {
+        agents,
+        total: total as u64,
+        next_cursor,
+    })
+}
+
+/// The summary's query at `now`: the number of agents, then how many meet each condition
+/// (counted as `count` writes it) in the order [`summary_from`] reads them.
+pub(super) fn summary_sql(now: i64, count: impl Fn(&str) -> String) -> String {
+    let health = health_sql(now);
+    let conditions = RuntimeStatus::ALL
+        .iter()
+        .map(|s| format!("runtime_status = '{s}'"))
+        .chain(Health::ALL.iter().map(|h| format!("{health} = '{h}'")))
+        .chain(
+            VerificationStatus::ALL
+                .iter()
+                .map(|v| format!("verification_status = '{v}'")),
+        )
+        .chain((0..10).map(|b| {
+            let (low, high) = (b * 10, if b == 9 { 100 } else { b * 10 + 9 });
+            format!("reputation_score BETWEEN {low} AND {high}")
+        }));
+    let columns: Vec<String> = std::iter::once("COUNT(*)".to_owned())
+        .chain(conditions.map(|c| count(&c)))
+        .collect();
+    format!("SELECT {} FROM agents", columns.join(", "))
+}
+
+/// The summary from the values of [`summary_sql`]'s columns: the total, runtime states,
+/// health, verification states, then the ten reputation buckets.
+pub(super) fn summary_from(values: &[u64]) -> FleetSummary {
+    let mut values = values.iter().copied();
+    let mut next = || values.next().unwrap_or(0);
+    let mut summary = FleetSummary {
+        total: next(),
+        ..FleetSummary::default()
+    };
+    for status in RuntimeStatus::ALL {
+        summary.runtime_status.insert(status, next());
+    }
+    for health in Health::ALL {
+        summary.health.insert(health, next());
+    }
+    for verification in VerificationStatus::ALL {
+        summary.verification_status.insert(verification, next());
+    }
+    summary.reputation_histogram = (0..10).map(|_| next()).collect();
+    summary
+}
