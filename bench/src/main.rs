@@ -4,6 +4,7 @@
 //!
 //! Benchmarks are not tests: nothing here asserts a time.
 
+mod backends;
 mod browser;
 mod registry;
 mod stats;
@@ -18,6 +19,8 @@ struct Options {
     /// `name:raw:gzip:zlib:brotli` of each shipped asset, from `cargo xtask dist`.
     bundle: Vec<(String, usize, usize, usize, usize)>,
     agents: usize,
+    /// Installations leasing in the backends' comparison.
+    installations: usize,
     /// Fleet sizes for the growth table.
     growth: Vec<usize>,
     lease_seconds: u64,
@@ -53,6 +56,9 @@ fn parse_options() -> Options {
             })
             .collect(),
         agents: value("--agents")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000),
+        installations: value("--installations")
             .and_then(|v| v.parse().ok())
             .unwrap_or(100_000),
         growth: if quick {
@@ -105,6 +111,9 @@ async fn main() -> Result<()> {
         root.join("target/release/sekuire-registry"),
     );
     match std::env::args().nth(1).as_deref() {
+        Some("backends") => {
+            return backends::write(options.agents, options.installations, &root).await
+        }
         Some("leases") => return leases_only(&options).await,
         Some("first-render") => return first_render_only(&options).await,
         _ => {}
@@ -130,7 +139,7 @@ async fn main() -> Result<()> {
     let prepared = registry::prepare(options.agents, 10_000).await?;
     let served = browser::instrumented_dist()?;
     std::env::set_var("FLEET_DIST", served.path());
-    let main_registry = Registry::start(&prepared.db(), None, &[])?;
+    let main_registry = Registry::start(prepared.db(), None, &[])?;
     let client = reqwest::Client::new();
     let _ = writeln!(out, "## Registry at {} agents\n", options.agents);
     let _ = writeln!(
@@ -298,6 +307,10 @@ async fn main() -> Result<()> {
 
     growth_section(&mut out, &options).await?;
 
+    // The backends' comparison is `cargo xtask bench backends`, a run of its own.
+    if let Ok(backends) = std::fs::read_to_string(root.join(backends::SECTION)) {
+        out.push_str(&backends);
+    }
     // Set-up time is measured by `cargo xtask bench setup` on a new machine, not here.
     if let Ok(setup) = std::fs::read_to_string(root.join(SETUP_SECTION)) {
         out.push_str(&setup);
@@ -316,7 +329,7 @@ async fn main() -> Result<()> {
 async fn leases_only(options: &Options) -> Result<()> {
     println!("preparing {} agents…", options.agents);
     let prepared = registry::prepare(options.agents, 10_000).await?;
-    let registry = Registry::start(&prepared.db(), None, &[])?;
+    let registry = Registry::start(prepared.db(), None, &[])?;
     let duration = Duration::from_secs(10);
     let leases = registry::lease_throughput(&registry, &prepared.installations, duration).await;
     let trivial = registry::TrivialServer::start()?;
@@ -340,7 +353,7 @@ async fn first_render_only(options: &Options) -> Result<()> {
     let prepared = registry::prepare(options.agents, 10_000).await?;
     let served = browser::instrumented_dist()?;
     std::env::set_var("FLEET_DIST", served.path());
-    let registry = Registry::start(&prepared.db(), None, &[])?;
+    let registry = Registry::start(prepared.db(), None, &[])?;
     registry::lease_throughput(&registry, &prepared.installations, Duration::from_secs(3)).await;
     let driver = fleet_e2e::Driver::start()?;
     let browser = driver.browser(&registry.base).await?;
@@ -453,7 +466,7 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
     for agents in options.growth.iter().copied() {
         println!("growth: {agents} agents…");
         let prepared = registry::prepare(agents, 2_000).await?;
-        let reg = Registry::start(&prepared.db(), None, &[])?;
+        let reg = Registry::start(prepared.db(), None, &[])?;
         let list: Summary = registry::time_get(
             &client,
             &reg,

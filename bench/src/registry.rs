@@ -114,24 +114,41 @@ pub async fn time_get(
     path: &str,
     count: usize,
 ) -> Result<Summary> {
-    let url = format!("{}{path}", registry.base);
-    let get = || async {
-        let response = client.get(&url).header("X-API-Key", key).send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.bytes().await?;
-        anyhow::Ok(())
+    time_get_over(client, &[registry], key, path, count).await
+}
+
+/// [`time_get`], the requests taking turns over `registries` (processes of one registry).
+pub async fn time_get_over(
+    client: &reqwest::Client,
+    registries: &[&Registry],
+    key: &str,
+    path: &str,
+    count: usize,
+) -> Result<Summary> {
+    let urls: Vec<String> = registries
+        .iter()
+        .map(|r| format!("{}{path}", r.base))
+        .collect();
+    let get = |n: usize| {
+        let url = &urls[n % urls.len()];
+        async move {
+            let response = client.get(url).header("X-API-Key", key).send().await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response.bytes().await?;
+            anyhow::Ok(())
+        }
     };
-    for _ in 0..5 {
-        get().await?;
+    for n in 0..5 {
+        get(n).await?;
     }
     let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
+    for n in 0..count {
         let started = Instant::now();
-        get().await?;
+        get(n).await?;
         samples.push(started.elapsed());
     }
     Ok(Summary::of(samples))
@@ -161,12 +178,22 @@ pub async fn lease_throughput(
     installations: &[(String, String)],
     duration: Duration,
 ) -> Throughput {
+    lease_throughput_over(&[registry], installations, duration).await
+}
+
+/// [`lease_throughput`], the clients spread over `registries` (processes of one registry).
+pub async fn lease_throughput_over(
+    registries: &[&Registry],
+    installations: &[(String, String)],
+    duration: Duration,
+) -> Throughput {
     let client = reqwest::Client::new();
-    let base = registry.base.clone();
+    let bases: Arc<Vec<String>> = Arc::new(registries.iter().map(|r| r.base.clone()).collect());
     let installations = Arc::new(installations.to_vec());
     load(CONCURRENCY, duration, move |worker, n| {
         let client = client.clone();
         let (id, token) = installations[(worker * 7919 + n) % installations.len()].clone();
+        let base = &bases[worker % bases.len()];
         let url = format!("{base}/api/v1/installations/{id}/lease");
         async move {
             client
@@ -259,12 +286,35 @@ pub async fn sse_fanout(
     clients: usize,
     changes: usize,
 ) -> Result<Summary> {
+    sse_fanout_across(
+        registry,
+        registry,
+        key,
+        stream_keys,
+        agent,
+        clients,
+        changes,
+    )
+    .await
+}
+
+/// [`sse_fanout`] with the streams open on `streams_on` and the changes sent through
+/// `changed_through`: across processes when they are two.
+pub async fn sse_fanout_across(
+    streams_on: &Registry,
+    changed_through: &Registry,
+    key: &str,
+    stream_keys: &[String],
+    agent: &str,
+    clients: usize,
+    changes: usize,
+) -> Result<Summary> {
     let client = reqwest::Client::new();
     let received: Arc<Mutex<HashMap<(usize, i64), Instant>>> = Arc::default();
     let mut readers = Vec::new();
     for c in 0..clients {
         let ticket: serde_json::Value = client
-            .post(format!("{}/api/v1/events/ticket", registry.base))
+            .post(format!("{}/api/v1/events/ticket", streams_on.base))
             .header("X-API-Key", &stream_keys[c % stream_keys.len()])
             .send()
             .await?
@@ -272,7 +322,7 @@ pub async fn sse_fanout(
             .await?;
         let ticket = ticket["ticket"].as_str().context("ticket")?.to_owned();
         let response = client
-            .get(format!("{}/api/v1/events?ticket={ticket}", registry.base))
+            .get(format!("{}/api/v1/events?ticket={ticket}", streams_on.base))
             .send()
             .await?;
         anyhow::ensure!(
@@ -314,7 +364,10 @@ pub async fn sse_fanout(
         let action = if i % 2 == 0 { "pause" } else { "resume" };
         let started = Instant::now();
         let done: serde_json::Value = client
-            .post(format!("{}/api/v1/agents/{agent}/{action}", registry.base))
+            .post(format!(
+                "{}/api/v1/agents/{agent}/{action}",
+                changed_through.base
+            ))
             .header("X-API-Key", key)
             .json(&serde_json::json!({"reason": "fan-out benchmark"}))
             .send()

@@ -68,7 +68,8 @@ fn built_binary(env: &str, name: &str, package: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
-fn registry_binary() -> Result<PathBuf> {
+/// The built `sekuire-registry` (`SEKUIRE_REGISTRY_BIN`, or the debug build).
+pub fn registry_binary() -> Result<PathBuf> {
     built_binary("SEKUIRE_REGISTRY_BIN", "sekuire-registry", "fleet-registry")
 }
 
@@ -156,7 +157,12 @@ pub struct Registry {
 
 impl Registry {
     /// Starts on a free port (or `port`), returns once it is listening.
-    pub fn start(db: &Path, port: Option<u16>, extra_args: &[&str]) -> Result<Registry> {
+    /// `db` is an SQLite file or a PostgreSQL URL, as `--db` takes it.
+    pub fn start(
+        db: impl AsRef<std::ffi::OsStr>,
+        port: Option<u16>,
+        extra_args: &[&str],
+    ) -> Result<Registry> {
         let addr = format!("127.0.0.1:{}", port.unwrap_or(0));
         let mut command = Command::new(registry_binary()?);
         command

@@ -31,7 +31,7 @@ impl Story {
     /// As [`Story::new`], with the registry started with `args` too (e.g. `--demo`).
     pub async fn with_registry_args(seeds: &[Seed], filler: usize, args: &[&str]) -> Result<Story> {
         let fleet = Fleet::prepare(seeds, filler).await?;
-        let registry = Registry::start(&fleet.db(), None, args)?;
+        let registry = Registry::start(fleet.db(), None, args)?;
         let driver = Driver::start()?;
         let browser = driver.browser(&registry.base).await?;
         Ok(Story {
@@ -170,7 +170,7 @@ impl Story {
     pub fn restart_registry(&mut self) -> Result<()> {
         let port = self.registry.port();
         let args: Vec<&str> = self.registry_args.iter().map(String::as_str).collect();
-        self.registry = Registry::start(&self.fleet.db(), Some(port), &args)?;
+        self.registry = Registry::start(self.fleet.db(), Some(port), &args)?;
         Ok(())
     }
 }

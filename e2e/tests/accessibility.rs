@@ -17,7 +17,7 @@ async fn every_page_passes_axe_in_both_themes() -> Result<()> {
         60,
     )
     .await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
     registry
         .post(
             &fleet.operator,

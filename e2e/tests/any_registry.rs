@@ -169,7 +169,7 @@ async fn the_operator_story(under: &Under<'_>) -> Result<()> {
 #[tokio::test]
 async fn the_operator_story_on_our_registry() -> Result<()> {
     let fleet = Fleet::prepare(&seeds(), 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
     the_operator_story(&Under {
         registry: &registry,
         key: &fleet.admin,
@@ -202,10 +202,10 @@ async fn several_registries_are_saved_and_switched_from_the_header() -> Result<(
         .port();
     let home_origin = format!("http://127.0.0.1:{home_port}");
     let other_fleet = Fleet::prepare(&[Seed::active("other-bot")], 0).await?;
-    let other = Registry::start(&other_fleet.db(), None, &["--cors-origin", &home_origin])?;
+    let other = Registry::start(other_fleet.db(), None, &["--cors-origin", &home_origin])?;
     let home_fleet = Fleet::prepare(&[Seed::active("home-bot")], 0).await?;
     let home = Registry::start(
-        &home_fleet.db(),
+        home_fleet.db(),
         Some(home_port),
         &["--registry-origin", &other.base],
     )?;

@@ -118,7 +118,7 @@ fn token_in(command: &str) -> Result<String> {
 async fn a_pushed_agent_runs_and_the_dashboard_pauses_resumes_and_terminates_its_process(
 ) -> Result<()> {
     let fleet = Fleet::prepare(&[], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
     let station = Workstation::new(&registry.base)?;
 
     // `sekuire login`: the key typed at its prompt; the first workspace becomes the default.

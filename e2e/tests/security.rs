@@ -10,7 +10,7 @@ use fleet_e2e::{Driver, Fleet, Registry, Seed};
 #[tokio::test]
 async fn every_page_runs_under_a_strict_content_security_policy() -> Result<()> {
     let fleet = Fleet::prepare(&[Seed::active("csp-reconciler")], 60).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
 
     let shell = reqwest::get(format!("{}/agents", registry.base)).await?;
     let policy = shell.headers()["content-security-policy"]

@@ -9,7 +9,7 @@ use fleet_e2e::{Fleet, Registry, Seed};
 #[tokio::test]
 async fn sekuire_cli_pauses_resumes_and_kills_an_agent_with_reasons_in_the_audit() -> Result<()> {
     let fleet = Fleet::prepare(&[Seed::active("billing-reconciler")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
     let id = fleet.ids[0].as_str();
     let cli = Workstation::signed_in(&fleet.admin, &registry.base)?;
 
@@ -84,7 +84,7 @@ async fn sekuire_cli_pauses_resumes_and_kills_an_agent_with_reasons_in_the_audit
 #[tokio::test]
 async fn sekuire_cli_with_a_viewer_key_is_refused_and_changes_nothing() -> Result<()> {
     let fleet = Fleet::prepare(&[Seed::active("support-triage-agent")], 0).await?;
-    let registry = Registry::start(&fleet.db(), None, &[])?;
+    let registry = Registry::start(fleet.db(), None, &[])?;
     let id = fleet.ids[0].as_str();
     let cli = Workstation::signed_in(&fleet.viewer, &registry.base)?;
 

@@ -14,6 +14,9 @@ pub fn run_benchmarks(root: &Path, args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) == Some("setup") {
         return setup_time(root);
     }
+    if args.first().map(String::as_str) == Some("backends") {
+        return backends(root, &args[1..]);
+    }
     tools::setup(tools::Need::Everything)?;
     let sizes = dist(root)?;
     let sizes_arg: Vec<String> = sizes
@@ -35,6 +38,34 @@ pub fn run_benchmarks(root: &Path, args: &[String]) -> Result<()> {
         .arg(sizes_arg.join(","))
         .args(args)
         .env("CHROMEDRIVER", tools::chromedriver()))
+}
+
+/// SQLite against PostgreSQL with one and two registry processes, at a million agents
+/// unless `--agents N` says otherwise, beside a throwaway PostgreSQL server.
+fn backends(root: &Path, args: &[String]) -> Result<()> {
+    tools::setup(tools::Need::Everything)?;
+    dist(root)?;
+    step("Building the registry and the benchmark harness (release)");
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "fleet-registry",
+        "-p",
+        "fleet-bench",
+    ]))?;
+    let server = crate::postgres::TestServer::start()?;
+    step("SQLite and PostgreSQL side by side (writes bench/backends.md and BENCHMARKS.md)");
+    let agents: &[String] = if args.iter().any(|a| a == "--agents") {
+        &[]
+    } else {
+        &["--agents".to_owned(), "1000000".to_owned()]
+    };
+    run(Command::new(root.join("target/release/fleet-bench"))
+        .arg("backends")
+        .args(agents)
+        .args(args)
+        .env("SEKUIRE_BENCH_POSTGRES", server.url()))
 }
 
 /// Where the set-up section is kept; `fleet-bench` includes it in `BENCHMARKS.md`.

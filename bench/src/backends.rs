@@ -1,0 +1,241 @@
+//! `fleet-bench backends`: SQLite against PostgreSQL with one and with two registry
+//! processes, on the same fleet and the same harness, each figure beside its goal. The
+//! fleet is seeded once into SQLite and moved to PostgreSQL with `sekuire-registry
+//! migrate`, which is timed too. Writes `bench/backends.md`, which the full run includes
+//! in `BENCHMARKS.md`.
+
+use crate::registry::{self, Prepared};
+use crate::row;
+use crate::stats::{ms, Summary, Throughput};
+use anyhow::{ensure, Context, Result};
+use fleet_e2e::Registry;
+use sqlx::Connection;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Where the section is kept between full runs.
+pub const SECTION: &str = "bench/backends.md";
+
+/// Requests per list figure: fewer than the main table's, as there are three set-ups.
+const REQUESTS: usize = 25;
+const LEASE_SECONDS: u64 = 10;
+
+/// `fleet-bench backends [--agents N] [--installations N]`, with `SEKUIRE_BENCH_POSTGRES`
+/// naming a PostgreSQL server: the side-by-side section, written to `bench/backends.md`
+/// and spliced into `BENCHMARKS.md`.
+pub async fn write(agents: usize, installations: usize, root: &std::path::Path) -> Result<()> {
+    let server = std::env::var("SEKUIRE_BENCH_POSTGRES")
+        .map_err(|_| anyhow::anyhow!("SEKUIRE_BENCH_POSTGRES names no PostgreSQL server"))?;
+    let section = run(agents, installations, &server).await?;
+    std::fs::write(root.join(SECTION), &section)?;
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, splice(&text, &section))?;
+    println!("\n{section}");
+    Ok(())
+}
+
+/// `text` with the section that starts like `section` (its heading line) replaced, or
+/// `section` added before the set-up section.
+fn splice(text: &str, section: &str) -> String {
+    let heading = section.lines().next().unwrap_or_default();
+    let prefix = heading.split(" at ").next().unwrap_or(heading);
+    if let Some(start) = text.find(prefix) {
+        let rest = &text[start + prefix.len()..];
+        let end = rest
+            .find("\n## ")
+            .map_or(text.len(), |i| start + prefix.len() + i + 1);
+        return format!("{}{section}{}", &text[..start], &text[end..]);
+    }
+    match text.find("## Set-up on a new machine") {
+        Some(at) => format!("{}{section}{}", &text[..at], &text[at..]),
+        None => format!("{text}\n{section}"),
+    }
+}
+
+/// What one set-up measured.
+struct Figures {
+    label: &'static str,
+    lists: Vec<Summary>,
+    summary: Summary,
+    leases: Throughput,
+    fanout: Summary,
+    fanout_expected: usize,
+}
+
+pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<String> {
+    println!("preparing {agents} agents and {installations} installations in SQLite…");
+    let prepared = registry::prepare(agents, installations).await?;
+    let mut runs = Vec::new();
+    {
+        let sqlite = Registry::start(prepared.db(), None, &[])?;
+        runs.push(measure("SQLite, 1 process", &[&sqlite], &prepared).await?);
+    }
+    let url = fresh_database(postgres).await?;
+    println!("migrating to PostgreSQL…");
+    let started = Instant::now();
+    let migrated = std::process::Command::new(fleet_e2e::registry_binary()?)
+        .args(["migrate", "--from"])
+        .arg(prepared.db())
+        .args(["--to", &url])
+        .output()?;
+    ensure!(
+        migrated.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let migrate_time = started.elapsed();
+    {
+        let one = Registry::start(&url, None, &[])?;
+        runs.push(measure("PostgreSQL, 1 process", &[&one], &prepared).await?);
+        let two = Registry::start(&url, None, &[])?;
+        runs.push(measure("PostgreSQL, 2 processes", &[&one, &two], &prepared).await?);
+    }
+    let ceiling = {
+        let trivial = registry::TrivialServer::start()?;
+        registry::trivial_ceiling(&trivial.base, Duration::from_secs(LEASE_SECONDS)).await
+    };
+    Ok(section(
+        agents,
+        installations,
+        &prepared,
+        migrate_time,
+        &runs,
+        &ceiling,
+    ))
+}
+
+/// A new database on the server, for this run alone.
+async fn fresh_database(server: &str) -> Result<String> {
+    let name = format!("bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .context("the benchmark's PostgreSQL server")?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let mut url = url::Url::parse(server)?;
+    url.set_path(&name);
+    Ok(url.into())
+}
+
+async fn measure(
+    label: &'static str,
+    processes: &[&Registry],
+    prepared: &Prepared,
+) -> Result<Figures> {
+    println!("{label}…");
+    let client = reqwest::Client::new();
+    let key = &prepared.key;
+    let mut lists = Vec::new();
+    for (_, query) in registry::LIST_CASES {
+        let path = format!("/api/v1/agents?{query}&limit=50");
+        lists.push(registry::time_get_over(&client, processes, key, &path, REQUESTS).await?);
+    }
+    let summary =
+        registry::time_get_over(&client, processes, key, "/api/v1/fleet/summary", REQUESTS).await?;
+    let leases = registry::lease_throughput_over(
+        processes,
+        &prepared.installations,
+        Duration::from_secs(LEASE_SECONDS),
+    )
+    .await;
+    let (first, last) = (processes[0], processes[processes.len() - 1]);
+    let (_, page) = first
+        .get(key, "/api/v1/agents?runtime_status=active&limit=1")
+        .await?;
+    let agent = page["agents"][0]["sekuire_id"]
+        .as_str()
+        .context("an active agent")?
+        .to_owned();
+    let fanout =
+        registry::sse_fanout_across(last, first, key, &prepared.stream_keys, &agent, 100, 40)
+            .await?;
+    Ok(Figures {
+        label,
+        lists,
+        summary,
+        leases,
+        fanout,
+        fanout_expected: 100 * 40,
+    })
+}
+
+fn section(
+    agents: usize,
+    installations: usize,
+    prepared: &Prepared,
+    migrate_time: Duration,
+    runs: &[Figures],
+    ceiling: &Throughput,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## SQLite and PostgreSQL, one and two processes, at {agents} agents\n"
+    );
+    let _ = writeln!(
+        out,
+        "`cargo xtask bench backends`: the same fleet ({agents} agents seeded in {:.0} s, \
+         {installations} installations) on each set-up, the same harness. PostgreSQL 15 \
+         (Debian's package, default settings, `fsync` on) runs on this machine beside the \
+         registry processes and the load generator: all share its 2 cores. The fleet was \
+         moved from SQLite with `sekuire-registry migrate` in {:.1} s (counts checked). With \
+         two processes, requests take turns between them, lease clients are spread over \
+         both, and the live streams are open on one process while the changes go through \
+         the other. p50 of {REQUESTS} sequential requests, in ms.\n",
+        prepared.seed_time.as_secs_f64(),
+        migrate_time.as_secs_f64()
+    );
+    let mut header = vec!["figure".to_owned()];
+    header.extend(runs.iter().map(|r| r.label.to_owned()));
+    header.push("goal".into());
+    row(&mut out, &header);
+    let mut align = vec!["---".to_owned()];
+    align.extend(runs.iter().map(|_| "---:".to_owned()));
+    align.push("---".into());
+    row(&mut out, &align);
+    for (i, (label, query)) in registry::LIST_CASES.iter().enumerate() {
+        let mut cells = vec![format!("list: {label} (`{query}`)")];
+        cells.extend(runs.iter().map(|r| ms(r.lists[i].p50)));
+        cells.push("≤ 50 ms".into());
+        row(&mut out, &cells);
+    }
+    let mut cells = vec!["`GET /api/v1/fleet/summary`".to_owned()];
+    cells.extend(runs.iter().map(|r| ms(r.summary.p50)));
+    cells.push("≤ 20 ms".into());
+    row(&mut out, &cells);
+    let mut cells = vec![format!(
+        "leases/s, {} clients (p99 ms; errors)",
+        registry::CONCURRENCY
+    )];
+    cells.extend(runs.iter().map(|r| {
+        format!(
+            "{:.0} ({}; {})",
+            r.leases.per_second,
+            ms(r.leases.latency.p99),
+            r.leases.errors
+        )
+    }));
+    cells.push(format!(
+        "≥ 16,700/s (ceiling here: trivial handler {:.0}/s)",
+        ceiling.per_second
+    ));
+    row(&mut out, &cells);
+    let mut cells = vec!["live events: 100 streams × 40 changes, p99 ms (delivered)".to_owned()];
+    cells.extend(runs.iter().map(|r| {
+        format!(
+            "{} ({}/{})",
+            ms(r.fanout.p99),
+            r.fanout.count,
+            r.fanout_expected
+        )
+    }));
+    cells.push("≤ 50 ms".into());
+    row(&mut out, &cells);
+    let _ = writeln!(out);
+    out
+}
