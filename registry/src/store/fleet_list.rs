@@ -3,14 +3,14 @@
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
-    agent_page, id_prefix_range, push_facets, push_page_order, sort_sql, summary_from, summary_sql,
+    agent_page, health_counts_sql, id_prefix_range, push_facets, push_page_order, sort_sql,
     AgentFilter, Cursor,
 };
 use super::like_escape;
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::AppResult;
-use fleet_protocol::{AgentList, AgentSort, FleetSummary, SortKey};
+use fleet_protocol::{AgentList, AgentSort, SortKey};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 /// How a filter's columns are written into a query.
@@ -171,16 +171,21 @@ impl SqliteStore {
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one
     /// pass over the narrow facet index (no grouping sort).
-    pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
-        let sql = summary_sql(now_ms(), |c| format!("SUM({c})"));
+    pub async fn fleet_counts(&self) -> AppResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT facet, agents FROM fleet_counts")
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    pub async fn health_counts(&self) -> AppResult<Vec<u64>> {
+        // One pass over the narrow facet index; SUM over no rows is NULL.
+        let sql = health_counts_sql(now_ms(), |c| format!("SUM({c})"));
         let row = sqlx::query(&sql).fetch_one(&self.read).await?;
-        let values = (0..row.len())
+        Ok((0..row.len())
             .map(|i| {
-                // SUM over no rows is NULL.
                 row.try_get::<Option<i64>, _>(i)
                     .map(|v| v.unwrap_or(0).max(0) as u64)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(summary_from(&values))
+            .collect::<Result<_, _>>()?)
     }
 }

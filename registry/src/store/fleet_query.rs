@@ -224,47 +224,41 @@ pub(super) fn agent_page(
     })
 }
 
-/// The summary's query at `now`: the number of agents, then how many meet each condition
-/// (counted as `count` writes it) in the order [`summary_from`] reads them.
-pub(super) fn summary_sql(now: i64, count: impl Fn(&str) -> String) -> String {
+/// The query that counts agents by health at `now` (health depends on the time, so it is
+/// counted, not kept), each condition counted as `count` writes it, in [`Health::ALL`]'s
+/// order.
+pub(super) fn health_counts_sql(now: i64, count: impl Fn(&str) -> String) -> String {
     let health = health_sql(now);
-    let conditions = RuntimeStatus::ALL
+    let columns: Vec<String> = Health::ALL
         .iter()
-        .map(|s| format!("runtime_status = '{s}'"))
-        .chain(Health::ALL.iter().map(|h| format!("{health} = '{h}'")))
-        .chain(
-            VerificationStatus::ALL
-                .iter()
-                .map(|v| format!("verification_status = '{v}'")),
-        )
-        .chain((0..10).map(|b| {
-            let (low, high) = (b * 10, if b == 9 { 100 } else { b * 10 + 9 });
-            format!("reputation_score BETWEEN {low} AND {high}")
-        }));
-    let columns: Vec<String> = std::iter::once("COUNT(*)".to_owned())
-        .chain(conditions.map(|c| count(&c)))
+        .map(|h| count(&format!("{health} = '{h}'")))
         .collect();
     format!("SELECT {} FROM agents", columns.join(", "))
 }
 
-/// The summary from the values of [`summary_sql`]'s columns: the total, runtime states,
-/// health, verification states, then the ten reputation buckets.
-pub(super) fn summary_from(values: &[u64]) -> FleetSummary {
-    let mut values = values.iter().copied();
-    let mut next = || values.next().unwrap_or(0);
-    let mut summary = FleetSummary {
-        total: next(),
-        ..FleetSummary::default()
+/// The summary from the kept counts (`fleet_counts`: migrations 0007 on SQLite, 0002 on
+/// PostgreSQL) and the health counts, in [`Health::ALL`]'s order.
+pub(super) fn summary_from(counts: &[(String, i64)], health: &[u64]) -> FleetSummary {
+    let count = |facet: &str| {
+        counts
+            .iter()
+            .find(|(f, _)| f == facet)
+            .map_or(0, |(_, n)| (*n).max(0) as u64)
     };
-    for status in RuntimeStatus::ALL {
-        summary.runtime_status.insert(status, next());
+    FleetSummary {
+        total: count("total"),
+        runtime_status: RuntimeStatus::ALL
+            .into_iter()
+            .map(|s| (s, count(&format!("runtime:{s}"))))
+            .collect(),
+        health: Health::ALL
+            .into_iter()
+            .zip(health.iter().copied().chain(std::iter::repeat(0)))
+            .collect(),
+        verification_status: VerificationStatus::ALL
+            .into_iter()
+            .map(|v| (v, count(&format!("verification:{v}"))))
+            .collect(),
+        reputation_histogram: (0..10).map(|b| count(&format!("reputation:{b}"))).collect(),
     }
-    for health in Health::ALL {
-        summary.health.insert(health, next());
-    }
-    for verification in VerificationStatus::ALL {
-        summary.verification_status.insert(verification, next());
-    }
-    summary.reputation_histogram = (0..10).map(|_| next()).collect();
-    summary
 }

@@ -42,6 +42,9 @@ use fleet_protocol::{
 };
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Where the registry keeps its data: `--db` as the command line gives it. A
 /// `postgres://` or `postgresql://` URL is a PostgreSQL database; anything else is the
@@ -98,6 +101,20 @@ impl std::fmt::Display for Database {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    health: Arc<HealthCounts>,
+}
+
+/// How old the health counts of the fleet summary may be. Health moves with the time
+/// (an agent turns stale 1.5 heartbeat intervals after its last heartbeat, so a minute or
+/// more), and counting it reads every agent: at a million agents that takes most of a
+/// second. So the summary shows counts at most this old, refreshed in the background.
+pub const HEALTH_COUNTS_MAX_AGE: Duration = Duration::from_secs(5);
+
+/// The last health counts and when they were taken; a refresh in progress.
+#[derive(Default)]
+struct HealthCounts {
+    last: Mutex<Option<(Instant, Vec<u64>)>>,
+    refreshing: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -116,7 +133,49 @@ impl Store {
                 Backend::Postgres(postgres::PostgresStore::open(&url).await?)
             }
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            health: Arc::default(),
+        })
+    }
+
+    /// Counts by runtime state, health and verification, and a reputation histogram. All
+    /// but health are kept by the database as agents change, so they are exact and cost
+    /// one small read; health counts are at most [`HEALTH_COUNTS_MAX_AGE`] old.
+    pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
+        let counts = self.fleet_counts().await?;
+        let health = self.recent_health_counts().await?;
+        Ok(fleet_query::summary_from(&counts, &health))
+    }
+
+    /// The health counts: the last ones taken, refreshed in the background once they are
+    /// too old (so no request waits for the count but the very first).
+    async fn recent_health_counts(&self) -> AppResult<Vec<u64>> {
+        let cached = self.health.last.lock().ok().and_then(|last| last.clone());
+        let Some((taken, counts)) = cached else {
+            let counts = self.health_counts().await?;
+            self.keep_health_counts(counts.clone());
+            return Ok(counts);
+        };
+        if taken.elapsed() > HEALTH_COUNTS_MAX_AGE
+            && !self.health.refreshing.swap(true, Ordering::SeqCst)
+        {
+            let store = self.clone();
+            tokio::spawn(async move {
+                match store.health_counts().await {
+                    Ok(counts) => store.keep_health_counts(counts),
+                    Err(err) => tracing::warn!(error = %err, "counting the fleet's health failed"),
+                }
+                store.health.refreshing.store(false, Ordering::SeqCst);
+            });
+        }
+        Ok(counts)
+    }
+
+    fn keep_health_counts(&self, counts: Vec<u64>) {
+        if let Ok(mut last) = self.health.last.lock() {
+            *last = Some((Instant::now(), counts));
+        }
     }
 
     /// The PostgreSQL connection pool, when the store is on PostgreSQL: live events travel
@@ -164,8 +223,10 @@ interface! {
     fn agent_ids(&self) -> Vec<(String, RuntimeStatus)>;
     /// One page of the fleet, and the number of agents matching the filter.
     fn list_agents(&self, filter: &AgentFilter, sort: AgentSort, limit: u32, cursor: Option<&str>) -> AgentList;
-    /// Counts by runtime state, health and verification, and a reputation histogram.
-    fn fleet_summary(&self) -> FleetSummary;
+    /// The kept counts per facet (`total`, `runtime:<state>`, …): one small read.
+    fn fleet_counts(&self) -> Vec<(String, i64)>;
+    /// Agents by health now, in `Health::ALL`'s order: a pass over every agent.
+    fn health_counts(&self) -> Vec<u64>;
     /// A page of audit entries, newest first. The cursor is the id of the last entry seen.
     fn list_audit(&self, filter: &AuditFilter, limit: u32, cursor: Option<&str>) -> AuditPage;
     /// Fixes the rows of a CSV export of at most `limit` entries from `cursor`.

@@ -231,14 +231,66 @@ async fn health_and_state_filters_and_the_summary_agree() {
             .iter()
             .all(|a| a["health"] == health));
     }
-    for state in ["active", "paused", "terminated"] {
+    assert_counts_match_lists(&app, &summary).await;
+
+    // The kept counts follow changes: a pause and a terminate through the API.
+    let (_, page) = app
+        .get(&app.viewer, "/api/v1/agents?runtime_status=active&limit=2")
+        .await;
+    for (agent, action) in page["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["pause", "terminate"])
+    {
+        let id = agent["sekuire_id"].as_str().unwrap();
+        let (status, _) = app
+            .post(
+                &app.admin,
+                &format!("/api/v1/agents/{id}/{action}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, after) = app.get(&app.viewer, "/api/v1/fleet/summary").await;
+    assert_eq!(after["total"], 200);
+    assert_eq!(
+        after["runtime_status"]["active"].as_u64().unwrap() + 2,
+        summary["runtime_status"]["active"].as_u64().unwrap()
+    );
+    assert_counts_match_lists(&app, &after).await;
+}
+
+/// Each kept count of the summary equals the `total` of the list filtered the same way.
+async fn assert_counts_match_lists(app: &TestApp, summary: &Value) {
+    let facets = [
+        ("runtime_status", vec!["active", "paused", "terminated"]),
+        (
+            "verification_status",
+            vec!["unverified", "pending", "verified", "suspended"],
+        ),
+    ];
+    for (facet, values) in facets {
+        for value in values {
+            let (_, page) = app
+                .get(&app.viewer, &format!("/api/v1/agents?{facet}={value}"))
+                .await;
+            assert_eq!(page["total"], summary[facet][value], "{facet}={value}");
+        }
+    }
+    for bucket in 0..10 {
+        let (low, high) = (bucket * 10, if bucket == 9 { 100 } else { bucket * 10 + 9 });
         let (_, page) = app
             .get(
                 &app.viewer,
-                &format!("/api/v1/agents?runtime_status={state}"),
+                &format!("/api/v1/agents?min_reputation={low}&max_reputation={high}"),
             )
             .await;
-        assert_eq!(page["total"], summary["runtime_status"][state], "{state}");
+        assert_eq!(
+            page["total"], summary["reputation_histogram"][bucket],
+            "reputation {low}–{high}"
+        );
     }
 }
 

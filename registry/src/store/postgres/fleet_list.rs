@@ -5,11 +5,10 @@ use crate::clock::now_ms;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
-    self, agent_page, id_prefix_range, push_facets, push_page_order, summary_from, summary_sql,
-    Cursor,
+    self, agent_page, health_counts_sql, id_prefix_range, push_facets, push_page_order, Cursor,
 };
 use crate::store::{like_escape, AgentFilter};
-use fleet_protocol::{AgentList, AgentSort, FleetSummary, SortKey};
+use fleet_protocol::{AgentList, AgentSort, SortKey};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 /// The expression a key sorts on, as its index has it (`agents_by_heartbeat` is on
@@ -66,13 +65,18 @@ impl PostgresStore {
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one
     /// pass over the agents.
-    pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
-        let sql = summary_sql(now_ms(), |c| format!("COUNT(*) FILTER (WHERE {c})"));
+    pub async fn fleet_counts(&self) -> AppResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT facet, agents FROM fleet_counts")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn health_counts(&self) -> AppResult<Vec<u64>> {
+        let sql = health_counts_sql(now_ms(), |c| format!("COUNT(*) FILTER (WHERE {c})"));
         let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
-        let values = (0..row.len())
+        Ok((0..row.len())
             .map(|i| row.try_get::<i64, _>(i).map(|v| v.max(0) as u64))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(summary_from(&values))
+            .collect::<Result<_, _>>()?)
     }
 }
 
