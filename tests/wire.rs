@@ -66,20 +66,29 @@ fn agent(pending: Option<LifecycleAction>) -> Agent {
 fn agents_and_pages_of_agents_read_as_serde_wrote_them() {
     round_trip(agent(Some(LifecycleAction::Pause)));
     round_trip(agent(None));
-    let page = AgentList {
-        agents: vec![agent(None), agent(Some(LifecycleAction::Terminate))],
-        total: 100_000,
-        next_cursor: Some("eyJrIjoxfQ".into()),
-    };
-    let text = serde_json::to_string(&page).unwrap();
-    assert_eq!(
-        decode::<FleetList>(&text).unwrap(),
-        FleetList {
-            list: page,
-            counted: true,
-            unresolved: Vec::new(),
-        }
-    );
+    // Counted to the end, and stopped at the registry's cap.
+    for total_exact in [true, false] {
+        let page = AgentList {
+            agents: vec![agent(None), agent(Some(LifecycleAction::Terminate))],
+            total: 10_000,
+            total_exact,
+            next_cursor: Some("eyJrIjoxfQ".into()),
+        };
+        let text = serde_json::to_string(&page).unwrap();
+        assert_eq!(
+            text.contains("total_exact"),
+            !total_exact,
+            "absent means exact"
+        );
+        assert_eq!(
+            decode::<FleetList>(&text).unwrap(),
+            FleetList {
+                list: page,
+                counted: true,
+                unresolved: Vec::new(),
+            }
+        );
+    }
 }
 
 /// Sekuire's hosted registry, as `sekuire-protocol` 0.1.2 serializes its answers

@@ -56,11 +56,27 @@ pub struct Agent {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AgentList {
     pub agents: Vec<Agent>,
-    /// Every match of the filter, not just this page.
+    /// Every match of the filter, not just this page; when `total_exact` is false, the
+    /// registry stopped counting here ([`TOTAL_COUNT_CAP`]) and more match.
     pub total: u64,
+    /// [ext] False when `total` is a lower bound: counting every match of a broad filter
+    /// over a large fleet would cost more than the page. Absent means exact.
+    #[serde(default = "exact", skip_serializing_if = "is_exact")]
+    pub total_exact: bool,
     /// Absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// Where a registry may stop counting a list's matches (`AgentList::total_exact`).
+pub const TOTAL_COUNT_CAP: u64 = 10_000;
+
+fn exact() -> bool {
+    true
+}
+
+fn is_exact(exact: &bool) -> bool {
+    *exact
 }
 
 /// Body of pause, resume and terminate. Sekuire's client sends `{}` or `{"reason": …}`.

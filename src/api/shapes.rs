@@ -100,6 +100,7 @@ impl FromJson for FleetList {
         Ok(FleetList {
             list: AgentList {
                 total: total.unwrap_or(agents.len() as u64),
+                total_exact: j.optional("total_exact", Json::bool)?.unwrap_or(true),
                 agents,
                 next_cursor: j.opt_string("next_cursor")?,
             },

@@ -182,6 +182,7 @@ mod tests {
         let mut list = Some(AgentList {
             agents: Vec::new(),
             total: 0,
+            total_exact: true,
             next_cursor: None,
         });
         assert!(!patch_row(&mut list, "a", |_| unreachable!()));

@@ -3,8 +3,8 @@
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
-    agent_page, health_counts_sql, id_prefix_range, push_facets, push_page_order, sort_sql,
-    AgentFilter, Cursor,
+    agent_page, health_counts_sql, id_prefix_range, kept_facets, push_facets, push_page_order,
+    sort_sql, AgentFilter, Cursor, Total, COUNT_LIMIT,
 };
 use super::like_escape;
 use super::sqlite::SqliteStore;
@@ -134,21 +134,28 @@ impl SqliteStore {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
-        // Without a text search every filter column is in the narrow facet index, so the
-        // count scans that instead of the wide rows (87 ms → see BENCHMARKS.md).
         let search = self.search(filter).await?;
         let text_search = search.is_some();
-        let mut count = QueryBuilder::<Sqlite>::new(if text_search {
-            "SELECT COUNT(*) FROM agents WHERE 1 = 1"
-        } else {
-            "SELECT COUNT(*) FROM agents INDEXED BY agents_facets WHERE 1 = 1"
-        });
-        push_filter(&mut count, filter, search, now, FilterUse::AsIs);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+        let total = match kept_facets(filter) {
+            Some(facets) => Total::kept(self.kept_total(&facets).await?),
+            None => {
+                // Without a text search every filter column is in the narrow facet index,
+                // so the count scans that instead of the wide rows (87 ms → see
+                // BENCHMARKS.md); it stops one past the cap.
+                let mut count = QueryBuilder::<Sqlite>::new(if text_search {
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE 1 = 1"
+                } else {
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM agents INDEXED BY agents_facets WHERE 1 = 1"
+                });
+                push_filter(&mut count, filter, search, now, FilterUse::AsIs);
+                count.push(format!(" LIMIT {COUNT_LIMIT})"));
+                Total::capped(count.build_query_scalar().fetch_one(&self.read).await?)
+            }
+        };
 
         let mut page =
             QueryBuilder::<Sqlite>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE 1 = 1"));
-        if total >= FEW_MATCHES {
+        if total.count >= FEW_MATCHES {
             push_filter(
                 &mut page,
                 filter,
@@ -171,6 +178,19 @@ impl SqliteStore {
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one
     /// pass over the narrow facet index (no grouping sort).
+    /// The sum of the kept counts of `facets`.
+    async fn kept_total(&self, facets: &[String]) -> AppResult<i64> {
+        let mut sum = QueryBuilder::<Sqlite>::new(
+            "SELECT IFNULL(SUM(agents), 0) FROM fleet_counts WHERE facet IN (",
+        );
+        let mut list = sum.separated(", ");
+        for facet in facets {
+            list.push_bind(facet);
+        }
+        sum.push(")");
+        Ok(sum.build_query_scalar().fetch_one(&self.read).await?)
+    }
+
     pub async fn fleet_counts(&self) -> AppResult<Vec<(String, i64)>> {
         Ok(sqlx::query_as("SELECT facet, agents FROM fleet_counts")
             .fetch_all(&self.read)

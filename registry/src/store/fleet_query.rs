@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use fleet_protocol::{
     AgentList, AgentSort, FleetSummary, Health, RuntimeStatus, SortKey, VerificationStatus,
+    TOTAL_COUNT_CAP,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -200,9 +201,57 @@ pub(super) fn push_page_order<'a, DB: Database>(
 
 /// The page from the `limit + 1` rows a page query read, with a cursor after its last
 /// row when there are more.
+/// How many agents match a list's filter: counted up to [`TOTAL_COUNT_CAP`] and one more
+/// (a broad filter over a million agents would otherwise count for longer than the page
+/// takes), or exact from the kept counts when the filter is one of theirs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Total {
+    pub(super) count: i64,
+    pub(super) exact: bool,
+}
+
+/// The `LIMIT` of a capped count: one over the cap tells that more match.
+pub(super) const COUNT_LIMIT: i64 = TOTAL_COUNT_CAP as i64 + 1;
+
+impl Total {
+    /// From a count that stopped at [`COUNT_LIMIT`].
+    pub(super) fn capped(counted: i64) -> Total {
+        Total {
+            count: counted.min(TOTAL_COUNT_CAP as i64),
+            exact: counted < COUNT_LIMIT,
+        }
+    }
+
+    pub(super) fn kept(count: i64) -> Total {
+        Total { count, exact: true }
+    }
+}
+
+/// The kept counts (`fleet_counts`) whose sum is the number of agents `filter` matches,
+/// when it is one they keep: no filter, or only runtime states, or only verification
+/// statuses.
+pub(super) fn kept_facets(filter: &AgentFilter) -> Option<Vec<String>> {
+    let plain = filter.search_text().is_none()
+        && filter.health.is_empty()
+        && filter.min_reputation.is_none()
+        && filter.max_reputation.is_none();
+    match (&filter.runtime_status[..], &filter.verification_status[..]) {
+        _ if !plain => None,
+        ([], []) => Some(vec!["total".to_owned()]),
+        (states, []) => Some(states.iter().map(|s| format!("runtime:{s}")).collect()),
+        ([], statuses) => Some(
+            statuses
+                .iter()
+                .map(|v| format!("verification:{v}"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 pub(super) fn agent_page(
     mut rows: Vec<AgentRow>,
-    total: i64,
+    total: Total,
     limit: u32,
     sort: AgentSort,
     now: i64,
@@ -219,7 +268,8 @@ pub(super) fn agent_page(
         .collect::<AppResult<_>>()?;
     Ok(AgentList {
         agents,
-        total: total as u64,
+        total: total.count.max(0) as u64,
+        total_exact: total.exact,
         next_cursor,
     })
 }

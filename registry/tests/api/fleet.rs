@@ -203,6 +203,62 @@ async fn a_dense_search_pages_through_the_sort_index_exactly_once() {
     assert_eq!(names, expected);
 }
 
+/// Past 10,000 matches a broad filter is not counted to the end: `total` is 10,000 and
+/// `total_exact` false. Filters the kept counts answer stay exact at any size.
+#[tokio::test]
+async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
+    let app = TestApp::spawn().await;
+    let now = fleet_registry::clock::now_ms();
+    let agents: Vec<NewAgent> = (0..10_050)
+        .map(|i| NewAgent {
+            sekuire_id: format!("ca{i:010x}"),
+            name: format!("capped-{i:05}"),
+            version: "1.0.0".into(),
+            description: String::new(),
+            runtime_status: if i < 60 {
+                RuntimeStatus::Paused
+            } else {
+                RuntimeStatus::Active
+            },
+            verification_status: VerificationStatus::Verified,
+            reputation_score: 60,
+            last_heartbeat_at: Some(now),
+            created_at: now,
+        })
+        .collect();
+    app.store.insert_agents(&agents).await.unwrap();
+    let total = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, page) = app
+                .get(&app.viewer, &format!("/api/v1/agents?{query}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            (page["total"].clone(), page.get("total_exact").cloned())
+        }
+    };
+    assert_eq!(total("q=capped").await, (json!(10_000), Some(json!(false))));
+    assert_eq!(
+        total("min_reputation=50").await,
+        (json!(10_000), Some(json!(false)))
+    );
+    assert_eq!(total("").await, (json!(10_050), None), "kept: exact");
+    assert_eq!(total("runtime_status=active").await, (json!(9_990), None));
+    assert_eq!(
+        total("runtime_status=paused,active").await,
+        (json!(10_050), None)
+    );
+    assert_eq!(
+        total("verification_status=verified").await,
+        (json!(10_050), None)
+    );
+    assert_eq!(
+        total("q=capped-0004").await,
+        (json!(10), None),
+        "few: counted"
+    );
+}
+
 #[tokio::test]
 async fn health_and_state_filters_and_the_summary_agree() {
     let app = TestApp::spawn().await;

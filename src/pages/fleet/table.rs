@@ -238,11 +238,13 @@ pub(super) fn Pager(
         <nav class="pager" aria-label="Pages">
             <span data-testid="page-info">
                 {move || list.with(|l| l.as_ref().map(|l| if counted.get() {
+                    // Past the registry's count cap: "10000+ match".
                     format!(
-                        "Page {} · {} on this page · {} match",
+                        "Page {} · {} on this page · {}{} match",
                         view.with(|v| v.page),
                         l.agents.len(),
-                        l.total
+                        l.total,
+                        if l.total_exact { "" } else { "+" }
                     )
                 } else {
                     // Sekuire's standard list neither counts nor pages.

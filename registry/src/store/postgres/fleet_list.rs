@@ -5,7 +5,8 @@ use crate::clock::now_ms;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
-    self, agent_page, health_counts_sql, id_prefix_range, push_facets, push_page_order, Cursor,
+    self, agent_page, health_counts_sql, id_prefix_range, kept_facets, push_facets,
+    push_page_order, Cursor, Total, COUNT_LIMIT,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -51,9 +52,26 @@ impl PostgresStore {
     ) -> AppResult<AgentList> {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
-        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM agents WHERE TRUE");
-        push_filter(&mut count, filter, now);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total = match kept_facets(filter) {
+            Some(facets) => Total::kept(
+                sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(agents), 0)::BIGINT FROM fleet_counts \
+                     WHERE facet = ANY($1)",
+                )
+                .bind(facets)
+                .fetch_one(&self.pool)
+                .await?,
+            ),
+            None => {
+                // Counting stops one past the cap.
+                let mut count = QueryBuilder::<Postgres>::new(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE",
+                );
+                push_filter(&mut count, filter, now);
+                count.push(format!(" LIMIT {COUNT_LIMIT}) AS matches"));
+                Total::capped(count.build_query_scalar().fetch_one(&self.pool).await?)
+            }
+        };
 
         let mut page =
             QueryBuilder::<Postgres>::new(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE TRUE"));

@@ -8,22 +8,41 @@ use crate::store::installations::{LeaseOutcome, LeaseRow};
 use crate::store::lease_plan::LeasePlan;
 use crate::store::leases::{answer, LeaseJob, LEASE_COLUMNS, MAX_LEASE_BATCH};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Mutex};
 
-/// Starts this process's lease writer; it ends when every sender is gone.
+/// Lease batches in flight at once in one process: while one waits for its commit to
+/// reach the disk, the next is read, planned and written. Batches lock agents and
+/// installations in key order, so where they overlap they wait for each other, and they
+/// never deadlock one another.
+const WRITERS: usize = 4;
+
+/// Starts this process's lease writers; they end when every sender is gone.
 ///
 /// Unlike SQLite's writer there is no write priority here: SQLite has one writer
 /// connection, for which lifecycle writes must overtake lease batches; PostgreSQL gives
 /// them connections of their own, and row locks order the two where they meet.
 pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
-    let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
-    tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
-        while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
-            let committed = super::retry(|| commit_leases(&pool, &batch)).await;
-            answer(&mut batch, committed);
-        }
-    });
+    let (sender, queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
+    let queue = Arc::new(Mutex::new(queue));
+    for _ in 0..WRITERS {
+        let (pool, queue) = (pool.clone(), Arc::clone(&queue));
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
+            loop {
+                let received = queue
+                    .lock()
+                    .await
+                    .recv_many(&mut batch, MAX_LEASE_BATCH)
+                    .await;
+                if received == 0 {
+                    return;
+                }
+                let committed = super::retry(|| commit_leases(&pool, &batch)).await;
+                answer(&mut batch, committed);
+            }
+        });
+    }
     sender
 }
 
@@ -38,8 +57,8 @@ pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
 /// Lock order, as everywhere on this backend: agents, then installations, each in key
 /// order. `apply_lifecycle` locks an agent and then updates its installations, and this
 /// batch updates agents after installations, so the batch locks its agents first: their
-/// ids are read unlocked (an installation's agent never changes), then the agents and the
-/// installations are locked in sorted order.
+/// ids are found through the installations (an installation's agent never changes) in the
+/// statement that locks them, then the installations are locked, each in sorted order.
 async fn commit_leases(
     pool: &PgPool,
     batch: &[LeaseJob],
@@ -47,12 +66,13 @@ async fn commit_leases(
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
     let mut tx = pool.begin().await?;
     let agents: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT sekuire_id FROM installations WHERE installation_id = ANY($1)",
+        "SELECT a.sekuire_id FROM agents a WHERE a.sekuire_id IN \
+         (SELECT i.sekuire_id FROM installations i WHERE i.installation_id = ANY($1)) \
+         ORDER BY a.sekuire_id FOR UPDATE OF a",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    lock_agents(&mut tx, &agents).await?;
     let found: Vec<LeaseRow> = sqlx::query_as(&format!(
         "SELECT {LEASE_COLUMNS} FROM installations WHERE installation_id = ANY($1) \
          ORDER BY installation_id FOR UPDATE"
