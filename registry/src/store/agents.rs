@@ -117,6 +117,47 @@ pub struct NewAgent {
     pub created_at: i64,
 }
 
+impl LifecycleCommand<'_> {
+    /// Decides the command against the agent as its write transaction sees it: the state
+    /// it reaches, or `None` when it is there already (a no-op). A stale revision or a
+    /// change the state machine forbids is refused.
+    pub(super) fn decide(&self, row: &AgentRow) -> AppResult<Option<RuntimeStatus>> {
+        if let Some(expected) = self.expected_revision.filter(|r| *r != row.revision) {
+            return Err(AppError::PreconditionFailed {
+                sekuire_id: self.sekuire_id.to_owned(),
+                expected,
+                current: row.revision,
+            });
+        }
+        let from: RuntimeStatus = stored(&row.runtime_status)?;
+        let transition = from.apply(self.action).map_err(|_| {
+            AppError::InvalidTransition(format!(
+                "agent {} ({}) is {from} and cannot be {}",
+                self.sekuire_id,
+                row.name,
+                self.action.past_tense()
+            ))
+        })?;
+        Ok(transition.changes_state().then_some(transition.to))
+    }
+
+    /// The audit entry of the change from `before` to `after`.
+    pub(super) fn audit<'a>(&'a self, before: &'a AgentRow, after: &'a AgentRow) -> AuditDraft<'a> {
+        AuditDraft {
+            at: self.at,
+            actor: self.actor,
+            action: self.action.into(),
+            sekuire_id: self.sekuire_id,
+            agent_name: &after.name,
+            from: &before.runtime_status,
+            to: &after.runtime_status,
+            reason: self.reason,
+            request_id: self.request_id,
+            installation_id: None,
+        }
+    }
+}
+
 impl SqliteStore {
     /// One agent by Sekuire ID, as lists and events show it.
     pub async fn agent(&self, sekuire_id: &str) -> AppResult<Agent> {
@@ -165,35 +206,18 @@ impl SqliteStore {
             action,
             reason,
             actor,
-            expected_revision,
-            request_id,
             at: now,
+            ..
         } = *command;
         let _urgent = self.priority.urgent();
         let mut tx = super::sqlite::begin_write(&self.write).await?;
         let row = Self::agent_in(&mut tx, sekuire_id).await?;
-        if let Some(expected) = expected_revision.filter(|r| *r != row.revision) {
-            return Err(AppError::PreconditionFailed {
-                sekuire_id: sekuire_id.to_owned(),
-                expected,
-                current: row.revision,
-            });
-        }
-        let from: RuntimeStatus = stored(&row.runtime_status)?;
-        let transition = from.apply(action).map_err(|_| {
-            AppError::InvalidTransition(format!(
-                "agent {sekuire_id} ({}) is {from} and cannot be {}",
-                row.name,
-                action.past_tense()
-            ))
-        })?;
-        if !transition.changes_state() {
-            drop(tx);
+        let Some(to) = command.decide(&row)? else {
             return Ok(LifecycleOutcome {
                 agent: row.into_agent(now_ms())?,
                 audit: None,
             });
-        }
+        };
 
         // A revoked installation keeps its `terminate`. Every other one gets the command,
         // but the agent shows it pending only while a live installation has yet to get it.
@@ -213,7 +237,7 @@ impl SqliteStore {
              WHERE sekuire_id = ? RETURNING {AGENT_COLUMNS}",
             super::installations::live_installation("i", now)
         ))
-        .bind(transition.to.as_str())
+        .bind(to.as_str())
         .bind(reason)
         .bind(now)
         .bind(actor)
@@ -222,22 +246,7 @@ impl SqliteStore {
         .bind(sekuire_id)
         .fetch_one(&mut *tx)
         .await?;
-        let audit = Self::append_audit(
-            &mut tx,
-            AuditDraft {
-                at: now,
-                actor,
-                action: action.into(),
-                sekuire_id,
-                agent_name: &updated.name,
-                from: from.as_str(),
-                to: transition.to.as_str(),
-                reason,
-                request_id,
-                installation_id: None,
-            },
-        )
-        .await?;
+        let audit = Self::append_audit(&mut tx, command.audit(&row, &updated)).await?;
         tx.commit().await?;
         Ok(LifecycleOutcome {
             agent: updated.into_agent(now_ms())?,

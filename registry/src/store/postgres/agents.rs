@@ -6,7 +6,6 @@ use crate::error::{AppError, AppResult};
 use crate::store::agents::{
     stored, AgentRow, LifecycleCommand, LifecycleOutcome, NewAgent, AGENT_COLUMNS,
 };
-use crate::store::audit::AuditDraft;
 use crate::store::installations::live_installation;
 use fleet_protocol::{Agent, RuntimeStatus};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -56,34 +55,17 @@ impl PostgresStore {
             action,
             reason,
             actor,
-            expected_revision,
-            request_id,
             at: now,
+            ..
         } = *command;
         let mut tx = self.pool.begin().await?;
         let row = Self::agent_in(&mut tx, sekuire_id).await?;
-        if let Some(expected) = expected_revision.filter(|r| *r != row.revision) {
-            return Err(AppError::PreconditionFailed {
-                sekuire_id: sekuire_id.to_owned(),
-                expected,
-                current: row.revision,
-            });
-        }
-        let from: RuntimeStatus = stored(&row.runtime_status)?;
-        let transition = from.apply(action).map_err(|_| {
-            AppError::InvalidTransition(format!(
-                "agent {sekuire_id} ({}) is {from} and cannot be {}",
-                row.name,
-                action.past_tense()
-            ))
-        })?;
-        if !transition.changes_state() {
-            drop(tx);
+        let Some(to) = command.decide(&row)? else {
             return Ok(LifecycleOutcome {
                 agent: row.into_agent(now_ms())?,
                 audit: None,
             });
-        }
+        };
 
         // A revoked installation keeps its `terminate`. Every other one gets the command,
         // but the agent shows it pending only while a live installation has yet to get it.
@@ -103,7 +85,7 @@ impl PostgresStore {
              WHERE sekuire_id = $6 RETURNING {AGENT_COLUMNS}",
             live_installation("i", now)
         ))
-        .bind(transition.to.as_str())
+        .bind(to.as_str())
         .bind(reason)
         .bind(now)
         .bind(actor)
@@ -111,22 +93,7 @@ impl PostgresStore {
         .bind(sekuire_id)
         .fetch_one(&mut *tx)
         .await?;
-        let audit = Self::append_audit(
-            &mut tx,
-            AuditDraft {
-                at: now,
-                actor,
-                action: action.into(),
-                sekuire_id,
-                agent_name: &updated.name,
-                from: from.as_str(),
-                to: transition.to.as_str(),
-                reason,
-                request_id,
-                installation_id: None,
-            },
-        )
-        .await?;
+        let audit = Self::append_audit(&mut tx, command.audit(&row, &updated)).await?;
         tx.commit().await?;
         Ok(LifecycleOutcome {
             agent: updated.into_agent(now_ms())?,
