@@ -57,7 +57,7 @@ pub struct Agent {
 pub struct AgentList {
     pub agents: Vec<Agent>,
     /// Every match of the filter, not just this page; when `total_exact` is false, the
-    /// registry stopped counting here ([`TOTAL_COUNT_CAP`]) and more match.
+    /// registry stopped counting here (at 10,000) and more match.
     pub total: u64,
     /// [ext] False when `total` is a lower bound: counting every match of a broad filter
     /// over a large fleet would cost more than the page. Absent means exact.
