@@ -235,7 +235,7 @@ pub(super) fn kept_facets(filter: &AgentFilter) -> Option<Vec<String>> {
         && filter.health.is_empty()
         && filter.min_reputation.is_none()
         && filter.max_reputation.is_none();
-    match (&filter.runtime_status[..], &filter.verification_status[..]) {
+    let mut facets = match (&filter.runtime_status[..], &filter.verification_status[..]) {
         _ if !plain => None,
         ([], []) => Some(vec!["total".to_owned()]),
         (states, []) => Some(states.iter().map(|s| format!("runtime:{s}")).collect()),
@@ -243,10 +243,14 @@ pub(super) fn kept_facets(filter: &AgentFilter) -> Option<Vec<String>> {
             statuses
                 .iter()
                 .map(|v| format!("verification:{v}"))
-                .collect(),
+                .collect::<Vec<_>>(),
         ),
         _ => None,
-    }
+    }?;
+    // `active,active` names one facet: counted once, as the list's `IN` matches it once.
+    facets.sort_unstable();
+    facets.dedup();
+    Some(facets)
 }
 
 pub(super) fn agent_page(

@@ -249,6 +249,11 @@ async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
         (json!(10_050), None)
     );
     assert_eq!(
+        total("runtime_status=paused,paused").await,
+        (json!(60), None),
+        "a state named twice counts once"
+    );
+    assert_eq!(
         total("verification_status=verified").await,
         (json!(10_050), None)
     );
