@@ -29,9 +29,9 @@ pub(super) async fn start(
 ) -> Result<mpsc::Sender<FleetEvent>, sqlx::Error> {
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
-    tokio::spawn(hear(listener, streams));
+    tokio::spawn(hear(listener, streams.clone()));
     let (relay, queue) = mpsc::channel(BACKLOG);
-    tokio::spawn(send(pool, queue));
+    tokio::spawn(send(pool, queue, streams));
     Ok(relay)
 }
 
@@ -76,8 +76,13 @@ fn parse(payload: &str) -> Option<FleetEvent> {
     })
 }
 
-/// Sends queued events in batches, in order, until the hub is dropped.
-async fn send(pool: PgPool, mut queue: mpsc::Receiver<FleetEvent>) {
+/// Sends queued events in batches, in order, until the hub is dropped. A batch that cannot
+/// be sent costs this process's streams a `resync` rather than a silent gap.
+async fn send(
+    pool: PgPool,
+    mut queue: mpsc::Receiver<FleetEvent>,
+    streams: broadcast::Sender<FleetEvent>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let payloads: Vec<String> = batch.drain(..).map(|e| payload(&e)).collect();
@@ -89,6 +94,7 @@ async fn send(pool: PgPool, mut queue: mpsc::Receiver<FleetEvent>) {
             .await;
         if let Err(err) = sent {
             tracing::warn!(error = %err, events = payloads.len(), "relaying live events failed");
+            let _ = streams.send(resync());
         }
     }
 }

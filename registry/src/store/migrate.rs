@@ -2,6 +2,7 @@
 //! one PostgreSQL transaction (all of it or none), then checks that every table holds as
 //! many rows on both sides and that the audit trail ends at the same entry.
 //!
+//! The registry must be stopped first: the tables are read one after another.
 //! Event-stream tickets (30 seconds of life) are not copied; every other table is, ids
 //! included, so audit cursors and export links stay valid.
 
@@ -215,7 +216,7 @@ async fn copy_table(
         // The next id continues after the copied ones.
         sqlx::query(&format!(
             "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
-             GREATEST((SELECT MAX(id) FROM {0}), 1))",
+             COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
             table.name
         ))
         .execute(&mut *tx)

@@ -107,7 +107,8 @@ pub struct Store {
 /// How old the health counts of the fleet summary may be. Health moves with the time
 /// (an agent turns stale 1.5 heartbeat intervals after its last heartbeat, so a minute or
 /// more), and counting it reads every agent: at a million agents that takes most of a
-/// second. So the summary shows counts at most this old, refreshed in the background.
+/// second. So the summary shows counts this old, refreshed in the background; counts four
+/// times as old (nobody asked for a while) are taken again before the answer.
 pub const HEALTH_COUNTS_MAX_AGE: Duration = Duration::from_secs(5);
 
 /// The last health counts and when they were taken; a refresh in progress.
@@ -141,7 +142,7 @@ impl Store {
 
     /// Counts by runtime state, health and verification, and a reputation histogram. All
     /// but health are kept by the database as agents change, so they are exact and cost
-    /// one small read; health counts are at most [`HEALTH_COUNTS_MAX_AGE`] old.
+    /// one small read; health counts are about [`HEALTH_COUNTS_MAX_AGE`] old.
     pub async fn fleet_summary(&self) -> AppResult<FleetSummary> {
         let counts = self.fleet_counts().await?;
         let health = self.recent_health_counts().await?;
@@ -152,7 +153,10 @@ impl Store {
     /// too old (so no request waits for the count but the very first).
     async fn recent_health_counts(&self) -> AppResult<Vec<u64>> {
         let cached = self.health.last.lock().ok().and_then(|last| last.clone());
-        let Some((taken, counts)) = cached else {
+        let Some((taken, counts)) = cached.filter(|(taken, _)| {
+            // Long unasked (nobody watching): counted now, not shown hours old.
+            taken.elapsed() <= 4 * HEALTH_COUNTS_MAX_AGE
+        }) else {
             let counts = self.health_counts().await?;
             self.keep_health_counts(counts.clone());
             return Ok(counts);

@@ -7,12 +7,23 @@ use crate::store::{AuditExport, AuditFilter};
 use fleet_protocol::{AuditEntry, AuditPage};
 use sqlx::{PgConnection, Postgres};
 
+/// The advisory lock that orders audit entries' commits (an arbitrary constant: "audit").
+const AUDIT_ORDER_LOCK: i64 = 0x0061_7564_6974;
+
 impl PostgresStore {
     /// Writes an audit entry and its `lifecycle` event-log line inside `tx`.
     pub(super) async fn append_audit(
         tx: &mut PgConnection,
         draft: AuditDraft<'_>,
     ) -> AppResult<AuditEntry> {
+        // Audit ids must become visible in id order, or a reader paging by id could pass
+        // an id whose transaction commits later and never see it (an export would lack an
+        // entry). So audit-writing transactions take one lock here, their last, and hold
+        // it to their commit: ids commit in the order they are taken.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_ORDER_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO audit_entries (at, actor, action, sekuire_id, agent_name, from_status, \
              to_status, reason, request_id, installation_id) \
