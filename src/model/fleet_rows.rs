@@ -28,6 +28,14 @@ pub fn patch_row(
     }
 }
 
+/// Whether a live `fresh` copy of an agent may replace the `shown` one. Several registry
+/// processes publish in the order their transactions commit, not always in the order the
+/// events arrive, so a late event of an older revision is ignored. A registry that keeps
+/// no revision (0) is always believed.
+pub fn supersedes(fresh: &Agent, shown: &Agent) -> bool {
+    fresh.revision == 0 || fresh.revision >= shown.revision
+}
+
 /// One line of a bulk action's outcome, as the dialog lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkLine {
@@ -137,18 +145,37 @@ mod tests {
         );
     }
 
+    fn agent(status: &str, reputation: u8) -> Agent {
+        serde_json::from_value(serde_json::json!({
+            "sekuire_id": "ab", "name": "a", "version": "1", "runtime_status": status,
+            "verification_status": "pending", "reputation_score": reputation,
+            "last_heartbeat_at": null, "health": "never", "heartbeat_interval_seconds": 60,
+            "installations": 0, "revision": 0,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+        }))
+        .expect("a valid agent")
+    }
+
+    #[test]
+    fn a_late_event_of_an_older_revision_does_not_undo_a_newer_one() {
+        let at = |revision: i64| Agent {
+            revision,
+            ..agent("paused", 50)
+        };
+        assert!(supersedes(&at(6), &at(5)));
+        assert!(
+            supersedes(&at(6), &at(6)),
+            "same revision: a heartbeat-side change"
+        );
+        assert!(
+            !supersedes(&at(5), &at(6)),
+            "arrived late from another process"
+        );
+        assert!(supersedes(&at(0), &at(6)), "a registry without revisions");
+    }
+
     #[test]
     fn loaded_agents_are_counted_like_the_registrys_summary() {
-        let agent = |status: &str, reputation: u8| -> Agent {
-            serde_json::from_value(serde_json::json!({
-                "sekuire_id": "ab", "name": "a", "version": "1", "runtime_status": status,
-                "verification_status": "pending", "reputation_score": reputation,
-                "last_heartbeat_at": null, "health": "never", "heartbeat_interval_seconds": 60,
-                "installations": 0, "revision": 0,
-                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
-            }))
-            .expect("a valid agent")
-        };
         let summary = summarize(&[
             agent("paused", 100),
             agent("paused", 5),

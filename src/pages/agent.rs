@@ -14,6 +14,7 @@ use crate::components::onboarding::{DraftReview, RunPanel};
 use crate::model::agent_detail::with_shown_detail;
 use crate::model::audit_query::AuditQuery;
 use crate::model::capabilities::Feature;
+use crate::model::fleet_rows::supersedes;
 use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
@@ -98,7 +99,12 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     ctx.on_live_event(move |event| {
         let this = id.get_untracked();
         match event {
-            LiveEvent::Agent(fresh) if fresh.sekuire_id == this => {
+            LiveEvent::Agent(fresh)
+                if fresh.sekuire_id == this
+                    && agent.with_untracked(|shown| {
+                        shown.as_ref().is_none_or(|shown| supersedes(fresh, shown))
+                    }) =>
+            {
                 show((**fresh).clone());
                 load_history();
             }

@@ -6,7 +6,7 @@ use crate::api::ApiFailure;
 use crate::components::chrome::MissingFeatures;
 use crate::model::capabilities::Feature;
 use crate::model::fleet_query::FleetQuery;
-use crate::model::fleet_rows::{is_on_page, patch_row};
+use crate::model::fleet_rows::{is_on_page, patch_row, supersedes};
 use crate::model::time::parse_timestamp_ms;
 use crate::pages::{settle, ErrorPanel, LatestOnly};
 use crate::router::use_location;
@@ -144,7 +144,11 @@ pub fn FleetPage() -> impl IntoView {
             let on_page = list.with_untracked(|l| is_on_page(l, &agent.sekuire_id));
             if on_page {
                 list.update(|l| {
-                    patch_row(l, &agent.sekuire_id, |row| *row = (**agent).clone());
+                    patch_row(l, &agent.sekuire_id, |row| {
+                        if supersedes(agent, row) {
+                            *row = (**agent).clone();
+                        }
+                    });
                 });
             }
             if on_page != fits {
