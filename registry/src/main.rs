@@ -30,15 +30,8 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (the log line says which).
         #[arg(long, default_value = "127.0.0.1:9300")]
         addr: SocketAddr,
-        /// SQLite database file, created when missing, or a PostgreSQL URL
-        /// (`postgres://user:password@host/database`) for several registry processes.
-        #[arg(
-            long,
-            default_value = "sekuire-registry.db",
-            env = "SEKUIRE_REGISTRY_DB",
-            hide_env_values = true
-        )]
-        db: Database,
+        #[command(flatten)]
+        db: DatabaseArg,
         /// Folder of the built dashboard to serve at `/`.
         #[arg(long)]
         dist: Option<PathBuf>,
@@ -96,14 +89,8 @@ enum Command {
     },
     /// Fill a database with generated agents, for scale tests.
     Seed {
-        /// SQLite file or PostgreSQL URL, as for `serve`.
-        #[arg(
-            long,
-            default_value = "sekuire-registry.db",
-            env = "SEKUIRE_REGISTRY_DB",
-            hide_env_values = true
-        )]
-        db: Database,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         agents: usize,
         /// Same seed, same fleet.
@@ -112,18 +99,26 @@ enum Command {
     },
 }
 
+/// `--db`, the same for every command that opens the database.
+#[derive(clap::Args)]
+struct DatabaseArg {
+    /// SQLite database file, created when missing, or a PostgreSQL URL
+    /// (`postgres://user:password@host/database`) for several registry processes.
+    #[arg(
+        long = "db",
+        default_value = "sekuire-registry.db",
+        env = "SEKUIRE_REGISTRY_DB",
+        hide_env_values = true
+    )]
+    database: Database,
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key; it is printed once, alone on the last line, and stored only as a hash.
     Create {
-        /// SQLite file or PostgreSQL URL, as for `serve`.
-        #[arg(
-            long,
-            default_value = "sekuire-registry.db",
-            env = "SEKUIRE_REGISTRY_DB",
-            hide_env_values = true
-        )]
-        db: Database,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         name: String,
         #[arg(long, value_parser = parse_role)]
@@ -134,25 +129,13 @@ enum KeysCommand {
     },
     /// List keys (names, roles, dates; never the keys).
     List {
-        /// SQLite file or PostgreSQL URL, as for `serve`.
-        #[arg(
-            long,
-            default_value = "sekuire-registry.db",
-            env = "SEKUIRE_REGISTRY_DB",
-            hide_env_values = true
-        )]
-        db: Database,
+        #[command(flatten)]
+        db: DatabaseArg,
     },
     /// Revoke a key by name; it stops working at once.
     Revoke {
-        /// SQLite file or PostgreSQL URL, as for `serve`.
-        #[arg(
-            long,
-            default_value = "sekuire-registry.db",
-            env = "SEKUIRE_REGISTRY_DB",
-            hide_env_values = true
-        )]
-        db: Database,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         name: String,
     },
@@ -191,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             serve(
                 addr,
-                &db,
+                &db.database,
                 Config {
                     dist,
                     cors_origins,
@@ -210,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
             registry_origins,
         } => proxy(addr, upstream, dist, registry_origins).await,
         Command::Keys { command } => keys(command).await,
-        Command::Seed { db, agents, seed } => seed_database(&db, agents, seed).await,
+        Command::Seed { db, agents, seed } => seed_database(&db.database, agents, seed).await,
         Command::Migrate { from, to } => migrate(&from, &to).await,
     }
 }
@@ -281,12 +264,15 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             role,
             workspace,
         } => {
-            let key = open(&db).await?.create_key(&name, role, &workspace).await?;
+            let key = open(&db.database)
+                .await?
+                .create_key(&name, role, &workspace)
+                .await?;
             println!("Created {role} key {name}. It is shown once; store it now:");
             println!("{key}");
         }
         KeysCommand::List { db } => {
-            for k in open(&db).await?.list_keys().await? {
+            for k in open(&db.database).await?.list_keys().await? {
                 let state = k
                     .revoked_at
                     .map(|at| format!("revoked {at}"))
@@ -298,7 +284,7 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { db, name } => {
-            if open(&db).await?.revoke_key(&name).await? {
+            if open(&db.database).await?.revoke_key(&name).await? {
                 println!("Revoked key {name}.");
             } else {
                 anyhow::bail!("no live key named {name}");
