@@ -129,6 +129,7 @@ pub fn generate_fleet(n: usize, seed: u64) -> Vec<NewAgent> {
                 reputation_score,
                 last_heartbeat_at,
                 created_at: now - rng.gen_range(86_400_000..90 * 86_400_000),
+                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
             }
         })
         .collect()

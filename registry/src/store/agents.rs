@@ -114,6 +114,7 @@ pub struct NewAgent {
     pub verification_status: VerificationStatus,
     pub reputation_score: u8,
     pub last_heartbeat_at: Option<i64>,
+    pub heartbeat_interval_s: i64,
     pub created_at: i64,
 }
 
@@ -279,7 +280,7 @@ impl SqliteStore {
                     .push_bind(a.created_at)
                     .push_bind(a.created_at)
                     .push_bind(1_i64)
-                    .push_bind(fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS);
+                    .push_bind(a.heartbeat_interval_s);
             });
             qb.build().execute(&mut *tx).await?;
         }

@@ -3,6 +3,7 @@
 //! How each engine plans a page is in `fleet_list.rs` (SQLite) and `postgres/`.
 
 use super::agents::AgentRow;
+use super::installations::MAX_HEARTBEAT_INTERVAL_SECS;
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -142,8 +143,7 @@ pub(super) fn push_facets<'a, DB: Database>(
     push_in_list(qb, &column("runtime_status"), statuses);
     let verifications = filter.verification_status.iter().map(|s| s.as_str());
     push_in_list(qb, &column("verification_status"), verifications);
-    let healths = filter.health.iter().map(|s| s.as_str());
-    push_in_list(qb, &health_sql(now), healths);
+    push_health(qb, &filter.health, now, &column);
     if let Some(min) = filter.min_reputation {
         qb.push(format!(" AND {} >= ", column("reputation_score")))
             .push_bind(i64::from(min));
@@ -152,6 +152,57 @@ pub(super) fn push_facets<'a, DB: Database>(
         qb.push(format!(" AND {} <= ", column("reputation_score")))
             .push_bind(i64::from(max));
     }
+}
+
+/// ` AND (…)` for `healths`: the thresholds of [`Health::derive`] written as ranges of
+/// when an agent stops being healthy (`last_heartbeat_at + heartbeat_interval_s * 1500`,
+/// NULL for one that never sent a heartbeat). Healthy is from it onwards; stale and
+/// unhealthy are before it, split at three intervals; never is NULL. Both engines index
+/// that expression (`agents_by_health`, written exactly so), so a health filter that
+/// matches few agents reads a short stretch of an index instead of every agent. `column`
+/// writes each column, as for the other facets (SQLite's `+` keeps a walk on the sort
+/// index).
+fn push_health<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    healths: &[Health],
+    now: i64,
+    column: impl Fn(&str) -> String,
+) where
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    if healths.is_empty() {
+        return;
+    }
+    let (heartbeat, interval) = (column("last_heartbeat_at"), column("heartbeat_interval_s"));
+    let until = format!("{heartbeat} + {interval} * 1500");
+    let unhealthy_from = format!("{heartbeat} + {interval} * 3000");
+    qb.push(" AND (");
+    for (i, health) in healths.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        match health {
+            Health::Healthy => qb.push(format!("{until} >= ")).push_bind(now),
+            // Intervals are at most MAX_HEARTBEAT_INTERVAL_SECS, so a stale agent's deadline
+            // passed at most 1.5 of those ago: a short range even when most agents are dead.
+            Health::Stale => qb
+                .push(format!("({until} >= "))
+                .push_bind(now - MAX_HEARTBEAT_INTERVAL_SECS * 1500)
+                .push(format!(" AND {until} < "))
+                .push_bind(now)
+                .push(format!(" AND {unhealthy_from} >= "))
+                .push_bind(now)
+                .push(")"),
+            Health::Unhealthy => qb
+                .push(format!("({until} < "))
+                .push_bind(now)
+                .push(format!(" AND {unhealthy_from} < "))
+                .push_bind(now)
+                .push(")"),
+            Health::Never => qb.push(format!("{until} IS NULL")),
+        };
+    }
+    qb.push(")");
 }
 
 /// The range of Sekuire IDs that start with `q`, when `q` could begin one. IDs are
@@ -180,11 +231,7 @@ pub(super) fn push_page_order<'a, DB: Database>(
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    let (cmp, dir) = if sort.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
+    let cmp = if sort.descending { "<" } else { ">" };
     if let Some(cursor) = cursor {
         qb.push(format!(" AND ({sort_expr}, sekuire_id) {cmp} ("));
         match &cursor.value {
@@ -193,10 +240,15 @@ pub(super) fn push_page_order<'a, DB: Database>(
         };
         qb.push(", ").push_bind(cursor.id.clone()).push(")");
     }
-    qb.push(format!(
-        " ORDER BY {sort_expr} {dir}, sekuire_id {dir} LIMIT "
-    ))
-    .push_bind(i64::from(limit) + 1);
+    qb.push(order_by(sort_expr, sort))
+        .push(" LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+}
+
+/// ` ORDER BY` the sort key as `sort_expr` writes it, then the id, in `sort`'s direction.
+pub(super) fn order_by(sort_expr: &str, sort: AgentSort) -> String {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    format!(" ORDER BY {sort_expr} {dir}, sekuire_id {dir}")
 }
 
 /// The page from the `limit + 1` rows a page query read, with a cursor after its last

@@ -169,6 +169,7 @@ pub async fn chaos_fleet(db: &Database) -> (String, Vec<String>) {
             reputation_score: 50,
             last_heartbeat_at: None,
             created_at: now,
+            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
         })
         .collect();
     store.insert_agents(&agents).await.unwrap();

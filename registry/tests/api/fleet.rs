@@ -187,6 +187,7 @@ async fn a_dense_search_pages_through_the_sort_index_exactly_once() {
             reputation_score: (i % 101) as u8,
             last_heartbeat_at: None,
             created_at: 0,
+            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
         })
         .collect();
     app.store.insert_agents(&agents).await.unwrap();
@@ -224,6 +225,7 @@ async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
             reputation_score: 60,
             last_heartbeat_at: Some(now),
             created_at: now,
+            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
         })
         .collect();
     app.store.insert_agents(&agents).await.unwrap();

@@ -201,6 +201,7 @@ impl TestApp {
                 reputation_score: 85,
                 last_heartbeat_at: None,
                 created_at: fleet_registry::clock::now_ms(),
+                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
             }])
             .await
             .expect("insert agent");

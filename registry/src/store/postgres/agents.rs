@@ -112,11 +112,10 @@ impl PostgresStore {
                  verification_status, reputation_score, last_heartbeat_at, status_changed_at, \
                  status_changed_by, created_at, updated_at, revision, heartbeat_interval_s) \
                  SELECT id, name, version, description, status, verification, reputation, \
-                        heartbeat, created, 'registry', created, created, 1, ",
+                        heartbeat, created, 'registry', created, created, 1, interval \
+                 FROM unnest(",
             );
-            qb.push_bind(fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS)
-                .push(" FROM unnest(")
-                .push_bind(column(|a| a.sekuire_id.clone()))
+            qb.push_bind(column(|a| a.sekuire_id.clone()))
                 .push(", ")
                 .push_bind(column(|a| a.name.clone()))
                 .push(", ")
@@ -143,9 +142,16 @@ impl PostgresStore {
                 )
                 .push(", ")
                 .push_bind(chunk.iter().map(|a| a.created_at).collect::<Vec<_>>())
+                .push(", ")
+                .push_bind(
+                    chunk
+                        .iter()
+                        .map(|a| a.heartbeat_interval_s)
+                        .collect::<Vec<_>>(),
+                )
                 .push(
                     ") AS a (id, name, version, description, status, verification, reputation, \
-                     heartbeat, created)",
+                     heartbeat, created, interval)",
                 );
             qb.build().execute(&mut *tx).await?;
         }

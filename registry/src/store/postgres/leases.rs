@@ -257,6 +257,7 @@ pub(super) mod tests {
                 reputation_score: 50,
                 last_heartbeat_at: None,
                 created_at: now_ms(),
+                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
             }])
             .await
             .unwrap();

@@ -120,6 +120,7 @@ mod tests {
             reputation_score: 50,
             last_heartbeat_at: None,
             created_at: 1_700_000_000_000,
+            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
         };
         store.insert_agents(&[agent]).await.unwrap();
         let actions = [LifecycleAction::Pause, LifecycleAction::Resume];
