@@ -121,6 +121,7 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
         trunk
             .env("RUSTUP_TOOLCHAIN", tools::RELEASE_NIGHTLY)
             .env("CARGO_UNSTABLE_BUILD_STD", tools::BUILD_STD)
+            .env("CARGO_UNSTABLE_BUILD_STD_FEATURES", "optimize_for_size")
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
                 release_nightly_rustflags(root)?,
