@@ -1,12 +1,13 @@
 //! `fleet-bench backends`: SQLite against PostgreSQL with one and with two registry
 //! processes, on the same fleet and the same harness, each figure beside its goal. The
 //! fleet is seeded once into SQLite and moved to PostgreSQL with `sekuire-registry
-//! migrate`, which is timed too. Writes `bench/backends.md`, which the full run includes
-//! in `BENCHMARKS.md`.
+//! migrate`, which is timed too. The dashboard's first fleet render is measured on each
+//! set-up and on a 10,000-agent SQLite registry, its reference. Writes
+//! `bench/backends.md`, which the full run includes in `BENCHMARKS.md`.
 
 use crate::registry::{self, Prepared};
-use crate::row;
 use crate::stats::{ms, Summary, Throughput};
+use crate::{browser, row};
 use anyhow::{ensure, Context, Result};
 use fleet_e2e::Registry;
 use sqlx::Connection;
@@ -53,9 +54,14 @@ fn splice(text: &str, section: &str) -> String {
     }
 }
 
+/// The fleet the first render at full size is compared with.
+const REFERENCE_AGENTS: usize = 10_000;
+
 /// What one set-up measured.
 struct Figures {
     label: &'static str,
+    /// Navigation → 50 rows visible in the dashboard, p50 of 10.
+    first_render: Duration,
     lists: Vec<Summary>,
     summary: Summary,
     leases: Throughput,
@@ -64,6 +70,14 @@ struct Figures {
 }
 
 pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<String> {
+    let served = browser::instrumented_dist()?;
+    std::env::set_var("FLEET_DIST", served.path());
+    let reference = {
+        println!("first render at {REFERENCE_AGENTS} agents, the reference…");
+        let small = registry::prepare(REFERENCE_AGENTS, 0).await?;
+        let sqlite = Registry::start(small.db(), None, &[])?;
+        first_render(&sqlite, &small.key).await?
+    };
     println!("preparing {agents} agents and {installations} installations in SQLite…");
     let prepared = registry::prepare(agents, installations).await?;
     let mut runs = Vec::new();
@@ -102,6 +116,7 @@ pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<
         migrate_time,
         &runs,
         &ceiling,
+        reference,
     ))
 }
 
@@ -137,6 +152,7 @@ async fn measure(
     }
     let summary =
         registry::time_get_over(&client, processes, key, "/api/v1/fleet/summary", REQUESTS).await?;
+    let first_render = first_render(processes[0], key).await?;
     let leases = registry::lease_throughput_over(
         processes,
         &prepared.installations,
@@ -156,12 +172,24 @@ async fn measure(
             .await?;
     Ok(Figures {
         label,
+        first_render,
         lists,
         summary,
         leases,
         fanout,
         fanout_expected: 100 * 40,
     })
+}
+
+/// The dashboard's first fleet render on `registry`: navigation → 50 rows, p50 of 10 in
+/// headless Chromium.
+async fn first_render(registry: &Registry, key: &str) -> Result<Duration> {
+    let driver = fleet_e2e::Driver::start()?;
+    let chromium = driver.browser(&registry.base).await?;
+    chromium.sign_in(key, "/agents").await?;
+    let (app, _, _) = browser::first_render(&chromium, key).await?;
+    chromium.close().await?;
+    Ok(app.p50)
 }
 
 fn section(
@@ -171,6 +199,7 @@ fn section(
     migrate_time: Duration,
     runs: &[Figures],
     ceiling: &Throughput,
+    reference: Duration,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -204,6 +233,19 @@ fn section(
         cells.push("≤ 50 ms".into());
         row(&mut out, &cells);
     }
+    let mut cells = vec!["dashboard: first fleet render, navigation → 50 rows, p50 ms".to_owned()];
+    cells.extend(runs.iter().map(|r| {
+        format!(
+            "{} ({:.2}×)",
+            ms(r.first_render),
+            r.first_render.as_secs_f64() / reference.as_secs_f64().max(1e-9)
+        )
+    }));
+    cells.push(format!(
+        "≤ 1.5 × the render at {REFERENCE_AGENTS} agents on SQLite ({} ms)",
+        ms(reference)
+    ));
+    row(&mut out, &cells);
     let mut cells = vec!["`GET /api/v1/fleet/summary`".to_owned()];
     cells.extend(runs.iter().map(|r| ms(r.summary.p50)));
     cells.push("≤ 20 ms".into());

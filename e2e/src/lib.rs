@@ -126,6 +126,7 @@ impl Fleet {
                 verification_status: VerificationStatus::Verified,
                 reputation_score: seed.reputation,
                 last_heartbeat_at: Some(now - 5_000),
+                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
                 created_at: now - 86_400_000,
             })
             .collect();

@@ -65,7 +65,8 @@ fn backends(root: &Path, args: &[String]) -> Result<()> {
         .arg("backends")
         .args(agents)
         .args(args)
-        .env("SEKUIRE_BENCH_POSTGRES", server.url()))
+        .env("SEKUIRE_BENCH_POSTGRES", server.url())
+        .env("CHROMEDRIVER", tools::chromedriver()))
 }
 
 /// Where the set-up section is kept; `fleet-bench` includes it in `BENCHMARKS.md`.
