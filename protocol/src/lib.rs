@@ -4,12 +4,14 @@
 //! which buttons the dashboard shows is the same rule the registry uses to accept or
 //! refuse a request. Serde only: it compiles for native and for wasm32.
 
+mod installations;
 mod lifecycle;
 mod onboarding;
 mod sort;
 mod whole_number;
 mod wire;
 
+pub use installations::*;
 pub use lifecycle::*;
 pub use onboarding::*;
 pub use sort::*;
