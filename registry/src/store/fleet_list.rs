@@ -58,9 +58,67 @@ fn facet_index(filter: &AgentFilter) -> &'static str {
     }
 }
 
-/// Searches of this many characters or more can find their candidates in the trigram
-/// index (`agents_name_trigrams`, migration 0006): a trigram is three characters.
+/// Searches of this many characters or more are a phrase of the trigram index
+/// (`agents_name_trigrams`, migrations 0006 and 0009): a trigram is three characters.
 const TRIGRAM: usize = 3;
+
+/// Where a text search finds the agents whose names may hold it, before LIKE decides.
+#[derive(Clone, Copy)]
+enum Candidates {
+    /// Three characters or more: the search as a phrase of the trigram index.
+    Phrase,
+    /// One or two ASCII characters: the rows of every trigram that starts with them. The
+    /// index pads each name with two characters past its end (migration 0009), so every
+    /// place the text occurs starts a trigram. The term list folds case as the index does;
+    /// an ASCII search lowercased finds its terms.
+    TrigramPrefix,
+}
+
+impl Candidates {
+    /// Pushes a query of the candidates' Sekuire IDs for the search `text`.
+    fn push_ids(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+        match self {
+            Candidates::Phrase => {
+                qb.push(
+                    "SELECT sekuire_id FROM agents_name_trigrams \
+                     WHERE agents_name_trigrams MATCH ",
+                )
+                .push_bind(trigram_phrase(text));
+            }
+            Candidates::TrigramPrefix => {
+                qb.push(
+                    "SELECT sekuire_id FROM agents_name_trigrams WHERE rowid IN \
+                     (SELECT doc FROM agents_name_trigram_instances WHERE ",
+                );
+                push_term_range(qb, text);
+                qb.push(")");
+            }
+        }
+    }
+
+    /// Pushes a query with a row per candidate, or more: for a short search, one per
+    /// occurrence, which the term list gives without gathering its rows. Counting it up to
+    /// a bound tells a sparse search from a dense one.
+    fn push_probe(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+        match self {
+            Candidates::Phrase => self.push_ids(qb, text),
+            Candidates::TrigramPrefix => {
+                qb.push("SELECT doc FROM agents_name_trigram_instances WHERE ");
+                push_term_range(qb, text);
+            }
+        }
+    }
+
+    fn of(text: &str) -> Option<Candidates> {
+        if text.chars().count() >= TRIGRAM {
+            Some(Candidates::Phrase)
+        } else if text.is_ascii() {
+            Some(Candidates::TrigramPrefix)
+        } else {
+            None
+        }
+    }
+}
 
 /// A text search, and whether it is read through the trigram index.
 #[derive(Clone, Copy)]
@@ -69,7 +127,8 @@ struct Search<'a> {
     /// Few candidates: collecting them beats reading every name. A search with many
     /// candidates matches densely, and walking a sort index with LIKE finds a page
     /// sooner than collecting (and counting through) tens of thousands of candidates.
-    indexed: bool,
+    /// `None` also for a short search that is not ASCII, which the index cannot serve.
+    indexed: Option<Candidates>,
 }
 
 /// `text` as a substring of the name, or as a prefix of the Sekuire ID. The name test is
@@ -85,13 +144,10 @@ fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>, usage: Fil
         FilterUse::AsIs => "sekuire_id",
     };
     qb.push(" AND ((");
-    if search.indexed {
-        qb.push(format!(
-            "{id_column} IN (SELECT sekuire_id FROM agents_name_trigrams \
-             WHERE agents_name_trigrams MATCH "
-        ))
-        .push_bind(trigram_phrase(q))
-        .push(") AND ");
+    if let Some(candidates) = search.indexed {
+        qb.push(format!("{id_column} IN ("));
+        candidates.push_ids(qb, q);
+        qb.push(") AND ");
     }
     qb.push("name LIKE ")
         .push_bind(format!("%{}%", like_escape(q)))
@@ -111,6 +167,19 @@ fn trigram_phrase(q: &str) -> String {
     format!("\"{}\"", q.replace('"', "\"\""))
 }
 
+/// `term >= … AND term < …`: the trigrams that start with the ASCII text `q`, lowercased
+/// as the index folds them, from `q` up to `q` with its last character raised by one.
+fn push_term_range(qb: &mut QueryBuilder<'_, Sqlite>, q: &str) {
+    let from = q.to_ascii_lowercase();
+    let mut to = from.clone();
+    let last = to.pop().map_or(0, u32::from);
+    to.extend(char::from_u32(last + 1));
+    qb.push("term >= ")
+        .push_bind(from)
+        .push(" AND term < ")
+        .push_bind(to);
+}
+
 impl SqliteStore {
     /// `filter`'s text search, read through the trigram index when it has few candidates
     /// (counting them stops at [`FEW_MATCHES`]: one small index read).
@@ -118,18 +187,15 @@ impl SqliteStore {
         let Some(text) = filter.search_text() else {
             return Ok(None);
         };
-        let indexed = if text.chars().count() >= TRIGRAM {
-            let candidates: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM agents_name_trigrams \
-                 WHERE agents_name_trigrams MATCH ? LIMIT ?)",
-            )
-            .bind(trigram_phrase(text))
-            .bind(FEW_MATCHES)
-            .fetch_one(&self.read)
-            .await?;
-            candidates < FEW_MATCHES
-        } else {
-            false
+        let indexed = match Candidates::of(text) {
+            Some(candidates) => {
+                let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (");
+                candidates.push_probe(&mut count, text);
+                count.push(" LIMIT ").push_bind(FEW_MATCHES).push(")");
+                let found: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+                (found < FEW_MATCHES).then_some(candidates)
+            }
+            None => None,
         };
         Ok(Some(Search { text, indexed }))
     }

@@ -126,15 +126,18 @@ async fn search_matches_name_substrings_and_id_prefixes_case_insensitively() {
     );
 }
 
-/// Searches of three characters or more go through the trigram index; the answers are
-/// those of the plain LIKE: ASCII-only case folding, literal quotes and wildcards, short
-/// searches, and a renamed agent found by its new name only.
+/// Searches go through the trigram index (three characters or more as a phrase, one or
+/// two as the trigrams they start); the answers are those of the plain LIKE: ASCII-only
+/// case folding, literal quotes and wildcards, short searches at the end of a name or
+/// making a whole name, and a renamed agent found by its new name only.
 #[tokio::test]
 async fn indexed_search_keeps_the_meaning_of_a_substring_search() {
     let app = TestApp::spawn().await;
     let quoted = app.add_agent("say \"hi\" bot").await;
     let accented = app.add_agent("Ärger-Bot").await;
     let renamed = app.add_agent("old-name-agent").await;
+    let tilde = app.add_agent("~").await;
+    let ends_in_tilde = app.add_agent("tilde~").await;
     let search = |q: &str| {
         let path = format!("/api/v1/agents?q={}", urlencode(q));
         let app = &app;
@@ -145,11 +148,16 @@ async fn indexed_search_keeps_the_meaning_of_a_substring_search() {
     };
     assert_eq!(search("\"hi\"").await, vec![quoted.clone()]);
     assert_eq!(search("AY \"H").await, vec![quoted.clone()]);
+    assert_eq!(search("hi").await, vec![quoted.clone()], "two characters");
+    let mut tildes = vec![tilde.clone(), ends_in_tilde.clone()];
+    tildes.sort();
+    let mut found = search("~").await;
+    found.sort();
     assert_eq!(
-        search("hi").await,
-        vec![quoted.clone()],
-        "two characters: no index"
+        found, tildes,
+        "one character: a whole name, and the end of one"
     );
+    assert_eq!(search("E~").await, vec![ends_in_tilde.clone()]);
     assert_eq!(search("rger-b").await, vec![accented.clone()]);
     assert!(
         search("ärger").await.is_empty(),
@@ -163,11 +171,12 @@ async fn indexed_search_keeps_the_meaning_of_a_substring_search() {
     .await
     .unwrap();
     assert_eq!(search("fresh-title").await, vec![renamed.clone()]);
+    assert_eq!(search("h-").await, vec![renamed.clone()]);
     assert!(search("old-name").await.is_empty());
     assert_eq!(
         search(&renamed[..6]).await.len(),
-        3,
-        "ID prefixes still match"
+        5,
+        "ID prefixes still match: the five agents added here share one"
     );
 }
 
