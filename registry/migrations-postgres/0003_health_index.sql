@@ -5,3 +5,5 @@
 -- when a range holds many agents, as after a mass outage.
 CREATE INDEX agents_by_health ON agents ((last_heartbeat_at + heartbeat_interval_s * 1500))
     INCLUDE (last_heartbeat_at, heartbeat_interval_s);
+-- The planner needs the expression's statistics to tell a short range from a long one.
+ANALYZE agents;

@@ -21,14 +21,38 @@ fn sort_sql(key: SortKey) -> &'static str {
     }
 }
 
+/// Searches of two characters have no trigram; when they are ASCII and match few names,
+/// `agents_name_pieces` (migration 0004) finds them.
+const PIECE: usize = 2;
+
+/// Below this many candidates a two-character search reads them through the index of name
+/// pieces; above, it matches densely, and ILIKE over the names finds a page and the capped
+/// count sooner than computing each candidate's pieces again. (One-character searches
+/// are nearly always dense and never take the index.)
+const FEW_CANDIDATES: i64 = 5_000;
+
 /// ` AND …` terms for `filter`. The search `q` is a substring of the name (ILIKE, which
 /// the trigram index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_`
-/// literal) or a prefix of the Sekuire ID (a range of the primary key).
-fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter, now: i64) {
+/// literal) or a prefix of the Sekuire ID (a range of the primary key). `pieces`: a sparse
+/// two-character search, also asked of the index of name pieces.
+fn push_filter(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    filter: &AgentFilter,
+    now: i64,
+    pieces: Option<&str>,
+) {
     if let Some(q) = filter.search_text() {
-        qb.push(" AND (name ILIKE ")
+        // ILIKE first: a row the index found is checked without computing its pieces
+        // again (AND stops at the first false).
+        qb.push(" AND ((name ILIKE ")
             .push_bind(format!("%{}%", like_escape(q)))
             .push(" ESCAPE '\\'");
+        if let Some(piece) = pieces {
+            qb.push(" AND agent_name_pieces(name) @> ARRAY[")
+                .push_bind(piece.to_owned())
+                .push("]::text[]");
+        }
+        qb.push(")");
         if let Some((start, end)) = id_prefix_range(q) {
             qb.push(" OR (sekuire_id >= ")
                 .push_bind(start)
@@ -42,6 +66,27 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter, now: i
 }
 
 impl PostgresStore {
+    /// `filter`'s search as a name piece, when it is two ASCII characters that few names
+    /// hold (counting candidates stops at [`FEW_CANDIDATES`]).
+    async fn sparse_piece(&self, filter: &AgentFilter) -> AppResult<Option<String>> {
+        let Some(q) = filter
+            .search_text()
+            .filter(|q| q.is_ascii() && q.len() == PIECE)
+        else {
+            return Ok(None);
+        };
+        let piece = q.to_ascii_lowercase();
+        let candidates: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM agents \
+             WHERE agent_name_pieces(name) @> ARRAY[$1]::text[] LIMIT $2) AS candidates",
+        )
+        .bind(&piece)
+        .bind(FEW_CANDIDATES)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((candidates < FEW_CANDIDATES).then_some(piece))
+    }
+
     /// One page of the fleet, and the number of agents matching the filter.
     pub async fn list_agents(
         &self,
@@ -52,6 +97,7 @@ impl PostgresStore {
     ) -> AppResult<AgentList> {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
+        let piece = self.sparse_piece(filter).await?;
         let total = match kept_facets(filter) {
             Some(facets) => Total::kept(
                 sqlx::query_scalar(
@@ -67,7 +113,7 @@ impl PostgresStore {
                 let mut count = QueryBuilder::<Postgres>::new(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE",
                 );
-                push_filter(&mut count, filter, now);
+                push_filter(&mut count, filter, now, piece.as_deref());
                 count.push(format!(" LIMIT {COUNT_LIMIT}) AS matches"));
                 Total::capped(count.build_query_scalar().fetch_one(&self.pool).await?)
             }
@@ -81,7 +127,7 @@ impl PostgresStore {
             "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN \
              (SELECT sekuire_id FROM agents WHERE TRUE"
         ));
-        push_filter(&mut page, filter, now);
+        push_filter(&mut page, filter, now, piece.as_deref());
         push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         page.push(")").push(order_by(sort_expr, sort));
         let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.pool).await?;
@@ -215,6 +261,11 @@ pub(super) mod tests {
             (search(" ÄBC "), 5),
             (search(&id_prefix), matches(&id_prefix)),
             (search("a"), matches("a")),
+            // Two characters: through the index of name pieces on PostgreSQL, of trigram
+            // terms on SQLite; case folded, `%` literal, at a name's end.
+            (search("Lp"), matches("Lp")),
+            (search("% "), matches("% ")),
+            (search("TA"), matches("TA")),
             (
                 AgentFilter {
                     runtime_status: vec![RuntimeStatus::Active, RuntimeStatus::Paused],
