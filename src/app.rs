@@ -5,6 +5,7 @@ use crate::api::Registry;
 use crate::components::chrome::{
     ConnectionBanner, LiveToggle, RegistrySwitcher, ShortcutHelp, ThemePicker, ToastHost,
 };
+use crate::components::{handler, Show};
 use crate::model::capabilities::Feature;
 use crate::model::encode_component;
 use crate::model::route::Route;
@@ -17,7 +18,7 @@ use crate::pages::{
 };
 use crate::router::{provide_location, use_go, use_location, use_replace, History};
 use crate::state::live::LiveFeed;
-use crate::state::{storage, use_app, AppContext};
+use crate::state::{storage, use_app, watch, AppContext};
 use leptos::prelude::*;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -28,7 +29,7 @@ pub fn App() -> impl IntoView {
     let ctx = AppContext::new();
     provide_context(ctx);
 
-    Effect::new(move |_| {
+    watch(move || {
         let theme = ctx.theme.get();
         if let Some(root) = document().document_element() {
             let _ = root.set_attribute("data-theme", theme.as_str());
@@ -49,7 +50,7 @@ pub fn App() -> impl IntoView {
     }
 
     let location = provide_location();
-    Effect::new(move |_| {
+    watch(move || {
         if location.route.with(|r| *r == Route::Home) {
             location.navigate("/agents", History::Replace);
         }
@@ -78,7 +79,7 @@ pub fn App() -> impl IntoView {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <Header/>
         <ConnectionBanner/>
-        <main id="main" tabindex="-1">{page}</main>
+        <main id="main" tabindex="-1">{move || page()}</main>
         <ToastHost/>
         <ShortcutHelp/>
         <LiveFeed/>
@@ -124,7 +125,7 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
     let ctx = use_app();
     let location = use_location();
     let replace = use_replace();
-    Effect::new(move |_| {
+    watch(move || {
         if !ctx.restoring.get() && ctx.session.with(Option::is_none) {
             let here = location.here();
             replace(&format!("/connect?next={}", encode_component(&here)));
@@ -171,9 +172,9 @@ fn Header() -> impl IntoView {
                 <ThemePicker/>
                 {move || who().map(|(name, role)| view! {
                     <span class="whoami" data-testid="whoami">{name}" · "<span class="role">{role}</span></span>
-                    <button type="button" class="link" data-testid="sign-out" on:click=move |_| ctx.sign_out(None)>"Sign out"</button>
+                    <button type="button" class="link" data-testid="sign-out" on:click=handler(move |_| ctx.sign_out(None))>"Sign out"</button>
                 })}
-                <button type="button" class="icon" aria-label="Keyboard shortcuts" on:click=move |_| ctx.help_open.set(true)>"?"</button>
+                <button type="button" class="icon" aria-label="Keyboard shortcuts" on:click=handler(move |_| ctx.help_open.set(true))>"?"</button>
             </div>
         </header>
     }
@@ -184,7 +185,7 @@ fn Header() -> impl IntoView {
 fn KeyboardShortcuts() -> impl IntoView {
     let ctx = use_app();
     let go = use_go();
-    let g_pressed_at = StoredValue::new(0.0_f64);
+    let g_pressed_at = StoredValue::new(0_u64);
     let handle = window_event_listener(leptos::ev::keydown, move |ev| {
         let in_field = ev
             .target()
@@ -193,8 +194,8 @@ fn KeyboardShortcuts() -> impl IntoView {
         if in_field || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
-        let now = js_sys::Date::now();
-        let after_g = now - g_pressed_at.get_value() < 1_500.0;
+        let now = js_sys::Date::now() as u64;
+        let after_g = now.saturating_sub(g_pressed_at.get_value()) < 1_500;
         match ev.key().as_str() {
             "/" => {
                 ev.prevent_default();
@@ -210,11 +211,11 @@ fn KeyboardShortcuts() -> impl IntoView {
             "?" => ctx.help_open.update(|open| *open = !*open),
             "g" => g_pressed_at.set_value(now),
             "a" if after_g => {
-                g_pressed_at.set_value(0.0);
+                g_pressed_at.set_value(0);
                 go("/agents");
             }
             "l" if after_g => {
-                g_pressed_at.set_value(0.0);
+                g_pressed_at.set_value(0);
                 go("/audit");
             }
             _ => {}

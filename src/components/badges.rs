@@ -1,5 +1,6 @@
 //! Small status pieces. Every state is text as well as colour.
 
+use crate::components::handler;
 use crate::model::time::{exact_time, parse_timestamp_ms, relative_time};
 use crate::state::{use_app, ToastKind};
 use fleet_protocol::{Health, LifecycleAction, RuntimeStatus, VerificationStatus};
@@ -58,7 +59,7 @@ pub fn HealthCell(
             <span class=move || format!("badge health-{}", health()) data-testid="health">
                 {move || health().as_str()}
             </span>
-            <span class="muted small">{ago}</span>
+            <span class="muted small">{move || ago()}</span>
         </span>
     }
 }
@@ -102,7 +103,7 @@ pub fn ShortId(sekuire_id: String, #[prop(optional)] full: bool) -> impl IntoVie
         }
     };
     view! {
-        <button type="button" class="id-copy mono" title=title aria-label=label on:click=copy>
+        <button type="button" class="id-copy mono" title=title aria-label=label on:click=handler(copy)>
             {shown}
         </button>
     }

@@ -48,6 +48,15 @@ fn bucket_range(i: usize) -> String {
     format!("{}–{}", i * 10, if i == 9 { 100 } else { i * 10 + 9 })
 }
 
+/// One bar of a chart, with its count as a tooltip.
+fn bar(class: String, x: u64, y: u64, width: u64, height: u64, title: String) -> impl IntoView {
+    view! {
+        <rect class=class x=x y=y width=width height=height>
+            <title>{title}</title>
+        </rect>
+    }
+}
+
 /// Reputation histogram in ten 10-point buckets.
 #[component]
 pub fn ReputationHistogram(buckets: Vec<u64>) -> impl IntoView {
@@ -65,11 +74,15 @@ pub fn ReputationHistogram(buckets: Vec<u64>) -> impl IntoView {
         .zip(buckets)
         .enumerate()
         .map(|(i, ((y, height), n))| {
-            view! {
-                <rect class="histogram-bar" x=i as u64 * COLUMN + 10 y=y width="80" height=height>
-                    <title>{format!("{}: {n} agents", bucket_range(i))}</title>
-                </rect>
-            }
+            let title = format!("{}: {n} agents", bucket_range(i));
+            bar(
+                "histogram-bar".to_owned(),
+                i as u64 * COLUMN + 10,
+                y,
+                80,
+                height,
+                title,
+            )
         })
         .collect_view();
     view! {
@@ -84,13 +97,7 @@ pub fn ReputationHistogram(buckets: Vec<u64>) -> impl IntoView {
 pub fn HealthBar(counts: BTreeMap<Health, u64>) -> impl IntoView {
     let bars = segments(&counts)
         .into_iter()
-        .map(|(h, n, x, width)| {
-            view! {
-                <rect class=format!("seg-{h}") x=x y="0" width=width height="10">
-                    <title>{format!("{h}: {n}")}</title>
-                </rect>
-            }
-        })
+        .map(|(h, n, x, width)| bar(format!("seg-{h}"), x, 0, width, 10, format!("{h}: {n}")))
         .collect_view();
     let label = Health::ALL
         .iter()

@@ -2,6 +2,7 @@
 //! the registry switcher and what the registry in use lacks.
 
 use crate::components::dialog::Modal;
+use crate::components::{handler, KeyedList, Show};
 use crate::router::use_go;
 use crate::state::live::LiveState;
 use crate::state::{storage, use_app, Theme, ToastKind};
@@ -13,10 +14,13 @@ pub fn ToastHost() -> impl IntoView {
     let ctx = use_app();
     view! {
         <div class="toasts" role="status" aria-live="polite" data-testid="toasts">
-            <For
-                each=move || ctx.toasts.get()
-                key=|t| t.id
-                children=move |toast| {
+            <KeyedList
+                keys=move || ctx.toasts.with(|t| t.iter().map(|t| t.id.to_string()).collect())
+                child=move |key: String| {
+                    // A toast never changes: what it says is read once.
+                    let Some(toast) = ctx.toasts.with_untracked(|t| t.iter().find(|t| t.id.to_string() == key).cloned()) else {
+                        return ().into_any();
+                    };
                     let class = match toast.kind {
                         ToastKind::Success => "toast success",
                         ToastKind::Info => "toast info",
@@ -30,12 +34,13 @@ pub fn ToastHost() -> impl IntoView {
                                 type="button"
                                 class="toast-close"
                                 aria-label="Dismiss"
-                                on:click=move |_| ctx.toasts.update(|t| t.retain(|x| x.id != id))
+                                on:click=handler(move |_| ctx.toasts.update(|t| t.retain(|x| x.id != id)))
                             >
                                 "×"
                             </button>
                         </div>
                     }
+                    .into_any()
                 }
             />
         </div>
@@ -72,14 +77,14 @@ pub fn LiveToggle() -> impl IntoView {
                 type="checkbox"
                 data-testid="live-toggle"
                 prop:checked=move || ctx.live_enabled.get()
-                on:change=move |ev| {
+                on:change=handler(move |ev| {
                     let on = event_target_checked(&ev);
                     storage::save_live_updates(on);
                     ctx.live_enabled.set(on);
-                }
+                })
             />
             <span class=move || format!("live-dot {}", if matches!(ctx.live_state.get(), LiveState::Live | LiveState::Polling) { "on" } else { "off" })></span>
-            <span data-testid="live-state">{label}</span>
+            <span data-testid="live-state">{move || label()}</span>
         </label>
     }
 }
@@ -93,11 +98,11 @@ pub fn ThemePicker() -> impl IntoView {
             <span class="visually-hidden">"Theme"</span>
             <select
                 data-testid="theme"
-                on:change=move |ev| {
+                on:change=handler(move |ev| {
                     let theme = Theme::parse(&event_target_value(&ev));
                     storage::save_theme(theme.as_str());
                     ctx.theme.set(theme);
-                }
+                })
             >
                 {Theme::ALL
                     .into_iter()
@@ -136,7 +141,7 @@ pub fn ShortcutHelp() -> impl IntoView {
                     </tbody>
                 </table>
                 <div class="dialog-actions">
-                    <button type="button" on:click=move |_| close.run(())>"Close"</button>
+                    <button type="button" on:click=handler(move |_| close.run(()))>"Close"</button>
                 </div>
             </Modal>
         </Show>
@@ -166,7 +171,7 @@ pub fn RegistrySwitcher() -> impl IntoView {
                     <span class="visually-hidden">"Registry in use"</span>
                     <select
                         data-testid="registry-switcher"
-                        on:change=move |ev| {
+                        on:change=handler(move |ev| {
                             let chosen = event_target_value(&ev);
                             if chosen.is_empty() {
                                 go("/connect?add=1");
@@ -174,7 +179,7 @@ pub fn RegistrySwitcher() -> impl IntoView {
                                 ctx.switch_registry(&chosen);
                                 go("/agents");
                             }
-                        }
+                        })
                     >
                         {saved
                             .into_iter()

@@ -1,6 +1,8 @@
 //! A modal dialog: Esc and Cancel close it, focus is trapped inside while it is open and
 //! returned to where it was when it closes.
 
+use crate::components::handler;
+use crate::state::watch;
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
@@ -38,7 +40,7 @@ pub fn Modal(
             .and_then(|d| d.active_element())
             .and_then(|e| e.dyn_into::<HtmlElement>().ok()),
     );
-    Effect::new(move |_| {
+    watch(move || {
         if let Some(panel) = panel.get() {
             let panel: HtmlElement = panel.into();
             if let Some(first) = focusables(&panel).first() {
@@ -83,14 +85,14 @@ pub fn Modal(
     let class = if danger { "dialog danger" } else { "dialog" };
     let label = title.clone();
     view! {
-        <div class="backdrop" on:click=move |_| on_close.run(())></div>
+        <div class="backdrop" on:click=handler(move |_| on_close.run(()))></div>
         <div
             class=class
             role="dialog"
             aria-modal="true"
             aria-label=label
             node_ref=panel
-            on:keydown=on_keydown
+            on:keydown=handler(on_keydown)
             data-testid="dialog"
         >
             <h2>{title}</h2>

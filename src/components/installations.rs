@@ -3,6 +3,7 @@
 
 use crate::api::ApiFailure;
 use crate::components::dialog::Modal;
+use crate::components::handler;
 use crate::components::lifecycle_dialogs::{optional, ReasonField};
 use crate::model::time::when;
 use crate::state::{use_app, ToastKind};
@@ -86,7 +87,7 @@ pub fn InstallationTable(
                                             <td>{(live && is_admin()).then(|| view! {
                                                 <button type="button" class="danger-outline small" data-testid="revoke-installation"
                                                     aria-label=format!("Revoke installation {id}")
-                                                    on:click={let id = id.clone(); move |_| revoking.set(Some(id.clone()))}>"Revoke…"</button>
+                                                    on:click=handler({let id = id.clone(); move |_| revoking.set(Some(id.clone()))})>"Revoke…"</button>
                                             })}</td>
                                         </tr>
                                     }
@@ -103,9 +104,9 @@ pub fn InstallationTable(
                         <p>"This instance is told to shut down on its next lease; the agent's other instances run on."</p>
                         <ReasonField reason=reason/>
                         <div class="dialog-actions">
-                            <button type="button" on:click=move |_| revoking.set(None)>"Cancel"</button>
+                            <button type="button" on:click=handler(move |_| revoking.set(None))>"Cancel"</button>
                             <button type="button" class="danger" data-testid="confirm-revoke" disabled=move || busy.get()
-                                on:click=move |_| revoke.run(optional(reason.get_untracked()))>"Revoke"</button>
+                                on:click=handler(move |_| revoke.run(optional(reason.get_untracked())))>"Revoke"</button>
                         </div>
                     </Modal>
                 }

@@ -2,6 +2,7 @@
 //! dialogs ask for proof of intent: the agent's exact name (or the count) and a reason.
 
 use crate::components::dialog::Modal;
+use crate::components::{handler, Show};
 use crate::model::confirm::{bulk_terminate_confirmed, bulk_terminate_phrase, terminate_confirmed};
 use crate::model::fleet_rows::BulkLine;
 use fleet_protocol::{LifecycleAction, MAX_REASON_CHARS};
@@ -28,7 +29,7 @@ pub fn ReasonField(reason: RwSignal<String>, #[prop(optional)] required: bool) -
                 maxlength=MAX_REASON_CHARS.to_string()
                 rows="3"
                 prop:value=move || reason.get()
-                on:input=move |ev| reason.set(event_target_value(&ev))
+                on:input=handler(move |ev| reason.set(event_target_value(&ev)))
             ></textarea>
         </label>
     }
@@ -51,7 +52,7 @@ fn ConfirmField(
                 autocomplete="off"
                 spellcheck="false"
                 prop:value=move || typed.get()
-                on:input=move |ev| typed.set(event_target_value(&ev))
+                on:input=handler(move |ev| typed.set(event_target_value(&ev)))
             />
         </label>
     }
@@ -74,13 +75,13 @@ pub fn PauseDialog(
             </p>
             <ReasonField reason=reason/>
             <div class="dialog-actions">
-                <button type="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                <button type="button" on:click=handler(move |_| on_cancel.run(()))>"Cancel"</button>
                 <button
                     type="button"
                     class="primary"
                     data-testid="confirm-pause"
                     disabled=move || busy.get()
-                    on:click=move |_| on_confirm.run(optional(reason.get()))
+                    on:click=handler(move |_| on_confirm.run(optional(reason.get())))
                 >
                     "Pause agent"
                 </button>
@@ -113,13 +114,13 @@ pub fn TerminateDialog(
             </ConfirmField>
             <ReasonField reason=reason required=true/>
             <div class="dialog-actions">
-                <button type="button" data-testid="cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                <button type="button" data-testid="cancel" on:click=handler(move |_| on_cancel.run(()))>"Cancel"</button>
                 <button
                     type="button"
                     class="danger"
                     data-testid="confirm-terminate"
                     disabled=move || !ready.get() || busy.get()
-                    on:click=move |_| on_confirm.run(reason.get().trim().to_owned())
+                    on:click=handler(move |_| on_confirm.run(reason.get().trim().to_owned()))
                 >
                     "Terminate agent"
                 </button>
@@ -182,7 +183,7 @@ pub fn BulkDialog(
                     }}
                 </ul>
                 <div class="dialog-actions">
-                    <button type="button" class="primary" on:click=move |_| on_close.run(())>"Done"</button>
+                    <button type="button" class="primary" on:click=handler(move |_| on_close.run(()))>"Done"</button>
                 </div>
             </Show>
             <div class:hidden=move || results.with(Option::is_some)>
@@ -195,13 +196,13 @@ pub fn BulkDialog(
                 })}
                 <ReasonField reason=reason required=is_terminate/>
                 <div class="dialog-actions">
-                    <button type="button" on:click=move |_| on_close.run(())>"Cancel"</button>
+                    <button type="button" on:click=handler(move |_| on_close.run(()))>"Cancel"</button>
                     <button
                         type="button"
                         class=if is_terminate { "danger" } else { "primary" }
                         data-testid="confirm-bulk"
                         disabled=move || !ready() || busy.get()
-                        on:click=move |_| on_confirm.run(optional(reason.get()))
+                        on:click=handler(move |_| on_confirm.run(optional(reason.get())))
                     >
                         {format!("{verb} {count} agents")}
                     </button>

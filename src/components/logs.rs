@@ -2,9 +2,10 @@
 //! events SDKs send, filtered by type, severity and day, fifty to a page.
 
 use crate::api::ApiFailure;
+use crate::components::handler;
 use crate::model::log_query::LogQuery;
 use crate::model::time::exact_time;
-use crate::state::use_app;
+use crate::state::{use_app, watch};
 use fleet_protocol::{LogEntry, LogPage, Severity};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -49,7 +50,7 @@ pub fn LogsPanel(sekuire_id: String) -> impl IntoView {
     let page = RwSignal::new(None::<LogPage>);
     let error = RwSignal::new(None::<ApiFailure>);
     let id = StoredValue::new(sekuire_id);
-    Effect::new(move |_| {
+    watch(move || {
         let view = query.get();
         ctx.reload_epoch.track();
         let Some(registry) = ctx.registry() else {
@@ -76,19 +77,19 @@ pub fn LogsPanel(sekuire_id: String) -> impl IntoView {
             <div class="filters">
                 <label class="field inline"><span>"Event type"</span>
                     <input type="text" data-testid="log-event-type" placeholder="e.g. lifecycle"
-                        on:change=move |ev| set_filter(&|q| q.event_type = event_target_value(&ev))/>
+                        on:change=handler(move |ev| set_filter(&|q| q.event_type = event_target_value(&ev)))/>
                 </label>
                 <label class="field inline"><span>"Severity"</span>
-                    <select data-testid="log-severity" on:change=move |ev| set_filter(&|q| q.severity = event_target_value(&ev).parse().ok())>
+                    <select data-testid="log-severity" on:change=handler(move |ev| set_filter(&|q| q.severity = event_target_value(&ev).parse().ok()))>
                         <option value="">"any"</option>
                         {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label class="field inline"><span>"From"</span>
-                    <input type="date" on:change=move |ev| set_filter(&|q| q.since = event_target_value(&ev))/>
+                    <input type="date" on:change=handler(move |ev| set_filter(&|q| q.since = event_target_value(&ev)))/>
                 </label>
                 <label class="field inline"><span>"To"</span>
-                    <input type="date" on:change=move |ev| set_filter(&|q| q.until = event_target_value(&ev))/>
+                    <input type="date" on:change=handler(move |ev| set_filter(&|q| q.until = event_target_value(&ev)))/>
                 </label>
             </div>
             {move || error.get().map(|f| view! { <p class="alert">{f.message}</p> })}
@@ -113,9 +114,9 @@ pub fn LogsPanel(sekuire_id: String) -> impl IntoView {
                     </table>
                     <div class="pager">
                         <button type="button" data-testid="log-previous" disabled=previous.is_none()
-                            on:click=move |_| if let Some(q) = previous.clone() { query.set(q) }>"Previous"</button>
+                            on:click=handler(move |_| if let Some(q) = previous.clone() { query.set(q) })>"Previous"</button>
                         <button type="button" data-testid="log-next" disabled=next.is_none()
-                            on:click=move |_| if let Some(q) = next.clone() { query.set(q) }>"Next"</button>
+                            on:click=handler(move |_| if let Some(q) = next.clone() { query.set(q) })>"Next"</button>
                     </div>
                 }
             })}

@@ -3,6 +3,7 @@
 //! shown once, inside the exact `sekuire run` command).
 
 use crate::components::dialog::Modal;
+use crate::components::handler;
 use crate::components::lifecycle_dialogs::{optional, ReasonField};
 use crate::components::logs::plain;
 use crate::state::{use_app, ToastKind};
@@ -63,7 +64,7 @@ pub fn DraftReview(agent: Agent, on_reviewed: Callback<Agent>) -> impl IntoView 
     let current = agent.verification_status;
     let offer = move |status: VerificationStatus, label: &'static str, testid: &'static str| {
         (current != status).then(|| view! {
-            <button type="button" data-testid=testid on:click=move |_| decision.set(Some(status))>{label}</button>
+            <button type="button" data-testid=testid on:click=handler(move |_| decision.set(Some(status)))>{label}</button>
         })
     };
     view! {
@@ -116,10 +117,10 @@ fn DecisionDialog(
             <p>"The decision and its reason go to the audit trail."</p>
             <ReasonField reason=reason/>
             <div class="dialog-actions">
-                <button type="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                <button type="button" on:click=handler(move |_| on_cancel.run(()))>"Cancel"</button>
                 <button type="button" class="primary" data-testid="confirm-verification"
                     disabled=move || busy.get()
-                    on:click=move |_| on_confirm.run(optional(reason.get_untracked()))>{verb}</button>
+                    on:click=handler(move |_| on_confirm.run(optional(reason.get_untracked())))>{verb}</button>
             </div>
         </Modal>
     }
@@ -182,16 +183,16 @@ pub fn RunPanel(sekuire_id: String) -> impl IntoView {
             <div class="actions-row bottom">
                 <label class="field inline">
                     <span>"Token expires after"</span>
-                    <select data-testid="token-expiry" on:change=move |ev| minutes.set(event_target_value(&ev).parse().unwrap_or(60))>
+                    <select data-testid="token-expiry" on:change=handler(move |ev| minutes.set(event_target_value(&ev).parse().unwrap_or(60)))>
                         {EXPIRIES.into_iter().map(|(m, label)| view! { <option value=m.to_string() selected=m == 60>{label}</option> }).collect_view()}
                     </select>
                 </label>
-                <button type="button" class="primary" data-testid="create-install-token" disabled=move || busy.get() on:click=create>"Create install token"</button>
+                <button type="button" class="primary" data-testid="create-install-token" disabled=move || busy.get() on:click=handler(create)>"Create install token"</button>
             </div>
             {move || command().map(|text| view! {
                 <p class="muted">{issued.get().map(|t| format!("Expires {}. Copy it now: it will not be shown again.", t.expires_at))}</p>
                 <pre class="command" data-testid="run-command">{text}</pre>
-                <button type="button" data-testid="copy-run-command" on:click=copy>"Copy command"</button>
+                <button type="button" data-testid="copy-run-command" on:click=handler(copy)>"Copy command"</button>
             })}
         </section>
     }

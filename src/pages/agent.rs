@@ -11,6 +11,7 @@ use crate::components::installations::InstallationTable;
 use crate::components::lifecycle_dialogs::{PauseDialog, TerminateDialog};
 use crate::components::logs::LogsPanel;
 use crate::components::onboarding::{DraftReview, RunPanel};
+use crate::components::{handler, Show};
 use crate::model::agent_detail::with_shown_detail;
 use crate::model::audit_query::AuditQuery;
 use crate::model::capabilities::Feature;
@@ -18,7 +19,7 @@ use crate::model::fleet_rows::supersedes;
 use crate::model::time::{exact_time, when};
 use crate::pages::{act_on_seen, changed_sentence, settle, ActionOutcome, ErrorPanel};
 use crate::state::live::LiveEvent;
-use crate::state::use_app;
+use crate::state::{use_app, watch};
 use fleet_protocol::{
     offered_actions, Agent, AuditPage, InstallationList, LifecycleAction, Role, RuntimeStatus,
 };
@@ -88,7 +89,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         Some(fresh) => agent.set(Some(fresh)),
         None => load(),
     };
-    Effect::new(move |_| {
+    watch(move || {
         id.track();
         ctx.reload_epoch.track();
         has_history.track();
@@ -158,15 +159,15 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     // The page's parts each follow only what they show.
     let loaded = Memo::new(move |_| agent.with(Option::is_some));
     let name =
-        Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default()));
+        move || agent.with_untracked(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default());
     let status = Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| a.runtime_status)));
-    let offered = Memo::new(move |_| {
+    let offered = move || {
         let role = ctx.role().unwrap_or(Role::Viewer);
         status
             .get()
             .map(|s| offered_actions(role, s))
             .unwrap_or_default()
-    });
+    };
     let confirm_pause =
         Callback::new(move |reason: Option<String>| act(LifecycleAction::Pause, reason));
     let confirm_terminate =
@@ -199,34 +200,34 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                     {move || notice.get().map(|n| view! { <p class="alert" role="alert" data-testid="stale-notice">{n}</p> })}
                     {move || agent.get().map(|a| view! { <AgentFacts agent=a/> })}
                     {move || {
-                        let offered = offered.get();
+                        let offered = offered();
                         let pause = offered.contains(&LifecycleAction::Pause);
                         let resume = offered.contains(&LifecycleAction::Resume);
                         (pause || resume).then(|| view! {
                             <div class="actions-row" data-testid="agent-actions">
                                 {pause.then(|| view! {
-                                    <button type="button" class="primary" data-testid="pause" on:click=move |_| dialog.set(Some(LifecycleAction::Pause))>"Pause…"</button>
+                                    <button type="button" class="primary" data-testid="pause" on:click=handler(move |_| dialog.set(Some(LifecycleAction::Pause)))>"Pause…"</button>
                                 })}
                                 {resume.then(|| view! {
-                                    <button type="button" class="primary" data-testid="resume" disabled=move || busy.get() on:click=move |_| act(LifecycleAction::Resume, None)>"Resume"</button>
+                                    <button type="button" class="primary" data-testid="resume" disabled=move || busy.get() on:click=handler(move |_| act(LifecycleAction::Resume, None))>"Resume"</button>
                                 })}
                             </div>
                         })
                     }}
-                    {move || offered.get().contains(&LifecycleAction::Terminate).then(|| view! {
+                    {move || offered().contains(&LifecycleAction::Terminate).then(|| view! {
                         <section class="danger-zone" aria-labelledby="danger-zone-title">
                             <h2 id="danger-zone-title">"Danger zone"</h2>
                             <p>"Terminating stops this agent for good. Running instances are told to shut down; nothing can resume it."</p>
-                            <button type="button" class="danger-outline" data-testid="terminate" on:click=move |_| dialog.set(Some(LifecycleAction::Terminate))>"Terminate agent…"</button>
+                            <button type="button" class="danger-outline" data-testid="terminate" on:click=handler(move |_| dialog.set(Some(LifecycleAction::Terminate)))>"Terminate agent…"</button>
                         </section>
                     })}
                     // Follows only which dialog is open: live updates never reset what is typed.
                     {move || match dialog.get() {
                         Some(LifecycleAction::Pause) => Some(view! {
-                            <PauseDialog agent_name=name.get_untracked() on_confirm=confirm_pause on_cancel=close_dialog busy=busy.into()/>
+                            <PauseDialog agent_name=name() on_confirm=confirm_pause on_cancel=close_dialog busy=busy.into()/>
                         }.into_any()),
                         Some(LifecycleAction::Terminate) => Some(view! {
-                            <TerminateDialog agent_name=name.get_untracked() on_confirm=confirm_terminate on_cancel=close_dialog busy=busy.into()/>
+                            <TerminateDialog agent_name=name() on_confirm=confirm_terminate on_cancel=close_dialog busy=busy.into()/>
                         }.into_any()),
                         _ => None,
                     }}
@@ -239,10 +240,10 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
             <div role="tablist" class="tabs" aria-label="Agent history">
                 <Show when=move || has_history.get()>
                     <button type="button" role="tab" id="tab-history" data-testid="tab-history" aria-controls="panel-history"
-                        aria-selected=move || (!show_logs()).to_string() on:click=move |_| logs_tab.set(false)>"Audit and installations"</button>
+                        aria-selected=move || (!show_logs()).to_string() on:click=handler(move |_| logs_tab.set(false))>"Audit and installations"</button>
                 </Show>
                 <button type="button" role="tab" id="tab-logs" data-testid="tab-logs" aria-controls="panel-logs"
-                    aria-selected=move || show_logs().to_string() on:click=move |_| logs_tab.set(true)>"Logs"</button>
+                    aria-selected=move || show_logs().to_string() on:click=handler(move |_| logs_tab.set(true))>"Logs"</button>
             </div>
             {move || if show_logs() {
                 view! { <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs"><LogsPanel sekuire_id=id.get_untracked()/></div> }.into_any()

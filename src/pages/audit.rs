@@ -3,6 +3,7 @@
 
 use crate::api::ApiFailure;
 use crate::components::badges::ShortId;
+use crate::components::{handler, Show};
 use crate::model::audit_query::AuditQuery;
 use crate::model::fleet_query::toggle;
 use crate::model::time::exact_time;
@@ -10,7 +11,7 @@ use crate::pages::{settle, ErrorPanel, LatestOnly};
 use crate::router::use_go;
 use crate::router::use_location;
 use crate::state::live::LiveEvent;
-use crate::state::{use_app, ToastKind};
+use crate::state::{use_app, watch, ToastKind};
 use fleet_protocol::{AuditAction, AuditPage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -38,7 +39,7 @@ pub fn AuditPage() -> impl IntoView {
     let view_q = Memo::new(move |_| query.with(|q| AuditQuery::from_params(|k| q.get(k))));
     let page = RwSignal::new(None::<AuditPage>);
     let error = RwSignal::new(None::<ApiFailure>);
-    let new_entries = RwSignal::new(0u32);
+    let new_entries = RwSignal::new(0u64);
     let latest = LatestOnly::new();
 
     let load = move || {
@@ -55,7 +56,7 @@ pub fn AuditPage() -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| {
+    watch(move || {
         view_q.track();
         ctx.reload_epoch.track();
         load();
@@ -106,9 +107,9 @@ pub fn AuditPage() -> impl IntoView {
         <section class="audit">
             <div class="page-head">
                 <h1>"Audit trail"</h1>
-                <button type="button" data-testid="export-csv" on:click=export>"Export CSV"</button>
+                <button type="button" data-testid="export-csv" on:click=handler(export)>"Export CSV"</button>
             </div>
-            <form class="toolbar" on:submit=|ev| ev.prevent_default()>
+            <form class="toolbar" on:submit=handler(|ev: leptos::ev::SubmitEvent| ev.prevent_default())>
                 <fieldset class="chips">
                     <legend>"Action"</legend>
                     {AuditAction::ALL.into_iter().map(|action| {
@@ -118,7 +119,7 @@ pub fn AuditPage() -> impl IntoView {
                                 type="button"
                                 class=move || if on() { "chip on" } else { "chip" }
                                 aria-pressed=move || on().to_string()
-                                on:click=move |_| set_view(&|v| v.actions = toggle(&v.actions, action))
+                                on:click=handler(move |_| set_view(&|v| v.actions = toggle(&v.actions, action)))
                             >
                                 {action.as_str()}
                             </button>
@@ -127,24 +128,24 @@ pub fn AuditPage() -> impl IntoView {
                 </fieldset>
                 <label class="field inline">
                     <span>"Actor"</span>
-                    <input type="text" data-testid="filter-actor" placeholder="key name" prop:value=move || view_q.with(|v| v.actor.clone()) on:change=text_filter(|v, s| v.actor = s)/>
+                    <input type="text" data-testid="filter-actor" placeholder="key name" prop:value=move || view_q.with(|v| v.actor.clone()) on:change=handler(text_filter(|v, s| v.actor = s))/>
                 </label>
                 <label class="field inline">
                     <span>"Agent ID"</span>
-                    <input type="text" data-testid="filter-agent" placeholder="Sekuire ID" prop:value=move || view_q.with(|v| v.agent.clone()) on:change=text_filter(|v, s| v.agent = s.trim().to_ascii_lowercase())/>
+                    <input type="text" data-testid="filter-agent" placeholder="Sekuire ID" prop:value=move || view_q.with(|v| v.agent.clone()) on:change=handler(text_filter(|v, s| v.agent = s.trim().to_ascii_lowercase()))/>
                 </label>
                 <label class="field inline">
                     <span>"From"</span>
-                    <input type="date" prop:value=move || view_q.with(|v| v.since.clone()) on:change=text_filter(|v, s| v.since = s)/>
+                    <input type="date" prop:value=move || view_q.with(|v| v.since.clone()) on:change=handler(text_filter(|v, s| v.since = s))/>
                 </label>
                 <label class="field inline">
                     <span>"To"</span>
-                    <input type="date" prop:value=move || view_q.with(|v| v.until.clone()) on:change=text_filter(|v, s| v.until = s)/>
+                    <input type="date" prop:value=move || view_q.with(|v| v.until.clone()) on:change=handler(text_filter(|v, s| v.until = s))/>
                 </label>
                 <a href="/audit" class="link">"Clear filters"</a>
             </form>
             <Show when=move || { new_entries.get() > 0 }>
-                <button type="button" class="pill" on:click=move |_| load()>
+                <button type="button" class="pill" on:click=handler(move |_| load())>
                     {move || format!("{} new — show", new_entries.get())}
                 </button>
             </Show>
@@ -191,10 +192,10 @@ pub fn AuditPage() -> impl IntoView {
                         <nav class="pager" aria-label="Pages">
                             <span>{move || format!("Page {}", view_q.with(|v| v.page))}</span>
                             <Show when=move || view_q.with(|v| v.page > 1)>
-                                <button type="button" on:click=move |_| go(&view_q.get_untracked().first_page().to_url())>"Newest"</button>
+                                <button type="button" on:click=handler(move |_| go(&view_q.get_untracked().first_page().to_url()))>"Newest"</button>
                             </Show>
                             {next.map(|cursor| view! {
-                                <button type="button" on:click=move |_| go(&view_q.get_untracked().next_page(cursor.clone()).to_url())>"Older"</button>
+                                <button type="button" on:click=handler(move |_| go(&view_q.get_untracked().next_page(cursor.clone()).to_url()))>"Older"</button>
                             })}
                         </nav>
                     }.into_any()

@@ -2,9 +2,10 @@
 //! registry offers. `?add=1` signs in to another registry while one is in use.
 
 use crate::api::Registry;
+use crate::components::handler;
 use crate::router::use_location;
 use crate::router::use_replace;
-use crate::state::{confirm, storage, use_app};
+use crate::state::{confirm, storage, use_app, watch};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -35,7 +36,7 @@ pub fn ConnectPage() -> impl IntoView {
     let start = ctx
         .session
         .with_untracked(|s| s.as_ref().map(|s| s.registry.clone()));
-    Effect::new(move |_| {
+    watch(move || {
         let now = ctx.session.with(|s| s.as_ref().map(|s| s.registry.clone()));
         if now.is_some() && (!adding || now != start) {
             replace(&safe_next(query.read_untracked().get("next")));
@@ -79,7 +80,7 @@ pub fn ConnectPage() -> impl IntoView {
             {move || ctx.rejected.get().map(|why| view! {
                 <p class="alert" role="alert" data-testid="rejected">{why}</p>
             })}
-            <form on:submit=submit>
+            <form on:submit=handler(submit)>
                 <label class="field">
                     <span>"Registry URL"</span>
                     <input
@@ -87,7 +88,7 @@ pub fn ConnectPage() -> impl IntoView {
                         required
                         data-testid="registry-url"
                         prop:value=move || url.get()
-                        on:input=move |ev| url.set(event_target_value(&ev))
+                        on:input=handler(move |ev| url.set(event_target_value(&ev)))
                     />
                 </label>
                 <label class="field">
@@ -97,14 +98,14 @@ pub fn ConnectPage() -> impl IntoView {
                         autocomplete="current-password"
                         data-testid="api-key"
                         prop:value=move || key.get()
-                        on:input=move |ev| key.set(event_target_value(&ev))
+                        on:input=handler(move |ev| key.set(event_target_value(&ev)))
                     />
                 </label>
                 <label class="check">
                     <input
                         type="checkbox"
                         prop:checked=move || remember.get()
-                        on:change=move |ev| remember.set(event_target_checked(&ev))
+                        on:change=handler(move |ev| remember.set(event_target_checked(&ev)))
                     />
                     " Remember on this device"
                 </label>

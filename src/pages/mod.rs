@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod not_found;
 
 use crate::api::ApiFailure;
+use crate::components::handler;
 use crate::state::{AppContext, ToastKind};
 use fleet_protocol::{Agent, LifecycleAction};
 use leptos::prelude::*;
@@ -23,7 +24,7 @@ pub fn ErrorPanel(failure: ApiFailure, retry: Callback<()>) -> impl IntoView {
         <div class="card error-state" role="alert" data-testid="error-state">
             <p><strong>{failure.message}</strong></p>
             <p class="muted">{hint}</p>
-            <button type="button" on:click=move |_| retry.run(())>"Retry"</button>
+            <button type="button" on:click=handler(move |_| retry.run(()))>"Retry"</button>
         </div>
     }
 }

@@ -3,7 +3,7 @@
 //! without live events is polled instead: every [`POLL_INTERVAL`] pages reload what they
 //! show, as after a reconnect.
 
-use super::{use_app, AppContext};
+use super::{use_app, watch, AppContext};
 use crate::api::json;
 use crate::model::capabilities::Feature;
 use fleet_protocol::{event_names, Agent, AuditEntry, HeartbeatEvent};
@@ -95,9 +95,9 @@ pub fn LiveFeed() -> impl IntoView {
     let ctx = use_app();
     let connection: StoredValue<Option<Connection>, LocalStorage> = StoredValue::new_local(None);
     // Bumped to reopen after an error; counts attempts for the backoff.
-    let attempt = RwSignal::new(0u32);
+    let attempt = RwSignal::new(0u64);
 
-    Effect::new(move |_| {
+    watch(move || {
         let wanted = ctx.verified() && ctx.live_enabled.get() && !ctx.connection_lost.get();
         let this_attempt = attempt.get();
         ctx.reload_epoch.track();
@@ -132,8 +132,8 @@ pub fn LiveFeed() -> impl IntoView {
 async fn open(
     ctx: AppContext,
     connection: StoredValue<Option<Connection>, LocalStorage>,
-    attempt: RwSignal<u32>,
-    this_attempt: u32,
+    attempt: RwSignal<u64>,
+    this_attempt: u64,
 ) {
     let retry_later = move || {
         let delay = 1_000u64 << this_attempt.min(4);

@@ -306,6 +306,17 @@ pub async fn confirm(registry: &Registry) -> Result<(Me, Capabilities), ApiFailu
     Ok((me, registry.capabilities().await))
 }
 
+/// `Effect::new` for an effect that keeps no value: runs `effect` once the current task
+/// yields and again whenever a signal it read changes, until its owner is disposed. Every
+/// `watch` shares one compiled copy of the effect machinery.
+pub fn watch(effect: impl Fn() + 'static) {
+    watch_boxed(Box::new(effect));
+}
+
+fn watch_boxed(effect: Box<dyn Fn()>) {
+    Effect::new(move |_| effect());
+}
+
 /// The app context provided at the root.
 pub fn use_app() -> AppContext {
     expect_context::<AppContext>()

@@ -2,6 +2,7 @@
 //! asks for a reason, and what each agent's outcome was.
 
 use crate::components::lifecycle_dialogs::BulkDialog;
+use crate::components::{handler, Show};
 use crate::model::capabilities::Capabilities;
 use crate::model::fleet_rows::{bulk_lines, bulk_summary, BulkLine};
 use crate::state::{use_app, ToastKind};
@@ -85,13 +86,13 @@ pub(super) fn BulkActions(
             <div class="bulk-bar" data-testid="bulk-bar">
                 <span>{move || format!("{} selected", selected.with(Vec::len))}</span>
                 <Show when=may_operate>
-                    <button type="button" data-testid="bulk-pause" on:click=offer(LifecycleAction::Pause)>"Pause selected"</button>
-                    <button type="button" data-testid="bulk-resume" on:click=offer(LifecycleAction::Resume)>"Resume selected"</button>
+                    <button type="button" data-testid="bulk-pause" on:click=handler(offer(LifecycleAction::Pause))>"Pause selected"</button>
+                    <button type="button" data-testid="bulk-resume" on:click=handler(offer(LifecycleAction::Resume))>"Resume selected"</button>
                 </Show>
                 <Show when=may_terminate>
-                    <button type="button" class="danger-outline" data-testid="bulk-terminate" on:click=offer(LifecycleAction::Terminate)>"Terminate selected"</button>
+                    <button type="button" class="danger-outline" data-testid="bulk-terminate" on:click=handler(offer(LifecycleAction::Terminate))>"Terminate selected"</button>
                 </Show>
-                <button type="button" class="link" on:click=move |_| selected.set(Vec::new())>"Clear selection"</button>
+                <button type="button" class="link" on:click=handler(move |_| selected.set(Vec::new()))>"Clear selection"</button>
             </div>
         </Show>
         {move || action.get().map(|chosen| view! {

@@ -4,6 +4,7 @@
 
 use crate::api::ApiFailure;
 use crate::components::chrome::MissingFeatures;
+use crate::components::{handler, Show};
 use crate::model::capabilities::Feature;
 use crate::model::fleet_query::FleetQuery;
 use crate::model::fleet_rows::{is_on_page, patch_row, supersedes};
@@ -11,7 +12,7 @@ use crate::model::time::parse_timestamp_ms;
 use crate::pages::{settle, ErrorPanel, LatestOnly};
 use crate::router::use_location;
 use crate::state::live::LiveEvent;
-use crate::state::use_app;
+use crate::state::{use_app, watch};
 use fleet_protocol::{Agent, AgentList, FleetSummary, Health};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -54,7 +55,7 @@ pub fn FleetPage() -> impl IntoView {
     let summary_error = RwSignal::new(None::<ApiFailure>);
     let error = RwSignal::new(None::<ApiFailure>);
     let loading = RwSignal::new(false);
-    let changes = RwSignal::new(0u32);
+    let changes = RwSignal::new(0u64);
     let selected = RwSignal::new(Vec::<String>::new());
     let latest = LatestOnly::new();
 
@@ -119,7 +120,7 @@ pub fn FleetPage() -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| {
+    watch(move || {
         view.track();
         ctx.reload_epoch.track();
         caps.track();
@@ -127,9 +128,11 @@ pub fn FleetPage() -> impl IntoView {
         load();
     });
     // After a reconnect: the list reloads above, the summary here.
-    Effect::new(move |first: Option<()>| {
-        ctx.reload_epoch.track();
-        if first.is_some() {
+    let summary_epoch = StoredValue::new(ctx.reload_epoch.get_untracked());
+    watch(move || {
+        let epoch = ctx.reload_epoch.get();
+        if epoch != summary_epoch.get_value() {
+            summary_epoch.set_value(epoch);
             load_summary();
         }
     });
@@ -205,7 +208,7 @@ pub fn FleetPage() -> impl IntoView {
                     type="button"
                     class="pill"
                     data-testid="changes-pill"
-                    on:click=move |_| { load(); load_summary(); }
+                    on:click=handler(move |_| { load(); load_summary(); })
                 >
                     {move || format!("{} {} — show", changes.get(), if changes.get() == 1 { "change" } else { "changes" })}
                 </button>
@@ -232,7 +235,7 @@ pub fn FleetPage() -> impl IntoView {
                     {move || error.get().map(|failure| view! {
                         <p class="alert" role="alert">
                             {failure.message}" Showing what was loaded before. "
-                            <button type="button" class="link" on:click=move |_| load()>"Retry"</button>
+                            <button type="button" class="link" on:click=handler(move |_| load())>"Retry"</button>
                         </p>
                     })}
                     <FleetTable row_ids=row_ids selected=selected list=list unresolved=unresolved/>

@@ -12,8 +12,8 @@ pub(super) fn SummaryStrip(
     /// The registry counted the fleet; otherwise these are counts of the agents loaded.
     counted: Signal<bool>,
 ) -> impl IntoView {
-    move || {
-        summary.get().map(|s| {
+    view! {
+        {move || summary.get().map(|s| {
             let by_state = RuntimeStatus::ALL
                 .into_iter()
                 .map(|state| {
@@ -76,6 +76,6 @@ pub(super) fn SummaryStrip(
                     </div>
                 </div>
             }
-        })
+        })}
     }
 }

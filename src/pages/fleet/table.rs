@@ -4,6 +4,7 @@
 use crate::components::badges::{
     HealthCell, PendingBadge, ReputationBar, RuntimeBadge, ShortId, VerificationBadge,
 };
+use crate::components::{handler, KeyedList, Show};
 use crate::model::fleet_query::{FleetQuery, STANDARD_LIST_LIMIT};
 use crate::model::fleet_rows::patch_row;
 use crate::pages::{act_on_seen, changed_sentence, ActionOutcome};
@@ -21,12 +22,12 @@ pub(super) fn FleetTable(
     list: RwSignal<Option<AgentList>>,
     unresolved: RwSignal<Vec<String>>,
 ) -> impl IntoView {
-    let all_selected = move || {
+    let all_selected = Signal::derive(move || {
         row_ids
             .with(|ids| !ids.is_empty() && selected.with(|s| ids.iter().all(|id| s.contains(id))))
-    };
+    });
     let toggle_all = move |_| {
-        if all_selected() {
+        if all_selected.get_untracked() {
             selected.set(Vec::new());
         } else {
             selected.set(row_ids.get_untracked());
@@ -48,7 +49,7 @@ pub(super) fn FleetTable(
                     <thead>
                         <tr>
                             <th scope="col" class="select-col">
-                                <input type="checkbox" aria-label="Select all agents on this page" prop:checked=all_selected on:change=toggle_all/>
+                                <input type="checkbox" aria-label="Select all agents on this page" prop:checked=move || all_selected.get() on:change=handler(toggle_all)/>
                             </th>
                             <th scope="col">"Agent"</th>
                             <th scope="col">"Sekuire ID"</th>
@@ -61,10 +62,9 @@ pub(super) fn FleetTable(
                         </tr>
                     </thead>
                     <tbody>
-                        <For
-                            each=move || row_ids.get()
-                            key=|id| id.clone()
-                            children=move |id| view! { <FleetRow sekuire_id=id selected=selected list=list unresolved=unresolved/> }
+                        <KeyedList
+                            keys=row_ids
+                            child=move |id: String| view! { <FleetRow sekuire_id=id selected=selected list=list unresolved=unresolved/> }.into_any()
                         />
                     </tbody>
                 </table>
@@ -97,10 +97,10 @@ fn inline_action(
     });
 }
 
-/// One row, kept for as long as its agent is on the page: each cell follows only the
-/// fields it shows, so a heartbeat updates the health cell and leaves the rest of the row
-/// (and the keyboard focus on its buttons) alone. While its runtime state is being read
-/// (`unresolved`), the row shows none and offers no action.
+/// One row, kept for as long as its agent is on the page. Its cells are redrawn in place,
+/// so a heartbeat changes only the health cell's text in the DOM; the state and the action
+/// buttons follow the runtime state alone, so the keyboard focus on a button stays. While
+/// its runtime state is being read (`unresolved`), the row shows none and offers no action.
 #[component]
 fn FleetRow(
     sekuire_id: String,
@@ -127,23 +127,21 @@ fn FleetRow(
             agent.with(|a| a.as_ref().map(|a| a.runtime_status))
         }
     });
-    let name =
-        Memo::new(move |_| agent.with(|a| a.as_ref().map(|a| (a.name.clone(), a.version.clone()))));
-    let heartbeat = Memo::new(move |_| {
+    let heartbeat = move || {
         agent.with(|a| {
             a.as_ref()
                 .map(|a| (a.last_heartbeat_at.clone(), a.heartbeat_interval_seconds))
         })
-    });
-    let facts = Memo::new(move |_| {
+    };
+    let facts = move || {
         agent.with(|a| {
             a.as_ref()
                 .map(|a| (a.verification_status, a.reputation_score, a.pending_command))
         })
-    });
+    };
     let checked = {
         let id = sekuire_id.clone();
-        move || selected.with(|s| s.contains(&id))
+        Signal::derive(move || selected.with(|s| s.contains(&id)))
     };
     let toggle_selected = {
         let id = sekuire_id.clone();
@@ -157,7 +155,7 @@ fn FleetRow(
             })
         }
     };
-    let agent_name = move || name.with(|n| n.as_ref().map(|(n, _)| n.clone()).unwrap_or_default());
+    let agent_name = move || agent.with(|a| a.as_ref().map(|a| a.name.clone()).unwrap_or_default());
     let inline_actions = move || {
         let role = ctx.role().unwrap_or(Role::Viewer);
         let Some(status) = status.get() else {
@@ -178,11 +176,11 @@ fn FleetRow(
                         class="small"
                         data-testid=format!("row-{action}")
                         aria-label=move || format!("{verb} {}", agent_name())
-                        on:click=move |_| {
+                        on:click=handler(move |_| {
                             if let Some(seen) = agent.get_untracked() {
                                 inline_action(ctx, seen, action, list);
                             }
-                        }
+                        })
                     >
                         {verb}
                     </button>
@@ -197,12 +195,12 @@ fn FleetRow(
             class=move || status.get().map(|s| format!("row-{s}")).unwrap_or_default()
         >
             <td class="select-col">
-                <input type="checkbox" aria-label=move || format!("Select {}", agent_name()) prop:checked=checked on:change=toggle_selected/>
+                <input type="checkbox" aria-label=move || format!("Select {}", agent_name()) prop:checked=move || checked.get() on:change=handler(toggle_selected)/>
             </td>
             <td>
-                <a class="agent-name" href=format!("/agents/{sekuire_id}") data-testid="agent-name">{agent_name}</a>
+                <a class="agent-name" href=format!("/agents/{sekuire_id}") data-testid="agent-name">{move || agent_name()}</a>
                 <span class="muted small version">
-                    {move || name.with(|n| n.as_ref().map(|(_, v)| format!(" v{v}")).unwrap_or_default())}
+                    {move || agent.with(|a| a.as_ref().map(|a| format!(" v{}", a.version)).unwrap_or_default())}
                 </span>
             </td>
             <td><ShortId sekuire_id=sekuire_id.clone()/></td>
@@ -213,14 +211,14 @@ fn FleetRow(
                 }}
             </td>
             <td>
-                {move || heartbeat.get().map(|(last, interval)| view! {
+                {move || heartbeat().map(|(last, interval)| view! {
                     <HealthCell last_heartbeat_at=last interval_secs=interval/>
                 })}
             </td>
-            <td>{move || facts.get().map(|(v, _, _)| view! { <VerificationBadge status=v/> })}</td>
-            <td>{move || facts.get().map(|(_, r, _)| view! { <ReputationBar score=r/> })}</td>
-            <td>{move || facts.get().map(|(_, _, p)| view! { <PendingBadge command=p/> })}</td>
-            <td class="actions">{inline_actions}</td>
+            <td>{move || facts().map(|(v, _, _)| view! { <VerificationBadge status=v/> })}</td>
+            <td>{move || facts().map(|(_, r, _)| view! { <ReputationBar score=r/> })}</td>
+            <td>{move || facts().map(|(_, _, p)| view! { <PendingBadge command=p/> })}</td>
+            <td class="actions">{move || inline_actions()}</td>
         </tr>
     }
 }
@@ -259,13 +257,13 @@ pub(super) fn Pager(
                 <span class="muted small" aria-live="polite">"Updating…"</span>
             </Show>
             <Show when=move || view.with(|v| v.page > 1)>
-                <button type="button" on:click=move |_| go(&view.get_untracked().first_page().to_url())>"First page"</button>
+                <button type="button" on:click=handler(move |_| go(&view.get_untracked().first_page().to_url()))>"First page"</button>
             </Show>
             {move || list.with(|l| l.as_ref().and_then(|l| l.next_cursor.clone())).map(|cursor| view! {
                 <button
                     type="button"
                     data-testid="next-page"
-                    on:click=move |_| go(&view.get_untracked().next_page(cursor.clone()).to_url())
+                    on:click=handler(move |_| go(&view.get_untracked().next_page(cursor.clone()).to_url()))
                 >
                     "Next page"
                 </button>

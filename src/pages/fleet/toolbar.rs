@@ -1,8 +1,10 @@
 //! The fleet toolbar: search as you type, the chip filters, minimum reputation and sort.
 //! Every change is a new URL, so the view can be linked and Back undoes it.
 
+use crate::components::handler;
 use crate::model::fleet_query::{Facet, FleetQuery, SORTS};
 use crate::router::{use_go, use_replace};
+use crate::state::watch;
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 /// after the last of them; a keystroke after a pause searches at once.
 const SEARCH_DEBOUNCE: Duration = Duration::from_millis(150);
 /// Searches this close together (ms) share one history entry.
-const SEARCH_SESSION_MS: f64 = 2_000.0;
+const SEARCH_SESSION_MS: u64 = 2_000;
 
 #[component]
 pub(super) fn Toolbar(view: Memo<FleetQuery>) -> impl IntoView {
@@ -27,10 +29,8 @@ pub(super) fn Toolbar(view: Memo<FleetQuery>) -> impl IntoView {
                 .into_iter()
                 .map(|facet| view! {
                     <FilterChips
-                        label=facet.label()
-                        testid=facet.testid()
-                        options=facet.options()
-                        chosen=Signal::derive(move || view.with(|v| v.chosen(facet)))
+                        facet=facet
+                        view=view
                         on_toggle=Callback::new(move |name: &'static str| set_view(&|v| v.toggle_chip(facet, name)))
                     />
                 })
@@ -39,10 +39,10 @@ pub(super) fn Toolbar(view: Memo<FleetQuery>) -> impl IntoView {
                 <span>"Min. reputation"</span>
                 <select
                     data-testid="min-reputation"
-                    on:change=move |ev| {
+                    on:change=handler(move |ev| {
                         let min = event_target_value(&ev).parse().ok();
                         set_view(&|v| v.min_reputation = min);
-                    }
+                    })
                 >
                     {[None, Some(20u8), Some(40), Some(60), Some(80)]
                         .into_iter()
@@ -61,10 +61,10 @@ pub(super) fn Toolbar(view: Memo<FleetQuery>) -> impl IntoView {
                 <span>"Sort"</span>
                 <select
                     data-testid="sort"
-                    on:change=move |ev| {
+                    on:change=handler(move |ev| {
                         let sort = event_target_value(&ev).parse().unwrap_or_default();
                         set_view(&|v| v.sort = sort);
-                    }
+                    })
                 >
                     {SORTS
                         .into_iter()
@@ -92,15 +92,15 @@ fn SearchBox(view: Memo<FleetQuery>) -> impl IntoView {
     // so Back returns to the view before the search, not to its first letter.
     let replace = use_replace();
     let text = RwSignal::new(view.get_untracked().q);
-    Effect::new(move |_| text.set(view.with(|v| v.q.clone())));
+    watch(move || text.set(view.with(|v| v.q.clone())));
     let pending: StoredValue<Option<TimeoutHandle>> = StoredValue::new(None);
-    let last_keystroke_ms = StoredValue::new(0.0_f64);
-    let last_search_ms = StoredValue::new(0.0_f64);
+    let last_keystroke_ms = StoredValue::new(0_u64);
+    let last_search_ms = StoredValue::new(0_u64);
     let search = move |q: String| {
-        let now = js_sys::Date::now();
+        let now = js_sys::Date::now() as u64;
         let mut next = view.get_untracked().first_page();
         next.q = q;
-        if now - last_search_ms.get_value() < SEARCH_SESSION_MS {
+        if now.saturating_sub(last_search_ms.get_value()) < SEARCH_SESSION_MS {
             replace(&next.to_url());
         } else {
             go(&next.to_url());
@@ -113,8 +113,9 @@ fn SearchBox(view: Memo<FleetQuery>) -> impl IntoView {
         if let Some(handle) = pending.get_value() {
             handle.clear();
         }
-        let now = js_sys::Date::now();
-        let in_burst = now - last_keystroke_ms.get_value() < SEARCH_DEBOUNCE.as_millis() as f64;
+        let now = js_sys::Date::now() as u64;
+        let in_burst =
+            now.saturating_sub(last_keystroke_ms.get_value()) < SEARCH_DEBOUNCE.as_millis() as u64;
         last_keystroke_ms.set_value(now);
         if in_burst {
             let later = move || search(typed.clone());
@@ -133,7 +134,7 @@ fn SearchBox(view: Memo<FleetQuery>) -> impl IntoView {
                 placeholder="Search name or ID  ( / )"
                 data-testid="search"
                 prop:value=move || text.get()
-                on:input=on_input
+                on:input=handler(on_input)
             />
         </label>
     }
@@ -142,26 +143,26 @@ fn SearchBox(view: Memo<FleetQuery>) -> impl IntoView {
 /// Toggle chips for one filter, by wire name (one copy of this code serves every filter).
 #[component]
 fn FilterChips(
-    label: &'static str,
-    testid: &'static str,
-    options: Vec<&'static str>,
-    chosen: Signal<Vec<&'static str>>,
+    facet: Facet,
+    /// The chips on are those the view chose for `facet`.
+    view: Memo<FleetQuery>,
     on_toggle: Callback<&'static str>,
 ) -> impl IntoView {
     view! {
-        <fieldset class="chips" data-testid=testid>
-            <legend>{label}</legend>
-            {options
+        <fieldset class="chips" data-testid=facet.testid()>
+            <legend>{facet.label()}</legend>
+            {facet
+                .options()
                 .into_iter()
                 .map(|name| {
-                    let on = move || chosen.with(|c| c.contains(&name));
+                    let on = move || view.with(|v| v.chosen(facet).contains(&name));
                     view! {
                         <button
                             type="button"
                             class=move || if on() { format!("chip on chip-{name}") } else { format!("chip chip-{name}") }
                             aria-pressed=move || on().to_string()
                             data-value=name
-                            on:click=move |_| on_toggle.run(name)
+                            on:click=handler(move |_| on_toggle.run(name))
                         >
                             {name}
                         </button>
