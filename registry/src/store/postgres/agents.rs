@@ -10,6 +10,11 @@ use crate::store::installations::live_installation;
 use fleet_protocol::{Agent, RuntimeStatus};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+/// One field of every agent in `chunk`: an array `unnest` turns back into a column.
+fn column<T>(chunk: &[NewAgent], field: impl Fn(&NewAgent) -> T) -> Vec<T> {
+    chunk.iter().map(field).collect()
+}
+
 impl PostgresStore {
     pub async fn agent(&self, sekuire_id: &str) -> AppResult<Agent> {
         self.agent_with(sekuire_id, AGENT_COLUMNS).await
@@ -106,7 +111,6 @@ impl PostgresStore {
         const ROWS_PER_STATEMENT: usize = 10_000;
         let mut tx = self.pool.begin().await?;
         for chunk in agents.chunks(ROWS_PER_STATEMENT) {
-            let column = |f: fn(&NewAgent) -> String| chunk.iter().map(f).collect::<Vec<_>>();
             let mut qb = QueryBuilder::<Postgres>::new(
                 "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \
                  verification_status, reputation_score, last_heartbeat_at, status_changed_at, \
@@ -115,40 +119,25 @@ impl PostgresStore {
                         heartbeat, created, 'registry', created, created, 1, interval \
                  FROM unnest(",
             );
-            qb.push_bind(column(|a| a.sekuire_id.clone()))
+            qb.push_bind(column(chunk, |a| a.sekuire_id.clone()))
                 .push(", ")
-                .push_bind(column(|a| a.name.clone()))
+                .push_bind(column(chunk, |a| a.name.clone()))
                 .push(", ")
-                .push_bind(column(|a| a.version.clone()))
+                .push_bind(column(chunk, |a| a.version.clone()))
                 .push(", ")
-                .push_bind(column(|a| a.description.clone()))
+                .push_bind(column(chunk, |a| a.description.clone()))
                 .push(", ")
-                .push_bind(column(|a| a.runtime_status.as_str().to_owned()))
+                .push_bind(column(chunk, |a| a.runtime_status.as_str().to_owned()))
                 .push(", ")
-                .push_bind(column(|a| a.verification_status.as_str().to_owned()))
+                .push_bind(column(chunk, |a| a.verification_status.as_str().to_owned()))
                 .push(", ")
-                .push_bind(
-                    chunk
-                        .iter()
-                        .map(|a| i64::from(a.reputation_score))
-                        .collect::<Vec<_>>(),
-                )
+                .push_bind(column(chunk, |a| i64::from(a.reputation_score)))
                 .push(", ")
-                .push_bind(
-                    chunk
-                        .iter()
-                        .map(|a| a.last_heartbeat_at)
-                        .collect::<Vec<_>>(),
-                )
+                .push_bind(column(chunk, |a| a.last_heartbeat_at))
                 .push(", ")
-                .push_bind(chunk.iter().map(|a| a.created_at).collect::<Vec<_>>())
+                .push_bind(column(chunk, |a| a.created_at))
                 .push(", ")
-                .push_bind(
-                    chunk
-                        .iter()
-                        .map(|a| a.heartbeat_interval_s)
-                        .collect::<Vec<_>>(),
-                )
+                .push_bind(column(chunk, |a| a.heartbeat_interval_s))
                 .push(
                     ") AS a (id, name, version, description, status, verification, reputation, \
                      heartbeat, created, interval)",

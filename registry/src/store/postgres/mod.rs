@@ -13,10 +13,15 @@
 //! - **Batches** are passed as arrays (`= ANY($1)`, `unnest($1, $2, …)`) where SQLite
 //!   takes a JSON text through `json_each`.
 //! - **Search.** A `pg_trgm` GIN index answers `ILIKE '%…%'` directly; SQLite needs the
-//!   FTS5 trigram table plus LIKE. Columns that are sorted or searched are `COLLATE "C"`,
-//!   so order and case folding (ASCII only) are the same on both.
+//!   FTS5 trigram table plus LIKE. Two characters have no trigram: here a GIN index of
+//!   each name's one- and two-character pieces serves them (when few names hold them),
+//!   where SQLite reads a range of its trigram index's term list. Columns that are sorted
+//!   or searched are `COLLATE "C"`, so order and case folding (ASCII only) are the same
+//!   on both.
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY` and unary `+`; PostgreSQL's
-//!   is cost-based and keeps statistics, so its queries state the filter plainly.
+//!   is cost-based and keeps statistics, so its queries state the filter plainly (and
+//!   the migrations that add an expression index run `ANALYZE`). Both read a page's ids
+//!   before its rows, so a walk on an index that covers the filter reads no row it skips.
 //! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans).
 //! - **Live events** reach every process through LISTEN/NOTIFY (`crate::events`).
 
