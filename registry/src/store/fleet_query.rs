@@ -101,11 +101,24 @@ impl Cursor {
 
 /// SQL for an agent's health at `now`: the same thresholds as [`Health::derive`].
 pub(super) fn health_sql(now: i64) -> String {
+    let (until, unhealthy_from) = health_edges(str::to_owned);
     format!(
         "(CASE WHEN last_heartbeat_at IS NULL THEN 'never' \
-         WHEN ({now} - last_heartbeat_at) * 2 <= heartbeat_interval_s * 3000 THEN 'healthy' \
-         WHEN ({now} - last_heartbeat_at) <= heartbeat_interval_s * 3000 THEN 'stale' \
+         WHEN {until} >= {now} THEN 'healthy' \
+         WHEN {unhealthy_from} >= {now} THEN 'stale' \
          ELSE 'unhealthy' END)"
+    )
+}
+
+/// The two edges of [`Health::derive`] in ms, written with `column`: when an agent stops
+/// being healthy (1.5 heartbeat intervals after its last heartbeat; the expression
+/// `agents_by_health` indexes, so it must stay written exactly so) and when it becomes
+/// unhealthy (3 intervals). Both are NULL for an agent that never sent a heartbeat.
+fn health_edges(column: impl Fn(&str) -> String) -> (String, String) {
+    let (heartbeat, interval) = (column("last_heartbeat_at"), column("heartbeat_interval_s"));
+    (
+        format!("{heartbeat} + {interval} * 1500"),
+        format!("{heartbeat} + {interval} * 3000"),
     )
 }
 
@@ -173,9 +186,7 @@ fn push_health<'a, DB: Database>(
     if healths.is_empty() {
         return;
     }
-    let (heartbeat, interval) = (column("last_heartbeat_at"), column("heartbeat_interval_s"));
-    let until = format!("{heartbeat} + {interval} * 1500");
-    let unhealthy_from = format!("{heartbeat} + {interval} * 3000");
+    let (until, unhealthy_from) = health_edges(column);
     qb.push(" AND (");
     for (i, health) in healths.iter().enumerate() {
         if i > 0 {
