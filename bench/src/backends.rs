@@ -157,6 +157,7 @@ async fn measure(
         processes,
         &prepared.installations,
         Duration::from_secs(LEASE_SECONDS),
+        registry::CONCURRENCY,
     )
     .await;
     let (first, last) = (processes[0], processes[processes.len() - 1]);

@@ -24,6 +24,8 @@ struct Options {
     /// Fleet sizes for the growth table.
     growth: Vec<usize>,
     lease_seconds: u64,
+    /// Installations leasing at once in `fleet-bench leases`.
+    lease_clients: usize,
     live_seconds: u64,
     browser: bool,
 }
@@ -67,6 +69,9 @@ fn parse_options() -> Options {
             vec![10_000, 100_000, 1_000_000]
         },
         lease_seconds: if quick { 3 } else { 10 },
+        lease_clients: value("--clients")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(registry::CONCURRENCY),
         live_seconds: if quick { 30 } else { 300 },
         browser: !args.iter().any(|a| a == "--no-browser"),
     }
@@ -324,14 +329,24 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// `fleet-bench leases [--agents N]`: only the lease figure against its ceiling, for
-/// iterating on the lease path without the full run. Prints; writes nothing.
+/// `fleet-bench leases [--agents N] [--installations N] [--clients N]`: only the lease
+/// figure against its ceiling, for iterating on the lease path without the full run.
+/// Prints; writes nothing.
 async fn leases_only(options: &Options) -> Result<()> {
-    println!("preparing {} agents…", options.agents);
-    let prepared = registry::prepare(options.agents, 10_000).await?;
+    println!(
+        "preparing {} agents, {} installations…",
+        options.agents, options.installations
+    );
+    let prepared = registry::prepare(options.agents, options.installations).await?;
     let registry = Registry::start(prepared.db(), None, &[])?;
     let duration = Duration::from_secs(10);
-    let leases = registry::lease_throughput(&registry, &prepared.installations, duration).await;
+    let leases = registry::lease_throughput_over(
+        &[&registry],
+        &prepared.installations,
+        duration,
+        options.lease_clients,
+    )
+    .await;
     let trivial = registry::TrivialServer::start()?;
     let ceiling = registry::trivial_ceiling(&trivial.base, duration).await;
     println!(

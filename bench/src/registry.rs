@@ -178,19 +178,21 @@ pub async fn lease_throughput(
     installations: &[(String, String)],
     duration: Duration,
 ) -> Throughput {
-    lease_throughput_over(&[registry], installations, duration).await
+    lease_throughput_over(&[registry], installations, duration, CONCURRENCY).await
 }
 
-/// [`lease_throughput`], the clients spread over `registries` (processes of one registry).
+/// [`lease_throughput`] with `clients` installations leasing at once, spread over
+/// `registries` (processes of one registry).
 pub async fn lease_throughput_over(
     registries: &[&Registry],
     installations: &[(String, String)],
     duration: Duration,
+    clients: usize,
 ) -> Throughput {
     let client = reqwest::Client::new();
     let bases: Arc<Vec<String>> = Arc::new(registries.iter().map(|r| r.base.clone()).collect());
     let installations = Arc::new(installations.to_vec());
-    load(CONCURRENCY, duration, move |worker, n| {
+    load(clients, duration, move |worker, n| {
         let client = client.clone();
         let (id, token) = installations[(worker * 7919 + n) % installations.len()].clone();
         let base = &bases[worker % bases.len()];

@@ -49,12 +49,25 @@ fn push_filter(
 
 /// The narrow index that covers every facet filter: the one that starts with the health
 /// deadline when the filter names a health (each health is a range of it), else the one
-/// that starts with the runtime state (migrations 0002 and 0008).
+/// that starts with the runtime state (migrations 0008 and 0010).
 fn facet_index(filter: &AgentFilter) -> &'static str {
     if filter.health.is_empty() {
         "agents_facets"
     } else {
         "agents_by_health"
+    }
+}
+
+/// The index whose order is `key`'s (migration 0001). A walk names it: the facet index
+/// also starts with the runtime state, and the planner would read all of a state's agents
+/// from it and sort them (`paused,terminated` by state at 1M agents: 23.5 ms → 1.7 ms).
+fn sort_index(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Name => "agents_by_name",
+        SortKey::ReputationScore => "agents_by_reputation",
+        SortKey::LastHeartbeatAt => "agents_by_heartbeat",
+        SortKey::RuntimeStatus => "agents_by_status",
+        SortKey::UpdatedAt => "agents_by_updated",
     }
 }
 
@@ -265,6 +278,9 @@ impl SqliteStore {
             } else {
                 FilterUse::AsIs
             };
+            if let FilterUse::WalkSortIndex(key) = usage {
+                page.push(format!(" INDEXED BY {}", sort_index(key)));
+            }
             page.push(" WHERE 1 = 1");
             push_filter(&mut page, filter, search, now, usage);
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
@@ -302,7 +318,8 @@ impl SqliteStore {
     }
 
     pub async fn health_counts(&self) -> AppResult<Vec<u64>> {
-        // One pass over the narrow facet index; SUM over no rows is NULL.
+        // One pass over `agents_by_health`, the narrow index that holds both heartbeat
+        // columns; SUM over no rows is NULL.
         let sql = health_counts_sql(now_ms(), |c| format!("SUM({c})"));
         let row = sqlx::query(&sql).fetch_one(&self.read).await?;
         Ok((0..row.len())
