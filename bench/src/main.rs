@@ -24,8 +24,8 @@ struct Options {
     /// Fleet sizes for the growth table.
     growth: Vec<usize>,
     lease_seconds: u64,
-    /// Installations leasing at once in `fleet-bench leases`.
-    lease_clients: usize,
+    /// Installations leasing at once in `fleet-bench leases`, one run each.
+    lease_clients: Vec<usize>,
     live_seconds: u64,
     browser: bool,
 }
@@ -69,9 +69,9 @@ fn parse_options() -> Options {
             vec![10_000, 100_000, 1_000_000]
         },
         lease_seconds: if quick { 3 } else { 10 },
-        lease_clients: value("--clients")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(registry::CONCURRENCY),
+        lease_clients: value("--clients").map_or(vec![registry::CONCURRENCY], |v| {
+            v.split(',').filter_map(|n| n.parse().ok()).collect()
+        }),
         live_seconds: if quick { 30 } else { 300 },
         browser: !args.iter().any(|a| a == "--no-browser"),
     }
@@ -329,7 +329,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// `fleet-bench leases [--agents N] [--installations N] [--clients N]`: only the lease
+/// `fleet-bench leases [--agents N] [--installations N] [--clients N,M…]`: only the lease
 /// figure against its ceiling, for iterating on the lease path without the full run.
 /// Prints; writes nothing.
 async fn leases_only(options: &Options) -> Result<()> {
@@ -340,21 +340,26 @@ async fn leases_only(options: &Options) -> Result<()> {
     let prepared = registry::prepare(options.agents, options.installations).await?;
     let registry = Registry::start(prepared.db(), None, &[])?;
     let duration = Duration::from_secs(10);
-    let leases = registry::lease_throughput_over(
-        &[&registry],
-        &prepared.installations,
-        duration,
-        options.lease_clients,
-    )
-    .await;
+    for &clients in &options.lease_clients {
+        let leases = registry::lease_throughput_over(
+            &[&registry],
+            &prepared.installations,
+            duration,
+            clients,
+        )
+        .await;
+        println!(
+            "leases, {clients} clients: {:.0}/s (p50 {} ms, p99 {} ms, {} errors)",
+            leases.per_second,
+            ms(leases.latency.p50),
+            ms(leases.latency.p99),
+            leases.errors,
+        );
+    }
     let trivial = registry::TrivialServer::start()?;
     let ceiling = registry::trivial_ceiling(&trivial.base, duration).await;
     println!(
-        "leases: {:.0}/s (p50 {} ms, p99 {} ms, {} errors); ceiling {:.0}/s",
-        leases.per_second,
-        ms(leases.latency.p50),
-        ms(leases.latency.p99),
-        leases.errors,
+        "ceiling (a handler that does nothing): {:.0}/s",
         ceiling.per_second
     );
     Ok(())
