@@ -23,6 +23,10 @@
 //!   the migrations that add an expression index run `ANALYZE`). Both read a page's ids
 //!   before its rows, so a walk on an index that covers the filter reads no row it skips.
 //! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans).
+//! - **Heartbeats** rewrite the agent's row on both. SQLite writes only the indexes that
+//!   hold a heartbeat column (the facet index holds none since migration 0010), and a
+//!   background connection checkpoints its WAL off the writer. Here a heartbeat changes
+//!   indexed columns, so it is never a HOT update: every index of `agents` takes an entry.
 //! - **Live events** reach every process through LISTEN/NOTIFY (`crate::events`).
 
 mod agents;
