@@ -13,19 +13,6 @@ use crate::error::AppResult;
 use fleet_protocol::{AgentList, AgentSort, RuntimeStatus, SortKey};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-/// How a filter's columns are written into a query.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FilterUse {
-    /// As they are, for the planner to use any index it likes.
-    AsIs,
-    /// Filter columns other than the sort key get SQLite's unary `+`, so the planner walks
-    /// the index of the sort key and stops after one page, instead of collecting every
-    /// match through a filter index and sorting them all (50 ms → 7 ms for `active` by
-    /// reputation at 100,000 agents). Filtering on the sort key itself keeps its index:
-    /// there the index both filters and orders.
-    WalkSortIndex(SortKey),
-}
-
 /// Below this many matches a page is read by collecting the matches and sorting them;
 /// walking the sort index would pass mostly non-matches.
 const FEW_MATCHES: i64 = 5_000;
@@ -35,16 +22,11 @@ fn push_filter(
     filter: &AgentFilter,
     search: Option<Search<'_>>,
     now: i64,
-    usage: FilterUse,
 ) {
-    let column = |name: &str| match usage {
-        FilterUse::WalkSortIndex(sort) if sort_sql(sort) != name => format!("+{name}"),
-        _ => name.to_owned(),
-    };
     if let Some(search) = search {
-        push_search(qb, search, usage);
+        push_search(qb, search);
     }
-    push_facets(qb, filter, now, column);
+    push_facets(qb, filter, now);
 }
 
 /// The narrow index that covers every facet filter: the one that starts with the health
@@ -58,9 +40,11 @@ fn facet_index(filter: &AgentFilter) -> &'static str {
     }
 }
 
-/// The index whose order is `key`'s (migration 0001). A walk names it: the facet index
-/// also starts with the runtime state, and the planner would read all of a state's agents
-/// from it and sort them (`paused,terminated` by state at 1M agents: 23.5 ms → 1.7 ms).
+/// The index whose order is `key`'s (migration 0001). A page of many matches walks it and
+/// stops after one page, instead of collecting every match through a filter index and
+/// sorting them all: 50 ms → 7 ms for `active` by reputation at 100,000 agents, and
+/// 23.5 ms → 1.7 ms for `paused,terminated` by state at 1M, where the facet index also
+/// starts with the state. The walk names it (`INDEXED BY`), whatever the filter.
 fn sort_index(key: SortKey) -> &'static str {
     match key {
         SortKey::Name => "agents_by_name",
@@ -161,17 +145,12 @@ struct Search<'a> {
 /// LIKE, case-insensitive for ASCII only, `%` and `_` literal; for a sparse search the
 /// trigram index names the candidates first, so a search that matches nothing no longer
 /// reads every name (figures in BENCHMARKS.md). IDs are lowercase hex, so an ID prefix is
-/// a range of the primary key. While walking a sort index, the ID terms are kept off the
-/// primary key (`+sekuire_id`) so the planner walks and stops after a page.
-fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>, usage: FilterUse) {
+/// a range of the primary key.
+fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>) {
     let q = search.text;
-    let id_column = match usage {
-        FilterUse::WalkSortIndex(_) => "+sekuire_id",
-        FilterUse::AsIs => "sekuire_id",
-    };
     qb.push(" AND ((");
     if let Some(candidates) = search.indexed {
-        qb.push(format!("{id_column} IN ("));
+        qb.push("sekuire_id IN (");
         candidates.push_ids(qb, q);
         qb.push(") AND ");
     }
@@ -179,9 +158,9 @@ fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>, usage: Fil
         .push_bind(format!("%{}%", like_escape(q)))
         .push(" ESCAPE '\\')");
     if let Some((id, end)) = id_prefix_range(q) {
-        qb.push(format!(" OR ({id_column} >= "))
+        qb.push(" OR (sekuire_id >= ")
             .push_bind(id)
-            .push(format!(" AND {id_column} < "))
+            .push(" AND sekuire_id < ")
             .push_bind(end)
             .push(")");
     }
@@ -258,7 +237,7 @@ impl SqliteStore {
                 } else {
                     seekable(filter)
                 };
-                push_filter(&mut count, &counted, search, now, FilterUse::AsIs);
+                push_filter(&mut count, &counted, search, now);
                 count.push(format!(" LIMIT {COUNT_LIMIT})"));
                 Total::capped(count.build_query_scalar().fetch_one(&self.read).await?)
             }
@@ -273,22 +252,17 @@ impl SqliteStore {
             "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN (SELECT sekuire_id FROM agents"
         ));
         if total.count >= FEW_MATCHES || text_search {
-            let usage = if total.count >= FEW_MATCHES {
-                FilterUse::WalkSortIndex(sort.key)
-            } else {
-                FilterUse::AsIs
-            };
-            if let FilterUse::WalkSortIndex(key) = usage {
-                page.push(format!(" INDEXED BY {}", sort_index(key)));
+            if total.count >= FEW_MATCHES {
+                page.push(format!(" INDEXED BY {}", sort_index(sort.key)));
             }
             page.push(" WHERE 1 = 1");
-            push_filter(&mut page, filter, search, now, usage);
+            push_filter(&mut page, filter, search, now);
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
         } else {
             // Few matches: find them in a narrow index, then read and sort only them.
             page.push(format!(" INDEXED BY {} WHERE 1 = 1", facet_index(filter)));
-            push_filter(&mut page, &seekable(filter), search, now, FilterUse::AsIs);
+            push_filter(&mut page, &seekable(filter), search, now);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         }

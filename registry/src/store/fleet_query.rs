@@ -101,26 +101,21 @@ impl Cursor {
 
 /// SQL for an agent's health at `now`: the same thresholds as [`Health::derive`].
 pub(super) fn health_sql(now: i64) -> String {
-    let (until, unhealthy_from) = health_edges(str::to_owned);
     format!(
         "(CASE WHEN last_heartbeat_at IS NULL THEN 'never' \
-         WHEN {until} >= {now} THEN 'healthy' \
-         WHEN {unhealthy_from} >= {now} THEN 'stale' \
+         WHEN {HEALTHY_UNTIL} >= {now} THEN 'healthy' \
+         WHEN {UNHEALTHY_FROM} >= {now} THEN 'stale' \
          ELSE 'unhealthy' END)"
     )
 }
 
-/// The two edges of [`Health::derive`] in ms, written with `column`: when an agent stops
-/// being healthy (1.5 heartbeat intervals after its last heartbeat; the expression
-/// `agents_by_health` indexes, so it must stay written exactly so) and when it becomes
-/// unhealthy (3 intervals). Both are NULL for an agent that never sent a heartbeat.
-fn health_edges(column: impl Fn(&str) -> String) -> (String, String) {
-    let (heartbeat, interval) = (column("last_heartbeat_at"), column("heartbeat_interval_s"));
-    (
-        format!("{heartbeat} + {interval} * 1500"),
-        format!("{heartbeat} + {interval} * 3000"),
-    )
-}
+/// When an agent stops being healthy, in ms: 1.5 heartbeat intervals after its last
+/// heartbeat, NULL for one that never sent one. `agents_by_health` indexes this expression,
+/// so it must stay written exactly so.
+const HEALTHY_UNTIL: &str = "last_heartbeat_at + heartbeat_interval_s * 1500";
+
+/// When an agent becomes unhealthy, in ms: 3 heartbeat intervals after its last heartbeat.
+const UNHEALTHY_FROM: &str = "last_heartbeat_at + heartbeat_interval_s * 3000";
 
 fn push_in_list<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
@@ -142,27 +137,26 @@ fn push_in_list<'a, DB: Database>(
 }
 
 /// The filter's states, health and reputation bounds as ` AND …` terms (on either
-/// engine), each column written as `column` gives it.
+/// engine).
 pub(super) fn push_facets<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &AgentFilter,
     now: i64,
-    column: impl Fn(&str) -> String,
 ) where
     &'a str: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
 {
     let statuses = filter.runtime_status.iter().map(|s| s.as_str());
-    push_in_list(qb, &column("runtime_status"), statuses);
+    push_in_list(qb, "runtime_status", statuses);
     let verifications = filter.verification_status.iter().map(|s| s.as_str());
-    push_in_list(qb, &column("verification_status"), verifications);
-    push_health(qb, &filter.health, now, &column);
+    push_in_list(qb, "verification_status", verifications);
+    push_health(qb, &filter.health, now);
     if let Some(min) = filter.min_reputation {
-        qb.push(format!(" AND {} >= ", column("reputation_score")))
+        qb.push(" AND reputation_score >= ")
             .push_bind(i64::from(min));
     }
     if let Some(max) = filter.max_reputation {
-        qb.push(format!(" AND {} <= ", column("reputation_score")))
+        qb.push(" AND reputation_score <= ")
             .push_bind(i64::from(max));
     }
 }
@@ -172,45 +166,38 @@ pub(super) fn push_facets<'a, DB: Database>(
 /// NULL for one that never sent a heartbeat). Healthy is from it onwards; stale and
 /// unhealthy are before it, split at three intervals; never is NULL. Both engines index
 /// that expression (`agents_by_health`, written exactly so), so a health filter that
-/// matches few agents reads a short stretch of an index instead of every agent. `column`
-/// writes each column, as for the other facets (SQLite's `+` keeps a walk on the sort
-/// index).
-fn push_health<'a, DB: Database>(
-    qb: &mut QueryBuilder<'a, DB>,
-    healths: &[Health],
-    now: i64,
-    column: impl Fn(&str) -> String,
-) where
+/// matches few agents reads a short stretch of an index instead of every agent.
+fn push_health<'a, DB: Database>(qb: &mut QueryBuilder<'a, DB>, healths: &[Health], now: i64)
+where
     i64: Encode<'a, DB> + Type<DB>,
 {
     if healths.is_empty() {
         return;
     }
-    let (until, unhealthy_from) = health_edges(column);
     qb.push(" AND (");
     for (i, health) in healths.iter().enumerate() {
         if i > 0 {
             qb.push(" OR ");
         }
         match health {
-            Health::Healthy => qb.push(format!("{until} >= ")).push_bind(now),
+            Health::Healthy => qb.push(format!("{HEALTHY_UNTIL} >= ")).push_bind(now),
             // Intervals are at most MAX_HEARTBEAT_INTERVAL_SECS, so a stale agent's deadline
             // passed at most 1.5 of those ago: a short range even when most agents are dead.
             Health::Stale => qb
-                .push(format!("({until} >= "))
+                .push(format!("({HEALTHY_UNTIL} >= "))
                 .push_bind(now - MAX_HEARTBEAT_INTERVAL_SECS * 1500)
-                .push(format!(" AND {until} < "))
+                .push(format!(" AND {HEALTHY_UNTIL} < "))
                 .push_bind(now)
-                .push(format!(" AND {unhealthy_from} >= "))
+                .push(format!(" AND {UNHEALTHY_FROM} >= "))
                 .push_bind(now)
                 .push(")"),
             Health::Unhealthy => qb
-                .push(format!("({until} < "))
+                .push(format!("({HEALTHY_UNTIL} < "))
                 .push_bind(now)
-                .push(format!(" AND {unhealthy_from} < "))
+                .push(format!(" AND {UNHEALTHY_FROM} < "))
                 .push_bind(now)
                 .push(")"),
-            Health::Never => qb.push(format!("{until} IS NULL")),
+            Health::Never => qb.push(format!("{HEALTHY_UNTIL} IS NULL")),
         };
     }
     qb.push(")");

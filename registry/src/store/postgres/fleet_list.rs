@@ -62,7 +62,7 @@ fn push_filter(
         }
         qb.push(")");
     }
-    push_facets(qb, filter, now, str::to_owned);
+    push_facets(qb, filter, now);
 }
 
 impl PostgresStore {
