@@ -8,6 +8,7 @@
 //! - `bench`: the benchmarks; writes `BENCHMARKS.md`.
 
 mod bench;
+mod bundle;
 mod conformance;
 mod postgres;
 mod tools;
@@ -134,6 +135,8 @@ pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
         ));
     }
     run(&mut trunk)?;
+    step("Optimizing the wasm, shortening its import names, minifying the glue");
+    bundle::finish(&root.join("dist"))?;
     externalize_boot_script(&root.join("dist"))?;
     let sizes = precompress(&root.join("dist"))?;
     for asset in &sizes {

@@ -146,6 +146,25 @@ pub fn axe_core() -> PathBuf {
     axe_dir().join("node_modules/axe-core/axe.min.js")
 }
 
+/// The JavaScript minifier for wasm-bindgen's glue (npm, pinned; see `bundle.rs`).
+const ESBUILD_VERSION: &str = "0.28.2";
+
+fn esbuild_dir() -> PathBuf {
+    std::env::current_dir()
+        .unwrap_or_default()
+        .join(format!("target/esbuild-{ESBUILD_VERSION}"))
+}
+
+/// esbuild, as set-up installs it.
+pub fn esbuild() -> PathBuf {
+    esbuild_dir().join("node_modules/.bin/esbuild")
+}
+
+/// wasm-opt, as set-up installs it.
+pub fn wasm_opt() -> PathBuf {
+    npm_bin_dir().join("wasm-opt")
+}
+
 /// Sekuire's CLI, as set-up installs it.
 pub fn sekuire() -> PathBuf {
     cargo_bin("sekuire")
@@ -285,7 +304,14 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
         ]);
         jobs.push((OPTIONAL, vec![nightly]));
     }
-    let wasm_opt = npm_bin_dir().join("wasm-opt");
+    if !is_version(&esbuild(), ESBUILD_VERSION) {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--silent", "--no-save", "--prefix"])
+            .arg(esbuild_dir())
+            .arg(format!("esbuild@{ESBUILD_VERSION}"));
+        jobs.push(("esbuild (npm)", vec![npm]));
+    }
+    let wasm_opt = wasm_opt();
     if !is_version(&wasm_opt, &format!("version {BINARYEN_VERSION}")) {
         let mut npm = Command::new("npm");
         npm.args(["install", "-g", &format!("binaryen@{BINARYEN_VERSION}")]);
