@@ -125,7 +125,7 @@ async fn bulk_terminate_asks_for_the_phrase_with_the_count() {
                 on_confirm=Callback::new(|_: Option<String>| {})
                 on_close=Callback::new(|()| {})
                 busy=Signal::derive(|| false)
-                results=Signal::derive(|| None)
+                results=RwSignal::new(None)
             />
         }
     });

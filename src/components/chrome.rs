@@ -15,7 +15,7 @@ pub fn ToastHost() -> impl IntoView {
     view! {
         <div class="toasts" role="status" aria-live="polite" data-testid="toasts">
             <KeyedList
-                keys=move || ctx.toasts.with(|t| t.iter().map(|t| t.id.to_string()).collect())
+                keys=move |()| ctx.toasts.with(|t| t.iter().map(|t| t.id.to_string()).collect())
                 child=move |key: String| {
                     // A toast never changes: what it says is read once.
                     let Some(toast) = ctx.toasts.with_untracked(|t| t.iter().find(|t| t.id.to_string() == key).cloned()) else {
@@ -207,7 +207,7 @@ pub fn MissingFeatures() -> impl IntoView {
             <details class="notice" data-testid="missing-features">
                 <summary>"This registry offers Sekuire's standard API, without some of this dashboard's features."</summary>
                 <ul>
-                    {move || missing().into_iter().map(|f| view! { <li>{f.without()}</li> }).collect_view()}
+                    {move || missing().into_iter().map(|f| view! { <li data-testid="missing-feature">{f.without()}</li> }).collect_view()}
                 </ul>
             </details>
         </Show>

@@ -138,7 +138,9 @@ pub fn BulkDialog(
     on_confirm: Callback<Option<String>>,
     on_close: Callback<()>,
     busy: Signal<bool>,
-    results: Signal<Option<Vec<BulkLine>>>,
+    /// The outcome of each agent once the action ran (written by the caller; an
+    /// `RwSignal` rather than a `Signal`, which would compile a memo for this type too).
+    results: RwSignal<Option<Vec<BulkLine>>>,
 ) -> impl IntoView {
     let count = agent_names.len();
     let reason = RwSignal::new(String::new());

@@ -40,13 +40,14 @@ pub fn Show(
 #[component]
 pub fn KeyedList(
     /// One child per key, in this order; a child stays (with its DOM) while its key does.
+    /// Read reactively. (A `Signal` here would compile a memo of `Vec<String>` as well.)
     #[prop(into)]
-    keys: Signal<Vec<String>>,
+    keys: Callback<(), Vec<String>>,
     /// Builds the child for a key.
     #[prop(into)]
     child: Callback<String, AnyView>,
 ) -> impl IntoView {
-    view! { <For each=move || keys.get() key=String::clone children=move |key| child.run(key)/> }
+    view! { <For each=move || keys.run(()) key=String::clone children=move |key| child.run(key)/> }
 }
 
 /// An event handler boxed to the one type every handler of an event type shares, as in

@@ -29,7 +29,8 @@ use leptos::task::spawn_local;
 #[component]
 pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     let ctx = use_app();
-    let id = Signal::stored(sekuire_id);
+    // A page per agent: the route builds a new one when the id changes.
+    let id = StoredValue::new(sekuire_id);
     let agent = RwSignal::new(None::<Agent>);
     let error = RwSignal::new(None::<ApiFailure>);
     let installations = RwSignal::new(None::<InstallationList>);
@@ -48,7 +49,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         let Some(registry) = ctx.registry() else {
             return;
         };
-        let sekuire_id = id.get_untracked();
+        let sekuire_id = id.get_value();
         let (with_audit, with_installations) = (
             ctx.offers(Feature::Audit),
             ctx.offers(Feature::Installations),
@@ -75,7 +76,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         let Some(registry) = ctx.registry() else {
             return;
         };
-        let sekuire_id = id.get_untracked();
+        let sekuire_id = id.get_value();
         spawn_local(async move {
             settle(ctx, registry.agent(&sekuire_id).await, agent, error);
         });
@@ -90,7 +91,6 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
         None => load(),
     };
     watch(move || {
-        id.track();
         ctx.reload_epoch.track();
         has_history.track();
         notice.set(None);
@@ -98,7 +98,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
     });
 
     ctx.on_live_event(move |event| {
-        let this = id.get_untracked();
+        let this = id.get_value();
         match event {
             LiveEvent::Agent(fresh)
                 if fresh.sekuire_id == this
@@ -236,7 +236,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
             }}
             {move || agent.get().filter(|_| ctx.offers(Feature::Verification)).map(|a| view! { <DraftReview agent=a on_reviewed=Callback::new(move |fresh| { show(fresh); load_history(); })/> })}
             {move || (ctx.role() == Some(Role::Admin) && ctx.offers(Feature::InstallTokens) && status.get().is_some_and(|s| s != RuntimeStatus::Terminated))
-                .then(|| view! { <RunPanel sekuire_id=id.get_untracked()/> })}
+                .then(|| view! { <RunPanel sekuire_id=id.get_value()/> })}
             <div role="tablist" class="tabs" aria-label="Agent history">
                 <Show when=move || has_history.get()>
                     <button type="button" role="tab" id="tab-history" data-testid="tab-history" aria-controls="panel-history"
@@ -246,7 +246,7 @@ pub fn AgentPage(sekuire_id: String) -> impl IntoView {
                     aria-selected=move || show_logs().to_string() on:click=handler(move |_| logs_tab.set(true))>"Logs"</button>
             </div>
             {move || if show_logs() {
-                view! { <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs"><LogsPanel sekuire_id=id.get_untracked()/></div> }.into_any()
+                view! { <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs"><LogsPanel sekuire_id=id.get_value()/></div> }.into_any()
             } else {
                 view! {
                     <div class="two-col" role="tabpanel" id="panel-history" aria-labelledby="tab-history">

@@ -117,7 +117,8 @@ pub fn AuditPage() -> impl IntoView {
                         view! {
                             <button
                                 type="button"
-                                class=move || if on() { "chip on" } else { "chip" }
+                                class="chip"
+                                class:on=on
                                 aria-pressed=move || on().to_string()
                                 on:click=handler(move |_| set_view(&|v| v.actions = toggle(&v.actions, action)))
                             >

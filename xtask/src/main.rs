@@ -1,7 +1,7 @@
 //! `cargo xtask <command>`: the project's entry points.
 //!
 //! - `setup`: installs what a fresh machine lacks (wasm target, Trunk, wasm-bindgen CLI,
-//!   wasm-opt, Chromium and chromedriver), each only when missing, with visible progress.
+//!   wasm-opt, esbuild, Chromium and chromedriver), each only when missing, with visible progress.
 //! - `dist`: builds the dashboard for release into `dist/`, precompressed, and prints sizes.
 //! - `demo`: `setup` + `dist` + the registry with a demo fleet serving the dashboard.
 //! - `test`: the whole suite: fmt, clippy, native tests, browser tests, end-to-end stories.
@@ -106,8 +106,9 @@ fn configured_wasm_rustflags(config: &str) -> Option<Vec<String>> {
     Some(flags)
 }
 
-/// Builds the dashboard with Trunk (release, wasm-opt) and writes `.gz`/`.br` beside each
-/// asset for the registry to serve. Returns the sizes of the shipped assets.
+/// Builds the dashboard with Trunk (release), finishes it (`bundle.rs`: wasm-opt, short
+/// names, minified glue and CSS) and writes `.gz`/`.br` beside each asset for the registry
+/// to serve. Returns the sizes of the shipped assets.
 pub fn dist(root: &Path) -> Result<Vec<AssetSize>> {
     let mut trunk = Command::new(tools::trunk()?);
     trunk
@@ -175,6 +176,7 @@ fn externalize_boot_script(dist: &Path) -> Result<()> {
     });
     let name = format!("boot-{hash:016x}.js");
     std::fs::write(dist.join(&name), format!("{script}\n"))?;
+    bundle::minify(&dist.join(&name), &["--format=esm"])?;
     let html = format!(
         "{}<script type=\"module\" src=\"/{name}\"></script>{}",
         &html[..start],

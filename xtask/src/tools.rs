@@ -71,7 +71,7 @@ fn npm_bin_dir() -> PathBuf {
 }
 
 /// PATH for the builds: cargo's and npm's tool folders first, so Trunk finds the pinned
-/// wasm-bindgen and wasm-opt.
+/// wasm-bindgen.
 pub fn tool_path() -> OsString {
     let mut dirs = vec![cargo_home().join("bin"), npm_bin_dir()];
     if let Some(path) = std::env::var_os("PATH") {

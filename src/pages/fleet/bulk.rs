@@ -102,7 +102,7 @@ pub(super) fn BulkActions(
                 on_confirm=run
                 on_close=close
                 busy=busy.into()
-                results=results.into()
+                results=results
             />
         })}
     }

@@ -17,41 +17,30 @@ pub(super) fn SummaryStrip(
             let by_state = RuntimeStatus::ALL
                 .into_iter()
                 .map(|state| {
-                    let href = FleetQuery {
+                    let query = FleetQuery {
                         runtime_status: vec![state],
                         ..FleetQuery::default()
-                    }
-                    .to_url();
+                    };
                     let n = s.runtime_status.get(&state).copied().unwrap_or(0);
-                    view! {
-                        <a class=format!("count runtime-{state}") href=href data-testid=format!("count-{state}")>
-                            <strong>{n}</strong>" "{state.as_str()}
-                        </a>
-                    }
+                    count_link(format!("runtime-{state}"), format!("count-{state}"), &query, n, state.as_str())
                 })
                 .collect_view();
             let by_health = Health::ALL
                 .into_iter()
                 .map(|health| {
-                    let href = FleetQuery {
+                    let query = FleetQuery {
                         health: vec![health],
                         ..FleetQuery::default()
-                    }
-                    .to_url();
+                    };
                     let n = s.health.get(&health).copied().unwrap_or(0);
-                    view! {
-                        <a class=format!("count health-{health}") href=href>
-                            <strong>{n}</strong>" "{health.as_str()}
-                        </a>
-                    }
+                    count_link(format!("health-{health}"), format!("count-{health}"), &query, n, health.as_str())
                 })
                 .collect_view();
             // Drafts: pushed with `sekuire push`, waiting for an admin's review.
-            let drafts_href = FleetQuery {
+            let drafts_query = FleetQuery {
                 verification_status: vec![VerificationStatus::Pending],
                 ..FleetQuery::default()
-            }
-            .to_url();
+            };
             let drafts = s
                 .verification_status
                 .get(&VerificationStatus::Pending)
@@ -62,9 +51,7 @@ pub(super) fn SummaryStrip(
                     <div class="summary-group">
                         <span class="summary-total" data-testid="summary-total"><strong>{s.total}</strong>{if counted.get() { " agents" } else { " agents loaded" }}</span>
                         {by_state}
-                        <a class="count drafts" href=drafts_href data-testid="count-drafts">
-                            <strong>{drafts}</strong>" drafts to review"
-                        </a>
+                        {count_link("drafts".into(), "count-drafts".into(), &drafts_query, drafts, "drafts to review")}
                     </div>
                     <div class="summary-group">
                         {by_health}
@@ -77,5 +64,20 @@ pub(super) fn SummaryStrip(
                 </div>
             }
         })}
+    }
+}
+
+/// One count: `n label`, a link to the fleet filtered to what it counts.
+fn count_link(
+    kind: String,
+    testid: String,
+    query: &FleetQuery,
+    n: u64,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <a class=format!("count {kind}") href=query.to_url() data-testid=testid>
+            <strong>{n}</strong>" "{label}
+        </a>
     }
 }

@@ -63,7 +63,7 @@ pub(super) fn FleetTable(
                     </thead>
                     <tbody>
                         <KeyedList
-                            keys=row_ids
+                            keys=move |()| row_ids.get()
                             child=move |id: String| view! { <FleetRow sekuire_id=id selected=selected list=list unresolved=unresolved/> }.into_any()
                         />
                     </tbody>
@@ -251,7 +251,7 @@ pub(super) fn Pager(
                         l.agents.len(),
                         l.total
                     )
-                }))}
+                }).unwrap_or_default())}
             </span>
             <Show when=move || loading.get()>
                 <span class="muted small" aria-live="polite">"Updating…"</span>
