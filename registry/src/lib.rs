@@ -222,8 +222,8 @@ pub fn content_security_policy(registry_origins: &[String]) -> String {
     )
 }
 
-/// How long a browser may keep a dashboard file. Trunk names every asset after a hash of
-/// its content (`main-f067bc3d092900f0.css`), so those never change and are kept for a
+/// How long a browser may keep a dashboard file. `cargo xtask dist` names every asset after
+/// a hash of its content (`main-f067bc3d092900f0.css`), so those never change and are kept for a
 /// year without asking again, which also lets the browser keep the compiled wasm; anything
 /// else, `index.html` above all, is checked on every load so a new build is seen at once.
 fn cache_policy(path: &str) -> &'static str {

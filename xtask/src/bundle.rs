@@ -16,13 +16,17 @@
 //!    The glue's import functions that the optimized wasm no longer imports go too. The
 //!    `memory` export keeps its name: it is the module's one export others read.
 //! 4. esbuild minifies the glue and the style sheet.
-//! 5. `index.html`'s `integrity` attributes get the new files' hashes.
+//! 5. The glue, the wasm and the style sheet are named after a hash of what is shipped
+//!    (Trunk named them after its input), and `index.html` links them by those names,
+//!    with `integrity` hashes to match. The registry caches hashed names for a year, so a
+//!    change in this step alone must give new names too.
 //!
 //! Each edit of the glue checks that it found the shape wasm-bindgen 0.2.130 writes and
 //! fails the build otherwise, so an upgrade that changes the glue stops here instead of
 //! shipping a dashboard that cannot start. The end-to-end suite runs the result.
 //!
-//! Measured on the same build (BENCHMARKS.md): 213.0 KB → about 203 KB gzip.
+//! Measured on the same build (BENCHMARKS.md): 213.0 KB → 199.1 KB gzip, with the
+//! dashboard's own reductions of that round.
 
 use crate::{run, tools};
 use anyhow::{bail, ensure, Context, Result};
@@ -36,30 +40,26 @@ use wasmparser::BinaryReader;
 /// The glue's name for the wasm's one import module; it becomes [`SHORT_MODULE`].
 const GLUE_MODULE: &str = "./fleet-dashboard_bg.js";
 const SHORT_MODULE: &str = "a";
-/// The `wasm-streams` classes (step 1) and the prefix of their wasm exports' names.
+/// The `wasm-streams` classes (step 1), and what their wasm exports' names contain
+/// (`intounderlyingsource_pull`, `__wbg_intounderlyingsink_free`, …).
 const STREAM_CLASSES: [&str; 3] = [
     "IntoUnderlyingByteSource",
     "IntoUnderlyingSink",
     "IntoUnderlyingSource",
 ];
 const STREAM_EXPORTS: &str = "intounderlying";
+/// The one export that keeps its name: others read the module's memory by it.
+const KEPT_EXPORT: &str = "memory";
 /// How the glue writes one import function: eight spaces, the name, `: function(`.
 const IMPORT_INDENT: &str = "        ";
 const IMPORTS_END: &str = "    };";
 
-/// Step 2. Two flags state facts about the module that binaryen cannot prove, and each
-/// is worth about 0.6 KB gzip:
-/// - `--zero-filled-memory`: the module defines its memory (nothing imports it), so it
-///   starts as zeros;
-/// - `--low-memory-unused`: no pointer is below 1024. Rust's wasm32 layout puts the
-///   shadow stack first, growing down from 1 MiB toward 0, with data and heap above it,
-///   so only a stack already 1,047,552 bytes deep would reach there.
-const WASM_OPT_FLAGS: [&str; 4] = [
-    "-Oz",
-    "--enable-reference-types",
-    "--zero-filled-memory",
-    "--low-memory-unused",
-];
+/// Step 2. `--low-memory-unused` states a fact binaryen cannot prove: no load or store
+/// touches an address below 1024, so a constant added to a pointer can move into the
+/// instruction's offset (about 1.3 KB gzip). Rust's wasm32 layout puts the shadow stack
+/// first, growing down from 1 MiB toward 0, with data and heap above it; only a stack
+/// already 1,047,552 bytes deep would reach there.
+const WASM_OPT_FLAGS: [&str; 3] = ["-Oz", "--enable-reference-types", "--low-memory-unused"];
 
 /// Steps 1–5 on the app in `dist`.
 pub fn finish(dist: &Path) -> Result<()> {
@@ -87,11 +87,31 @@ pub fn finish(dist: &Path) -> Result<()> {
     minify(&dist.join(&css_name), &[])?;
     let index_path = dist.join("index.html");
     let mut index = std::fs::read_to_string(&index_path)?;
-    for name in [&glue_name, &wasm_name, &css_name] {
-        index = with_integrity(&index, name, &std::fs::read(dist.join(name))?)?;
+    for (name, stem, suffix) in [
+        (&glue_name, "fleet-dashboard-", ".js"),
+        (&wasm_name, "fleet-dashboard-", "_bg.wasm"),
+        (&css_name, "main-", ".css"),
+    ] {
+        let content = std::fs::read(dist.join(name))?;
+        let hashed = format!("{stem}{}{suffix}", content_hash(&content));
+        ensure!(
+            index.contains(&format!("/{name}")),
+            "index.html does not name /{name}"
+        );
+        std::fs::rename(dist.join(name), dist.join(&hashed))?;
+        index = index.replace(&format!("/{name}"), &format!("/{hashed}"));
+        index = with_integrity(&index, &hashed, &content)?;
     }
     std::fs::write(index_path, index)?;
     Ok(())
+}
+
+/// A name that changes with the content (FNV-1a, 16 hex digits): for caching, not security.
+pub fn content_hash(content: &[u8]) -> String {
+    let hash = content.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// The one file in `dist` named `{prefix}*{suffix}`.
@@ -157,7 +177,7 @@ fn shorten_names(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
     })?;
     let mut exports = BTreeMap::new();
     let wasm = rewrite_exports(&wasm, |name| {
-        if name == "memory" {
+        if name == KEPT_EXPORT {
             return Some(name.to_owned());
         }
         let short = format!("_{}", short_name(exports.len()));
@@ -170,7 +190,7 @@ fn shorten_names(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String)> {
         "the glue does not return its imports as {module_key}"
     );
     let glue = glue.replace(&module_key, &format!("{SHORT_MODULE}: import0,"));
-    Ok((wasm, rename_export_uses(&glue, &exports)))
+    Ok((wasm, rename_export_uses(&glue, &exports)?))
 }
 
 /// `a`, `b`, … `Z`, then `ba`, `bb`, …: a JavaScript identifier for every number.
@@ -228,14 +248,22 @@ fn rename_import_functions(glue: &str, imports: &BTreeMap<String, String>) -> Re
 fn import_function_name(line: &str) -> Option<&str> {
     let rest = line.strip_prefix(IMPORT_INDENT)?;
     let (name, _) = rest.split_once(": function(")?;
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
-        .then_some(name)
+    name.bytes().all(is_ident).then_some(name)
 }
 
-/// The glue with every `wasm.<export>` under the export's short name.
-fn rename_export_uses(glue: &str, exports: &BTreeMap<String, String>) -> String {
-    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+/// A byte of a JavaScript identifier (ASCII).
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// The glue with every `wasm.<export>` under the export's short name. Any other use of the
+/// wasm's exports (`wasm.` and a name the wasm does not export, `wasm[…]`) fails: the glue
+/// would call a function that no longer exists.
+fn rename_export_uses(glue: &str, exports: &BTreeMap<String, String>) -> Result<String> {
+    ensure!(
+        !glue.contains("wasm["),
+        "the glue indexes the wasm's exports"
+    );
     let mut out = String::with_capacity(glue.len());
     let mut rest = glue;
     while let Some(at) = rest.find("wasm.") {
@@ -243,14 +271,18 @@ fn rename_export_uses(glue: &str, exports: &BTreeMap<String, String>) -> String 
         let (before, after) = rest.split_at(at + "wasm.".len());
         out.push_str(before);
         let len = after.bytes().take_while(|b| is_ident(*b)).count();
-        match exports.get(&after[..len]).filter(|_| starts_word) {
-            Some(short) => out.push_str(short),
-            None => out.push_str(&after[..len]),
+        let name = &after[..len];
+        match exports.get(name) {
+            Some(short) if starts_word => out.push_str(short),
+            None if starts_word && name != KEPT_EXPORT => {
+                bail!("the glue uses wasm.{name}, which the wasm does not export")
+            }
+            _ => out.push_str(name),
         }
         rest = &after[len..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
 /// `index.html` with the `integrity` of the tag that links `/name` set to `content`'s hash.
@@ -306,7 +338,7 @@ fn rebuild(
     for (id, body) in sections(wasm)? {
         if let Some(body) = edit(id, body)? {
             out.push(id);
-            push_u32(&mut out, body.len());
+            push_leb(&mut out, body.len());
             out.extend_from_slice(&body);
         }
     }
@@ -338,7 +370,7 @@ fn rewrite_imports(
         let mut reader = BinaryReader::new(body, 0);
         let count = reader.read_var_u32()?;
         let mut out = Vec::new();
-        push_u32(&mut out, count as usize);
+        push_leb(&mut out, count as usize);
         for _ in 0..count {
             let (module, name) = (reader.read_string()?, reader.read_string()?);
             let from = reader.original_position();
@@ -371,19 +403,19 @@ fn rewrite_exports(wasm: &[u8], mut rename: impl FnMut(&str) -> Option<String>) 
             }
         }
         let mut out = Vec::new();
-        push_u32(&mut out, kept);
+        push_leb(&mut out, kept);
         out.extend_from_slice(&entries);
         Ok(out)
     })
 }
 
 fn push_name(out: &mut Vec<u8>, name: &str) {
-    push_u32(out, name.len());
+    push_leb(out, name.len());
     out.extend_from_slice(name.as_bytes());
 }
 
 /// Unsigned LEB128.
-fn push_u32(out: &mut Vec<u8>, mut n: usize) {
+fn push_leb(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
@@ -416,11 +448,34 @@ mod tests {
             ("f_long".to_owned(), "_a".to_owned()),
             ("f".to_owned(), "_b".to_owned()),
         ]);
-        let glue = "function f_long() { wasm.f_long(wasm.f); mywasm.f(); }";
+        let glue = "function f_long() { wasm.f_long(wasm.f, wasm.memory); mywasm.g(); }";
         assert_eq!(
-            rename_export_uses(glue, &exports),
-            "function f_long() { wasm._a(wasm._b); mywasm.f(); }"
+            rename_export_uses(glue, &exports).expect("renamed"),
+            "function f_long() { wasm._a(wasm._b, wasm.memory); mywasm.g(); }"
         );
+        assert!(rename_export_uses("wasm.gone()", &exports).is_err());
+        assert!(rename_export_uses("wasm['f']()", &exports).is_err());
+    }
+
+    /// The shape wasm-bindgen 0.2.130 writes for an exported class, trimmed.
+    const STREAM_CLASS: &str = "export class IntoUnderlyingSink {\n    free() {\n        IntoUnderlyingSinkFinalization.unregister(this);\n    }\n}\nif (Symbol.dispose) IntoUnderlyingSink.prototype[Symbol.dispose] = IntoUnderlyingSink.prototype.free;\n";
+
+    #[test]
+    fn stream_classes_leave_the_glue_and_nothing_else_does() {
+        let classes: String = STREAM_CLASSES
+            .iter()
+            .map(|c| STREAM_CLASS.replace("IntoUnderlyingSink", c))
+            .collect();
+        let registries: String = STREAM_CLASSES
+            .iter()
+            .map(|c| format!("const {c}Finalization = (typeof FinalizationRegistry === 'undefined')\n    ? {{ register: () => {{}}, unregister: () => {{}} }}\n    : new FinalizationRegistry(ptr => wasm.__wbg_x_free(ptr, 1));\n"))
+            .collect();
+        let glue = format!("{classes}function keep() {{}}\n{registries}const CLOSURE_DTORS = 1;\n");
+        assert_eq!(
+            without_stream_classes(&glue).expect("cut"),
+            "function keep() {}\nconst CLOSURE_DTORS = 1;\n"
+        );
+        assert!(without_stream_classes("function keep() {}").is_err());
     }
 
     #[test]
@@ -436,19 +491,19 @@ mod tests {
     }
 
     #[test]
-    fn integrity_follows_the_content() {
-        let index = r#"<link rel="preload" href="/app.wasm" integrity="sha384-old" as="fetch">"#;
+    fn integrity_follows_the_content_of_the_linked_file() {
+        let index = r#"<link rel="modulepreload" href="/app.js" integrity="sha384-js"><link rel="preload" href="/app.wasm" integrity="sha384-old" as="fetch">"#;
         let updated = with_integrity(index, "app.wasm", b"abc").expect("updated");
         assert_eq!(
             updated,
-            r#"<link rel="preload" href="/app.wasm" integrity="sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn" as="fetch">"#
+            r#"<link rel="modulepreload" href="/app.js" integrity="sha384-js"><link rel="preload" href="/app.wasm" integrity="sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn" as="fetch">"#
         );
     }
 
     /// One section: id, size, body.
     fn section(id: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![id];
-        push_u32(&mut out, body.len());
+        push_leb(&mut out, body.len());
         out.extend_from_slice(body);
         out
     }

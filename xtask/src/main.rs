@@ -170,11 +170,7 @@ fn externalize_boot_script(dist: &Path) -> Result<()> {
             .find(CLOSE)
             .context("dist/index.html has an unclosed script")?;
     let script = html[body..end].trim();
-    // FNV-1a: a name that changes with the content, not a security measure.
-    let hash = script.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let name = format!("boot-{hash:016x}.js");
+    let name = format!("boot-{}.js", bundle::content_hash(script.as_bytes()));
     std::fs::write(dist.join(&name), format!("{script}\n"))?;
     bundle::minify(&dist.join(&name), &["--format=esm"])?;
     let html = format!(
