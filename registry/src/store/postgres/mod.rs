@@ -18,14 +18,17 @@
 //!   where SQLite reads a range of its trigram index's term list. Columns that are sorted
 //!   or searched are `COLLATE "C"`, so order and case folding (ASCII only) are the same
 //!   on both.
-//! - **Plans.** SQLite's planner is steered with `INDEXED BY` and unary `+`; PostgreSQL's
-//!   is cost-based and keeps statistics, so its queries state the filter plainly (and
-//!   the migrations that add an expression index run `ANALYZE`). Both read a page's ids
+//! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
+//!   cost-based and keeps statistics, so its queries state the filter plainly (and the
+//!   migrations that add an expression index run `ANALYZE`). A list's statements are not
+//!   kept prepared: a kept statement gets one generic plan, and one plan cannot serve a
+//!   search that matches 60,000 names and one that matches none (`fleet_list.rs`). Both read a page's ids
 //!   before its rows, so a walk on an index that covers the filter reads no row it skips.
 //! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans).
 //! - **Heartbeats** rewrite the agent's row on both. SQLite writes only the indexes that
 //!   hold a heartbeat column (the facet index holds none since migration 0010), and a
-//!   background connection checkpoints its WAL off the writer. Here a heartbeat changes
+//!   background connection checkpoints its WAL off the writer (restarting it from 128 MB,
+//!   so steady writes cannot grow it without bound). Here a heartbeat changes
 //!   indexed columns, so it is never a HOT update: every index of `agents` takes an entry.
 //! - **Live events** reach every process through LISTEN/NOTIFY (`crate::events`).
 
