@@ -26,6 +26,8 @@ struct Options {
     lease_seconds: u64,
     /// Installations leasing at once in `fleet-bench leases`, one run each.
     lease_clients: Vec<usize>,
+    /// Registry binaries `fleet-bench leases` takes turns with, on one prepared fleet.
+    registries: Vec<std::path::PathBuf>,
     live_seconds: u64,
     browser: bool,
 }
@@ -72,6 +74,9 @@ fn parse_options() -> Options {
         lease_clients: value("--clients").map_or(vec![registry::CONCURRENCY], |v| {
             v.split(',').filter_map(|n| n.parse().ok()).collect()
         }),
+        registries: value("--registries")
+            .map(|v| v.split(',').map(Into::into).collect())
+            .unwrap_or_default(),
         live_seconds: if quick { 30 } else { 300 },
         browser: !args.iter().any(|a| a == "--no-browser"),
     }
@@ -329,32 +334,63 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// `fleet-bench leases [--agents N] [--installations N] [--clients N,M…]`: only the lease
-/// figure against its ceiling, for iterating on the lease path without the full run.
-/// Prints; writes nothing.
+/// `fleet-bench leases [--agents N] [--installations N] [--clients N,M…] [--registries A,B…]`:
+/// only the lease figure against its ceiling, for iterating on the lease path without the
+/// full run. With `--registries`, those binaries take turns on one prepared fleet, three
+/// rounds each, so that two builds are compared under the same conditions: this machine's
+/// rate drifts by ±15 % between runs minutes apart. Prints; writes nothing.
 async fn leases_only(options: &Options) -> Result<()> {
     println!(
         "preparing {} agents, {} installations…",
         options.agents, options.installations
     );
     let prepared = registry::prepare(options.agents, options.installations).await?;
-    let registry = Registry::start(prepared.db(), None, &[])?;
+    let (registries, rounds) = match &options.registries[..] {
+        [] => (
+            vec![std::env::var_os("SEKUIRE_REGISTRY_BIN")
+                .unwrap_or_default()
+                .into()],
+            1,
+        ),
+        given => (given.to_vec(), 3),
+    };
     let duration = Duration::from_secs(10);
     for &clients in &options.lease_clients {
-        let leases = registry::lease_throughput_over(
-            &[&registry],
-            &prepared.installations,
-            duration,
-            clients,
-        )
-        .await;
-        println!(
-            "leases, {clients} clients: {:.0}/s (p50 {} ms, p99 {} ms, {} errors)",
-            leases.per_second,
-            ms(leases.latency.p50),
-            ms(leases.latency.p99),
-            leases.errors,
-        );
+        for round in 1..=rounds {
+            for binary in &registries {
+                std::env::set_var("SEKUIRE_REGISTRY_BIN", binary);
+                let registry = Registry::start(prepared.db(), None, &[])?;
+                // A fresh process starts with a cold page cache: the first seconds are not
+                // its rate.
+                let warm_up = Duration::from_secs(3);
+                registry::lease_throughput_over(
+                    &[&registry],
+                    &prepared.installations,
+                    warm_up,
+                    clients,
+                )
+                .await;
+                let leases = registry::lease_throughput_over(
+                    &[&registry],
+                    &prepared.installations,
+                    duration,
+                    clients,
+                )
+                .await;
+                let which = if rounds > 1 {
+                    format!(", {} (round {round})", binary.display())
+                } else {
+                    String::new()
+                };
+                println!(
+                    "leases, {clients} clients{which}: {:.0}/s (p50 {} ms, p99 {} ms, {} errors)",
+                    leases.per_second,
+                    ms(leases.latency.p50),
+                    ms(leases.latency.p99),
+                    leases.errors,
+                );
+            }
+        }
     }
     let trivial = registry::TrivialServer::start()?;
     let ceiling = registry::trivial_ceiling(&trivial.base, duration).await;

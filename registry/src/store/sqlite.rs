@@ -3,7 +3,7 @@
 //! live beside the shared row types in the sibling modules (`agents.rs`, `leases.rs` …).
 
 use super::leases;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::path::Path;
@@ -105,7 +105,8 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let priority = Arc::new(WritePriority::default());
-        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority));
+        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority))
+            .map_err(|err| AppError::Internal(err.into()))?;
         Ok(SqliteStore {
             read,
             write,
