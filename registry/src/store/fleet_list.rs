@@ -4,7 +4,7 @@
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
     agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, sort_sql, AgentFilter, Cursor, Total, COUNT_LIMIT,
+    push_page_order, sort_sql, AgentFilter, Cursor, Total,
 };
 use super::like_escape;
 use super::sqlite::SqliteStore;
@@ -238,8 +238,11 @@ impl SqliteStore {
                     seekable(filter)
                 };
                 push_filter(&mut count, &counted, search, now);
-                count.push(format!(" LIMIT {COUNT_LIMIT})"));
-                Total::capped(count.build_query_scalar().fetch_one(&self.read).await?)
+                count.push(format!(" LIMIT {})", Total::count_limit(filter)));
+                Total::capped(
+                    filter,
+                    count.build_query_scalar().fetch_one(&self.read).await?,
+                )
             }
         };
 

@@ -214,7 +214,8 @@ async fn a_dense_search_pages_through_the_sort_index_exactly_once() {
 }
 
 /// Past 10,000 matches a broad filter is not counted to the end: `total` is 10,000 and
-/// `total_exact` false. Filters the kept counts answer stay exact at any size.
+/// `total_exact` false; a search of one or two characters stops at 1,000. Filters the
+/// kept counts answer stay exact at any size.
 #[tokio::test]
 async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
     let app = TestApp::spawn().await;
@@ -249,6 +250,17 @@ async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
         }
     };
     assert_eq!(total("q=capped").await, (json!(10_000), Some(json!(false))));
+    assert_eq!(
+        total("q=ca").await,
+        (json!(1_000), Some(json!(false))),
+        "two characters: counted to 1,000"
+    );
+    assert_eq!(total("q=d").await, (json!(1_000), Some(json!(false))));
+    assert_eq!(
+        total("q=-1").await,
+        (json!(50), None),
+        "a short search with few matches is counted exactly"
+    );
     assert_eq!(
         total("min_reputation=50").await,
         (json!(10_000), Some(json!(false)))

@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, Cursor, Total, COUNT_LIMIT,
+    push_page_order, Cursor, Total,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -131,9 +131,9 @@ impl PostgresStore {
                         "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE",
                     );
                     push_filter(&mut count, filter, now, piece.as_deref());
-                    count.push(format!(" LIMIT {COUNT_LIMIT}) AS matches"));
+                    count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
-                    Total::capped(count.fetch_one(&self.pool).await?)
+                    Total::capped(filter, count.fetch_one(&self.pool).await?)
                 }
             })
         };
