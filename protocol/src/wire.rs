@@ -58,7 +58,7 @@ pub struct AgentList {
     pub agents: Vec<Agent>,
     /// Every match of the filter, not just this page; when `total_exact` is false, the
     /// registry stopped counting here and more match. Ours stops at 10,000
-    /// ([`TOTAL_COUNT_CAP`]), or at 1,000 for a search of one or two characters.
+    /// ([`TOTAL_COUNT_CAP`]), or at 1,000 for a text search (`q`).
     pub total: u64,
     /// [ext] False when `total` is a lower bound: counting every match of a broad filter
     /// over a large fleet would cost more than the page. Absent means exact.
@@ -69,8 +69,8 @@ pub struct AgentList {
     pub next_cursor: Option<String>,
 }
 
-/// Where our registry stops counting a list's matches (`AgentList::total_exact`), unless
-/// the search has one or two characters.
+/// Where our registry stops counting a list's matches (`AgentList::total_exact`) when it
+/// has no text search.
 pub const TOTAL_COUNT_CAP: u64 = 10_000;
 
 fn exact() -> bool {
