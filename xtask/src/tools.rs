@@ -131,33 +131,55 @@ pub fn trunk() -> Result<PathBuf> {
         .context("trunk is not installed; run `cargo xtask setup`")
 }
 
-/// The accessibility checker the end-to-end suite injects into each page (npm, pinned).
-const AXE_CORE_VERSION: &str = "4.10.3";
-
-fn axe_dir() -> PathBuf {
-    std::env::current_dir()
-        .unwrap_or_default()
-        .join(format!("target/axe-core-{AXE_CORE_VERSION}"))
+/// An npm package pinned at a version, installed under `target/` in a folder named by both
+/// (so a new pin installs afresh), not globally.
+struct NpmPackage {
+    name: &'static str,
+    version: &'static str,
 }
 
-/// `axe.min.js`, as set-up installs it (in a folder named by version, so a new pin
-/// installs afresh).
+impl NpmPackage {
+    fn dir(&self) -> PathBuf {
+        std::env::current_dir()
+            .unwrap_or_default()
+            .join(format!("target/{}-{}", self.name, self.version))
+    }
+
+    /// A file of the installed package, by its path under the install folder.
+    fn file(&self, path: &str) -> PathBuf {
+        self.dir().join(path)
+    }
+
+    /// Set-up's job that installs it.
+    fn install(&self) -> (&'static str, Vec<Command>) {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--silent", "--no-save", "--prefix"])
+            .arg(self.dir())
+            .arg(format!("{}@{}", self.name, self.version));
+        (self.name, vec![npm])
+    }
+}
+
+/// The accessibility checker the end-to-end suite injects into each page.
+const AXE_CORE: NpmPackage = NpmPackage {
+    name: "axe-core",
+    version: "4.10.3",
+};
+
+/// `axe.min.js`, as set-up installs it.
 pub fn axe_core() -> PathBuf {
-    axe_dir().join("node_modules/axe-core/axe.min.js")
+    AXE_CORE.file("node_modules/axe-core/axe.min.js")
 }
 
-/// The JavaScript minifier for wasm-bindgen's glue (npm, pinned; see `bundle.rs`).
-const ESBUILD_VERSION: &str = "0.28.2";
-
-fn esbuild_dir() -> PathBuf {
-    std::env::current_dir()
-        .unwrap_or_default()
-        .join(format!("target/esbuild-{ESBUILD_VERSION}"))
-}
+/// The JavaScript minifier for wasm-bindgen's glue (see `bundle.rs`).
+const ESBUILD: NpmPackage = NpmPackage {
+    name: "esbuild",
+    version: "0.28.2",
+};
 
 /// esbuild, as set-up installs it.
 pub fn esbuild() -> PathBuf {
-    esbuild_dir().join("node_modules/.bin/esbuild")
+    ESBUILD.file("node_modules/.bin/esbuild")
 }
 
 /// wasm-opt, as set-up installs it.
@@ -304,12 +326,8 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
         ]);
         jobs.push((OPTIONAL, vec![nightly]));
     }
-    if !is_version(&esbuild(), ESBUILD_VERSION) {
-        let mut npm = Command::new("npm");
-        npm.args(["install", "--silent", "--no-save", "--prefix"])
-            .arg(esbuild_dir())
-            .arg(format!("esbuild@{ESBUILD_VERSION}"));
-        jobs.push(("esbuild (npm)", vec![npm]));
+    if !is_version(&esbuild(), ESBUILD.version) {
+        jobs.push(ESBUILD.install());
     }
     let wasm_opt = wasm_opt();
     if !is_version(&wasm_opt, &format!("version {BINARYEN_VERSION}")) {
@@ -330,11 +348,7 @@ fn downloads(need: Need) -> Vec<(&'static str, Vec<Command>)> {
         jobs.push((DEBIAN, vec![update, install]));
     }
     if need == Need::Everything && !axe_core().is_file() {
-        let mut npm = Command::new("npm");
-        npm.args(["install", "--silent", "--no-save", "--prefix"])
-            .arg(axe_dir())
-            .arg(format!("axe-core@{AXE_CORE_VERSION}"));
-        jobs.push(("axe-core (npm)", vec![npm]));
+        jobs.push(AXE_CORE.install());
     }
     if need == Need::Everything {
         let root = std::env::current_dir().unwrap_or_default();
