@@ -182,17 +182,23 @@ mod tests {
         assert_eq!(synchronous, 2, "FULL");
     }
 
-    #[tokio::test]
-    async fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+    /// A store in a fresh folder, with an empty table `filler` of one page per row.
+    async fn store_with_filler() -> (SqliteStore, tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         let store = SqliteStore::open(&path).await.unwrap();
-        let before = std::fs::metadata(&path).unwrap().len();
-        // 100 pages: a tenth of what would trigger SQLite's own automatic checkpoint.
         sqlx::query("CREATE TABLE filler (page BLOB)")
             .execute(&store.write)
             .await
             .unwrap();
+        (store, dir, path)
+    }
+
+    #[tokio::test]
+    async fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+        let (store, _dir, path) = store_with_filler().await;
+        let before = std::fs::metadata(&path).unwrap().len();
+        // 100 pages: a tenth of what would trigger SQLite's own automatic checkpoint.
         for _ in 0..100 {
             sqlx::query("INSERT INTO filler VALUES (zeroblob(4000))")
                 .execute(&store.write)
@@ -211,13 +217,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_short_under_writes_that_never_pause() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.db");
-        let store = SqliteStore::open(&path).await.unwrap();
-        sqlx::query("CREATE TABLE filler (page BLOB)")
-            .execute(&store.write)
-            .await
-            .unwrap();
+        let (store, dir, _path) = store_with_filler().await;
         // Batches of 50 pages, back to back, as leases come under load, until three times
         // the restart length has gone through the WAL.
         let mut pages = 0;
