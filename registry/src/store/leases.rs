@@ -39,8 +39,8 @@ pub(super) struct LeaseJob {
 /// SQLite's worker thread (five per batch, and the rows of the read) are the lease path's
 /// critical path, and a task woken from another thread waited in the shared runtime's
 /// queue behind hundreds of connections' tasks each time. On its own thread, the writer
-/// runs as soon as SQLite answers: 10.7k → 12.4k leases/s at 512 clients (medians of
-/// three rounds in turns on one fleet, BENCHMARKS.md).
+/// runs as soon as SQLite answers: about 8 % more leases/s at 512 clients, with builds
+/// compared in turns on one fleet (BENCHMARKS.md).
 pub(super) fn spawn_lease_writer(
     write: SqlitePool,
     priority: Arc<WritePriority>,
