@@ -249,8 +249,6 @@ pub(super) fn order_by(sort_expr: &str, sort: AgentSort) -> String {
     format!(" ORDER BY {sort_expr} {dir}, sekuire_id {dir}")
 }
 
-/// The page from the `limit + 1` rows a page query read, with a cursor after its last
-/// row when there are more.
 /// How many agents match a list's filter: counted up to [`Total::cap`] and one more
 /// (a broad filter over a million agents would otherwise count for longer than the page
 /// takes), or exact from the kept counts when the filter is one of theirs.
@@ -324,6 +322,8 @@ pub(super) fn kept_facets(filter: &AgentFilter) -> Option<Vec<String>> {
     Some(facets)
 }
 
+/// The page from the `limit + 1` rows a page query read, with a cursor after its last
+/// row when there are more.
 pub(super) fn agent_page(
     mut rows: Vec<AgentRow>,
     total: Total,
