@@ -35,6 +35,7 @@
 mod agents;
 mod audit;
 mod credentials;
+mod fleet_estimates;
 mod fleet_list;
 mod installations;
 mod keys;
