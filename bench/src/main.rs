@@ -6,6 +6,7 @@
 
 mod backends;
 mod browser;
+mod cpu;
 mod registry;
 mod stats;
 
@@ -338,8 +339,9 @@ async fn main() -> Result<()> {
 /// only the lease figure against its ceiling, for iterating on the lease path without the
 /// full run. With `--registries`, those binaries take turns on one prepared fleet, three
 /// rounds each in alternating order, so that two builds are compared under the same
-/// conditions: this machine's rate drifts by ±15 % between runs minutes apart. Prints;
-/// writes nothing.
+/// conditions: this machine's rate drifts by ±15 % between runs minutes apart. Each run
+/// also prints the CPU the registry and the load generator used per lease ([`cpu`]), which
+/// drifts less than the rate. Prints; writes nothing.
 async fn leases_only(options: &Options) -> Result<()> {
     println!(
         "preparing {} agents, {} installations…",
@@ -377,6 +379,7 @@ async fn leases_only(options: &Options) -> Result<()> {
                     clients,
                 )
                 .await;
+                let meter = cpu::Meter::start(registry.pid());
                 let leases = registry::lease_throughput_over(
                     &[&registry],
                     &prepared.installations,
@@ -384,6 +387,7 @@ async fn leases_only(options: &Options) -> Result<()> {
                     clients,
                 )
                 .await;
+                let cost = meter.stop();
                 let which = if rounds > 1 {
                     format!(", {} (round {round})", binary.display())
                 } else {
@@ -395,6 +399,10 @@ async fn leases_only(options: &Options) -> Result<()> {
                     ms(leases.latency.p50),
                     ms(leases.latency.p99),
                     leases.errors,
+                );
+                println!(
+                    "  {}",
+                    cost.describe(leases.per_second * duration.as_secs_f64())
                 );
             }
         }
