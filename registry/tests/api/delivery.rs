@@ -180,3 +180,42 @@ async fn an_installation_whose_leases_stop_is_gone_and_owes_nothing() {
     let (_, answer) = lease(&app, &boot, &boot.token).await;
     assert_eq!(answer["pending_command"], "resume");
 }
+
+/// A token within a week of expiry is replaced on a lease. A client whose answer was lost
+/// leases again with the old token and gets another new one; once it has leased with a new
+/// one, a late request still carrying the old one gets none, so neither token in use is
+/// dropped.
+#[tokio::test]
+async fn a_new_token_lost_on_the_way_is_handed_out_again_until_the_client_uses_one() {
+    let app = TestApp::spawn().await;
+    let id = app.add_agent("rotating").await;
+    let boot = install_every(&app, &id, 60).await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    app.execute(&format!(
+        "UPDATE installations SET token_expires_at = {} WHERE installation_id = '{}'",
+        now_ms + 3_600_000,
+        boot.id
+    ))
+    .await
+    .unwrap();
+    let new_token = |answer: &Value| answer["refreshed_token"].as_str().map(str::to_owned);
+
+    let (status, first) = lease(&app, &boot, &boot.token).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let lost = new_token(&first).expect("a token near expiry is replaced");
+    let (status, again) = lease(&app, &boot, &boot.token).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let kept = new_token(&again).expect("the lost token is handed out anew");
+    assert_ne!(kept, lost);
+    assert_eq!(lease(&app, &boot, &lost).await.0, StatusCode::UNAUTHORIZED);
+
+    let (status, used) = lease(&app, &boot, &kept).await;
+    assert_eq!(status, StatusCode::OK, "{used}");
+    assert_eq!(new_token(&used), None, "a fresh token is not replaced");
+    let (status, late) = lease(&app, &boot, &boot.token).await;
+    assert_eq!(status, StatusCode::OK, "the old token still works: {late}");
+    assert_eq!(new_token(&late), None, "a late request gets no token");
+}
