@@ -121,8 +121,8 @@ impl SqliteStore {
 }
 
 /// How much of the database file SQLite reads through a memory map: as much as SQLite
-/// allows (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB), so a million-agent registry is mapped
-/// whole.
+/// allows (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB): a 100k-agent registry (220 MB) whole,
+/// and most of a million-agent one.
 ///
 /// Decision: without it, a page missing from a connection's 64 MB cache was copied in from
 /// the kernel's page cache with `pread`. At 100k agents the file is 220 MB, so most lease
