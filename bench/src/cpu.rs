@@ -37,19 +37,28 @@ pub fn machine() -> Option<(Duration, Duration)> {
     Some((seconds(total - idle), seconds(total)))
 }
 
-/// CPU used between two readings, per request.
+/// CPU time of the registry, of this process (the load generator) and of the machine
+/// (busy, total): so far when read, or between two readings.
 pub struct Cost {
     registry: Option<Duration>,
     generator: Option<Duration>,
     machine: Option<(Duration, Duration)>,
 }
 
-/// Readings taken when a run starts.
+/// The reading taken when a run starts.
 pub struct Meter {
     registry_pid: u32,
-    registry: Option<Duration>,
-    generator: Option<Duration>,
-    machine: Option<(Duration, Duration)>,
+    start: Cost,
+}
+
+impl Cost {
+    fn read(registry_pid: u32) -> Cost {
+        Cost {
+            registry: used(registry_pid),
+            generator: used(std::process::id()),
+            machine: machine(),
+        }
+    }
 }
 
 impl Meter {
@@ -57,21 +66,20 @@ impl Meter {
     pub fn start(registry_pid: u32) -> Meter {
         Meter {
             registry_pid,
-            registry: used(registry_pid),
-            generator: used(std::process::id()),
-            machine: machine(),
+            start: Cost::read(registry_pid),
         }
     }
 
     /// The CPU each side used since [`Meter::start`].
     pub fn stop(self) -> Cost {
+        let (start, now) = (self.start, Cost::read(self.registry_pid));
         let since = |start: Option<Duration>, now: Option<Duration>| Some(now? - start?);
         Cost {
-            registry: since(self.registry, used(self.registry_pid)),
-            generator: since(self.generator, used(std::process::id())),
-            machine: self
+            registry: since(start.registry, now.registry),
+            generator: since(start.generator, now.generator),
+            machine: start
                 .machine
-                .zip(machine())
+                .zip(now.machine)
                 .map(|((busy0, all0), (busy1, all1))| (busy1 - busy0, all1 - all0)),
         }
     }
