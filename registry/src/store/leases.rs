@@ -1,14 +1,17 @@
-//! Leases: one writer task commits each batch of waiting leases in a single transaction,
-//! so a fleet heartbeating thousands of times a second costs a commit per batch, not per
-//! lease. Each lease is a heartbeat and the channel that hands over lifecycle commands.
+//! Leases on SQLite: one writer thread commits each batch of waiting leases in a single
+//! transaction, so a fleet heartbeating thousands of times a second costs a commit per
+//! batch, not per lease, and a syncer thread answers them once they are on disk. Each
+//! lease is a heartbeat and the channel that hands over lifecycle commands.
 
 use super::credentials::INSTALL_TOKENS;
 use super::installations::{live_installation, LeaseOutcome, LeaseRow};
 use super::lease_plan::LeasePlan;
-use super::sqlite::WritePriority;
+use super::sqlite::{WritePriority, BUSY_TIMEOUT, CONNECTION_PRAGMAS};
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use sqlx::{SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection, TransactionBehavior};
+use sqlx::SqlitePool;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,19 +35,29 @@ pub(super) struct LeaseJob {
     pub(super) reply: oneshot::Sender<AppResult<LeaseOutcome>>,
 }
 
-/// Starts the thread that owns lease writes; it ends when every sender is gone.
+/// Starts the threads that own lease writes; they end when every sender is gone.
 ///
-/// Decision: the writer runs on a thread of its own (a single-threaded runtime), not as a
-/// task among the request handlers. Its batches are serial, so their hand-offs with
-/// SQLite's worker thread (five per batch, and the rows of the read) are the lease path's
-/// critical path, and a task woken from another thread waited in the shared runtime's
-/// queue behind hundreds of connections' tasks each time. On its own thread, the writer
-/// runs as soon as SQLite answers: about 8 % more leases/s at 512 clients, with builds
-/// compared in turns on one fleet (BENCHMARKS.md).
+/// The writer thread commits each batch on a connection of its own, and the syncer thread
+/// makes committed batches durable before their leases are answered, so that one batch's
+/// fsync runs beside the next batch's work instead of before it (a group commit).
+/// `make_durable` syncs the WAL; [`wal_sync`] is the real one.
+///
+/// Decision: the writer holds its own SQLite connection (rusqlite, the same bundled SQLite
+/// as sqlx's) rather than one of sqlx's, because each statement through sqlx is a hand-off
+/// to that connection's worker thread and back, about six per batch, and under load each
+/// hand-off waited milliseconds for a core: they, with the commit's fsync, were most of a
+/// batch's time (BENCHMARKS.md). Here a batch's statements run on the writer's thread
+/// without a hand-off. The write pool's one connection stays the process's turn to write:
+/// the writer holds it for each batch, so a lifecycle write and a lease batch queue in the
+/// process, never in SQLite's busy handler, and lifecycle writes still go first.
 pub(super) fn spawn_lease_writer(
+    path: &Path,
     write: SqlitePool,
     priority: Arc<WritePriority>,
-) -> std::io::Result<mpsc::Sender<LeaseJob>> {
+    make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
+) -> anyhow::Result<mpsc::Sender<LeaseJob>> {
+    let mut db = open_lease_connection(path)?;
+    let durable = spawn_syncer(make_durable)?;
     let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -58,12 +71,77 @@ pub(super) fn spawn_lease_writer(
                     // Bounded, so a steady stream of lifecycle writes cannot starve heartbeats.
                     let _ =
                         tokio::time::timeout(MAX_PRIORITY_WAIT, priority.wait_for_clear()).await;
-                    let committed = commit_leases(&write, &batch).await;
-                    answer(&mut batch, committed);
+                    let committed = match write.acquire().await {
+                        Ok(_turn) => commit_leases(&mut db, &batch),
+                        Err(err) => Err(err.into()),
+                    };
+                    match committed {
+                        Ok(outcomes) => {
+                            let batch =
+                                std::mem::replace(&mut batch, Vec::with_capacity(MAX_LEASE_BATCH));
+                            // The syncer outlives the writer: it ends when this sender does.
+                            let _ = durable.send(Committed { batch, outcomes });
+                        }
+                        Err(err) => answer(&mut batch, Err::<Vec<_>, _>(err)),
+                    }
                 }
             })
         })?;
     Ok(sender)
+}
+
+/// Opens the lease writer's connection: the registry's settings, but commits that do not
+/// wait for the disk, since the syncer does that for them.
+fn open_lease_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let db = Connection::open(path)?;
+    db.busy_timeout(BUSY_TIMEOUT)?;
+    for (pragma, value) in CONNECTION_PRAGMAS {
+        db.pragma_update(None, pragma, value)?;
+    }
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(db)
+}
+
+/// A committed batch of leases, waiting to be on disk before it is answered.
+struct Committed {
+    batch: Vec<LeaseJob>,
+    outcomes: Vec<AppResult<LeaseOutcome>>,
+}
+
+/// Starts the thread that answers committed batches once `make_durable` has put them on
+/// disk. One sync covers every batch committed before it started, so when the disk is the
+/// slower side, batches share syncs.
+fn spawn_syncer(
+    mut make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
+) -> std::io::Result<std::sync::mpsc::Sender<Committed>> {
+    let (sender, committed) = std::sync::mpsc::channel::<Committed>();
+    std::thread::Builder::new()
+        .name("lease-syncer".into())
+        .spawn(move || {
+            while let Ok(first) = committed.recv() {
+                let ready: Vec<Committed> =
+                    std::iter::once(first).chain(committed.try_iter()).collect();
+                let synced = make_durable();
+                for mut done in ready {
+                    answer(&mut done.batch, synced.as_ref().map(|()| done.outcomes));
+                }
+            }
+        })?;
+    Ok(sender)
+}
+
+/// Syncs the database's WAL to disk, and with it every commit written to it so far.
+///
+/// Safe however the WAL moves on: the file is opened afresh for each sync (a WAL deleted
+/// and created again would leave an old handle syncing nothing), and a WAL that a
+/// checkpoint has started over held only frames the checkpoint had already copied into
+/// the database file and synced.
+pub(super) fn wal_sync(database: &Path) -> impl FnMut() -> std::io::Result<()> + Send + 'static {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    move || std::fs::File::open(&wal)?.sync_data()
 }
 
 /// Sends each lease of a batch its answer, and empties the batch.
@@ -94,36 +172,32 @@ pub(super) fn answer<E: std::fmt::Display>(
 /// token is that lease's answer; a database failure fails (and rolls back) the batch.
 ///
 /// Decision: the batch is planned in Rust and written with `json_each` parameters rather
-/// than statement by statement, because each statement is a round trip to SQLite's worker
-/// thread, and those hand-offs, not SQLite itself, were most of a lease's cost.
-async fn commit_leases(
-    write: &SqlitePool,
+/// than statement by statement: a few statements, each prepared once per connection.
+fn commit_leases(
+    db: &mut Connection,
     batch: &[LeaseJob],
-) -> Result<Vec<AppResult<LeaseOutcome>>, sqlx::Error> {
+) -> anyhow::Result<Vec<AppResult<LeaseOutcome>>> {
     let now = now_ms();
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
-    let mut tx = super::sqlite::begin_write(write).await?;
-    // One row holding every installation as a JSON array, not a row each: sqlx hands each
-    // row over from SQLite's thread on its own, and the read took 45 % less time per batch
-    // this way (BENCHMARKS.md).
-    let found: String = sqlx::query_scalar(&format!(
-        "SELECT json_group_array(json_array({LEASE_COLUMNS})) FROM installations \
-         WHERE installation_id IN (SELECT value FROM json_each(?))"
-    ))
-    .bind(serde_json::Value::from(ids).to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let found: Vec<LeaseRow> =
-        serde_json::from_str(&found).map_err(|err| sqlx::Error::Decode(err.into()))?;
+    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // One row holding every installation as a JSON array, which [`LeaseRow`] reads in
+    // field order.
+    let found: String = tx
+        .prepare_cached(&format!(
+            "SELECT json_group_array(json_array({LEASE_COLUMNS})) FROM installations \
+             WHERE installation_id IN (SELECT value FROM json_each(?))"
+        ))?
+        .query_row([serde_json::Value::from(ids).to_string()], |row| row.get(0))?;
+    let found: Vec<LeaseRow> = serde_json::from_str(&found)?;
     let (plan, outcomes) = LeasePlan::decide(batch, found, now);
-    plan.write(&mut tx, now).await?;
-    tx.commit().await?;
+    plan.write(&tx, now)?;
+    tx.commit()?;
     Ok(outcomes)
 }
 
 impl LeasePlan {
     /// Writes the plan: one statement per table, over `json_each` parameters.
-    async fn write(self, tx: &mut SqliteConnection, now: i64) -> Result<(), sqlx::Error> {
+    fn write(self, tx: &rusqlite::Transaction, now: i64) -> rusqlite::Result<()> {
         if self.installations.is_empty() {
             return Ok(());
         }
@@ -134,7 +208,7 @@ impl LeasePlan {
                 serde_json::json!([id, l.status, l.interval, l.lease_expires_at, l.token_used])
             })
             .collect();
-        sqlx::query(
+        tx.prepare_cached(
             "UPDATE installations SET status = COALESCE(l.status, installations.status), \
              heartbeat_interval_s = l.interval, last_lease_at = ?1, lease_expires_at = l.expires, \
              command_delivered_at = CASE WHEN installations.last_command IS NULL THEN NULL \
@@ -143,50 +217,125 @@ impl LeasePlan {
              FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS interval, \
                           value ->> 3 AS expires, value ->> 4 AS used FROM json_each(?2)) AS l \
              WHERE installations.installation_id = l.id",
-        )
-        .bind(now)
-        .bind(serde_json::Value::from(installations).to_string())
-        .execute(&mut *tx)
-        .await?;
+        )?
+        .execute(params![now, serde_json::Value::from(installations).to_string()])?;
         if !self.tokens.is_empty() {
             let tokens: Vec<serde_json::Value> = self
                 .tokens
                 .iter()
                 .map(|(id, t)| serde_json::json!([id, t.hash, t.expires_at, t.rotate]))
                 .collect();
-            sqlx::query(INSTALL_TOKENS)
-                .bind(serde_json::Value::from(tokens).to_string())
-                .execute(&mut *tx)
-                .await?;
+            tx.prepare_cached(INSTALL_TOKENS)?
+                .execute([serde_json::Value::from(tokens).to_string()])?;
         }
         if !self.delivered_to.is_empty() {
             // An agent's pending command clears once every live installation has had it.
             let agents: Vec<String> = self.delivered_to.into_iter().collect();
-            sqlx::query(&format!(
-                "UPDATE agents SET pending_command = NULL \
-                 WHERE sekuire_id IN (SELECT value FROM json_each(?)) AND NOT EXISTS \
-                 (SELECT 1 FROM installations i WHERE i.sekuire_id = agents.sekuire_id \
-                  AND i.last_command IS NOT NULL AND i.command_delivered_at IS NULL AND {})",
-                live_installation("i", now)
-            ))
-            .bind(serde_json::Value::from(agents).to_string())
-            .execute(&mut *tx)
-            .await?;
+            tx.execute(
+                &format!(
+                    "UPDATE agents SET pending_command = NULL \
+                     WHERE sekuire_id IN (SELECT value FROM json_each(?)) AND NOT EXISTS \
+                     (SELECT 1 FROM installations i WHERE i.sekuire_id = agents.sekuire_id \
+                      AND i.last_command IS NOT NULL AND i.command_delivered_at IS NULL AND {})",
+                    live_installation("i", now)
+                ),
+                [serde_json::Value::from(agents).to_string()],
+            )?;
         }
         let agents: Vec<serde_json::Value> = self
             .agents
             .into_iter()
             .map(|(id, interval)| serde_json::json!([id, interval]))
             .collect();
-        sqlx::query(
+        tx.prepare_cached(
             "UPDATE agents SET last_heartbeat_at = ?1, heartbeat_interval_s = l.interval \
              FROM (SELECT value ->> 0 AS id, value ->> 1 AS interval FROM json_each(?2)) AS l \
              WHERE agents.sekuire_id = l.id",
-        )
-        .bind(now)
-        .bind(serde_json::Value::from(agents).to_string())
-        .execute(&mut *tx)
-        .await?;
+        )?
+        .execute(params![now, serde_json::Value::from(agents).to_string()])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use std::time::Duration;
+
+    /// A lease of an installation that does not exist, queued to `leases`.
+    async fn queue_unknown_lease(
+        leases: &mpsc::Sender<LeaseJob>,
+    ) -> oneshot::Receiver<AppResult<LeaseOutcome>> {
+        let (reply, answer) = oneshot::channel();
+        let job = LeaseJob {
+            installation_id: "inst_missing".into(),
+            token_hash: "hash".into(),
+            status: None,
+            requested_interval: None,
+            reply,
+        };
+        leases.send(job).await.unwrap();
+        answer
+    }
+
+    /// A store in a fresh folder, and a second lease writer on it whose syncs run
+    /// `make_durable`.
+    async fn writer_with(
+        make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
+    ) -> (mpsc::Sender<LeaseJob>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let writer = spawn_lease_writer(&path, store.write, store.priority, make_durable).unwrap();
+        (writer, dir)
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_answered_only_once_the_wal_is_on_disk() {
+        let (synced, on_disk) = std::sync::mpsc::channel::<()>();
+        let (leases, _dir) = writer_with(move || {
+            on_disk.recv().unwrap();
+            Ok(())
+        })
+        .await;
+        let mut answer = queue_unknown_lease(&leases).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            answer.try_recv().is_err(),
+            "the lease is answered before its batch is on disk"
+        );
+        synced.send(()).unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await
+            .expect("the lease is answered once the sync is done")
+            .unwrap();
+        assert!(matches!(outcome, Err(AppError::Unauthorized(_))));
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_every_lease_it_covered() {
+        let (leases, _dir) = writer_with(|| Err(std::io::Error::other("disk gone"))).await;
+        let outcome = queue_unknown_lease(&leases).await.await.unwrap();
+        assert!(
+            matches!(&outcome, Err(AppError::Internal(err)) if err.to_string().contains("disk gone")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn the_lease_connection_has_the_registry_settings_but_leaves_syncing_to_the_syncer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_lease_connection(&dir.path().join("r.db")).unwrap();
+        let setting = |pragma| {
+            db.pragma_query_value(None, pragma, |row| row.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(setting("foreign_keys"), 1);
+        assert_eq!(setting("cache_size"), -65536);
+        assert_eq!(setting("temp_store"), 2, "memory");
+        assert_eq!(setting("mmap_size"), 2_147_418_112);
+        assert_eq!(setting("synchronous"), 1, "NORMAL");
+        assert_eq!(setting("wal_autocheckpoint"), 0);
     }
 }

@@ -81,13 +81,15 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit is on disk before it is acknowledged, so an acknowledged
             // terminate survives a power loss or an OS crash, not only a process kill.
-            // What it costs leases is in BENCHMARKS.md.
+            // Leases keep that promise another way: their writer's commits do not wait,
+            // and their answers wait for a sync of the WAL (`leases.rs`).
             .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory")
-            .pragma("mmap_size", MMAP_SIZE);
+            .busy_timeout(BUSY_TIMEOUT);
+        let options = CONNECTION_PRAGMAS
+            .iter()
+            .fold(options, |options, (pragma, value)| {
+                options.pragma(*pragma, *value)
+            });
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             // A local file has no connection to lose: a ping before each lease batch was
@@ -109,8 +111,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let priority = Arc::new(WritePriority::default());
-        let leases = leases::spawn_lease_writer(write.clone(), Arc::clone(&priority))
-            .map_err(|err| AppError::Internal(err.into()))?;
+        let leases = leases::spawn_lease_writer(
+            path,
+            write.clone(),
+            Arc::clone(&priority),
+            leases::wal_sync(path),
+        )
+        .map_err(AppError::Internal)?;
         Ok(SqliteStore {
             read,
             write,
@@ -119,6 +126,17 @@ impl SqliteStore {
         })
     }
 }
+
+/// How long a connection waits for another process's write lock before giving up.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection is set to, sqlx's and the lease writer's.
+pub(super) const CONNECTION_PRAGMAS: [(&str, &str); 4] = [
+    ("foreign_keys", "ON"),
+    ("cache_size", "-65536"),
+    ("temp_store", "memory"),
+    ("mmap_size", MMAP_SIZE),
+];
 
 /// How much of the database file SQLite reads through a memory map: as much as SQLite
 /// allows (`SQLITE_MAX_MMAP_SIZE`, just under 2 GiB): a 100k-agent registry (220 MB) whole,
