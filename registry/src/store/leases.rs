@@ -38,25 +38,38 @@ pub(super) struct LeaseJob {
 /// Starts the threads that own lease writes; they end when every sender is gone.
 ///
 /// The writer thread commits each batch on a connection of its own, and the syncer thread
-/// makes committed batches durable before their leases are answered, so that one batch's
-/// fsync runs beside the next batch's work instead of before it (a group commit).
-/// `make_durable` syncs the WAL; [`wal_sync`] is the real one.
+/// makes committed batches durable (it syncs the WAL) before their leases are answered, so
+/// that one batch's fsync runs beside the next batch's work instead of before it: a group
+/// commit.
 ///
 /// Decision: the writer holds its own SQLite connection (rusqlite, the same bundled SQLite
 /// as sqlx's) rather than one of sqlx's, because each statement through sqlx is a hand-off
 /// to that connection's worker thread and back, about six per batch, and under load each
 /// hand-off waited milliseconds for a core: they, with the commit's fsync, were most of a
-/// batch's time (BENCHMARKS.md). Here a batch's statements run on the writer's thread
-/// without a hand-off. The write pool's one connection stays the process's turn to write:
-/// the writer holds it for each batch, so a lifecycle write and a lease batch queue in the
-/// process, never in SQLite's busy handler, and lifecycle writes still go first.
+/// batch's time (BENCHMARKS.md). Here a batch's statements run on the writer's thread.
+/// The write pool's one connection stays the process's turn to write: the writer holds it
+/// for each batch, so a lifecycle write and a lease batch queue in the process, never in
+/// SQLite's busy handler, and lifecycle writes still go first. One hand-off per batch
+/// remains: sqlx pings the connection when the turn is handed back.
 pub(super) fn spawn_lease_writer(
     path: &Path,
     write: SqlitePool,
     priority: Arc<WritePriority>,
+) -> anyhow::Result<mpsc::Sender<LeaseJob>> {
+    let db = open_lease_connection(path)?;
+    let wal = wal_of(&db)?;
+    start_lease_writer(db, write, priority, move || {
+        std::fs::File::open(&wal)?.sync_data()
+    })
+}
+
+/// Starts the writer on `db` and the syncer, whose syncs run `make_durable`.
+fn start_lease_writer(
+    mut db: Connection,
+    write: SqlitePool,
+    priority: Arc<WritePriority>,
     make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
 ) -> anyhow::Result<mpsc::Sender<LeaseJob>> {
-    let mut db = open_lease_connection(path)?;
     let durable = spawn_syncer(make_durable)?;
     let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -112,6 +125,12 @@ struct Committed {
 /// Starts the thread that answers committed batches once `make_durable` has put them on
 /// disk. One sync covers every batch committed before it started, so when the disk is the
 /// slower side, batches share syncs.
+///
+/// A failed sync fails its batches and every later one, for good: after a failed
+/// `fsync`, Linux may mark the unwritten pages clean, so a later sync could succeed
+/// without them, and recovery after a crash stops at the first lost WAL frame, taking the
+/// later batches with it. Until the registry restarts, leases fail rather than be
+/// answered as durable when they may not be.
 fn spawn_syncer(
     mut make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
 ) -> std::io::Result<std::sync::mpsc::Sender<Committed>> {
@@ -119,29 +138,40 @@ fn spawn_syncer(
     std::thread::Builder::new()
         .name("lease-syncer".into())
         .spawn(move || {
+            let mut failed: Option<String> = None;
             while let Ok(first) = committed.recv() {
                 let ready: Vec<Committed> =
                     std::iter::once(first).chain(committed.try_iter()).collect();
-                let synced = make_durable();
+                if failed.is_none() {
+                    failed = make_durable()
+                        .err()
+                        .map(|err| format!("the WAL could not be synced: {err}"));
+                }
                 for mut done in ready {
-                    answer(&mut done.batch, synced.as_ref().map(|()| done.outcomes));
+                    answer(
+                        &mut done.batch,
+                        failed.as_ref().map_or(Ok(done.outcomes), Err),
+                    );
                 }
             }
         })?;
     Ok(sender)
 }
 
-/// Syncs the database's WAL to disk, and with it every commit written to it so far.
+/// The WAL of the database `db` has open, which the syncer syncs (and with it every commit
+/// written to it so far): named from the file SQLite opened, symbolic links resolved, as
+/// SQLite names it.
 ///
 /// Safe however the WAL moves on: the file is opened afresh for each sync (a WAL deleted
-/// and created again would leave an old handle syncing nothing), and a WAL that a
-/// checkpoint has started over held only frames the checkpoint had already copied into
-/// the database file and synced.
-pub(super) fn wal_sync(database: &Path) -> impl FnMut() -> std::io::Result<()> + Send + 'static {
-    let mut wal = database.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal = std::path::PathBuf::from(wal);
-    move || std::fs::File::open(&wal)?.sync_data()
+/// and created again would leave an old handle syncing nothing), and the WAL is started
+/// over only after a checkpoint has copied every frame into the database file and synced
+/// it, which every connection that checkpoints does, none having `synchronous = OFF`.
+fn wal_of(db: &Connection) -> anyhow::Result<std::path::PathBuf> {
+    let database = db
+        .path()
+        .filter(|path| !path.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("the lease writer's database has no file"))?;
+    Ok(format!("{database}-wal").into())
 }
 
 /// Sends each lease of a batch its answer, and empties the batch.
@@ -167,12 +197,14 @@ pub(super) fn answer<E: std::fmt::Display>(
     }
 }
 
-/// Applies a batch of leases in one transaction of four statements, whatever the batch
-/// size: one read of the installations, then one write per table. A lease refused for its
-/// token is that lease's answer; a database failure fails (and rolls back) the batch.
+/// Applies a batch of leases in one transaction of at most five statements, whatever the
+/// batch size: one read of the installations, then one write per table and kind of
+/// change. A lease refused for its token is that lease's answer; a database failure fails
+/// (and rolls back) the batch.
 ///
 /// Decision: the batch is planned in Rust and written with `json_each` parameters rather
-/// than statement by statement: a few statements, each prepared once per connection.
+/// than statement by statement: a few statements, the frequent ones prepared once per
+/// connection.
 fn commit_leases(
     db: &mut Connection,
     batch: &[LeaseJob],
@@ -287,7 +319,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         let store = SqliteStore::open(&path).await.unwrap();
-        let writer = spawn_lease_writer(&path, store.write, store.priority, make_durable).unwrap();
+        let db = open_lease_connection(&path).unwrap();
+        let writer = start_lease_writer(db, store.write, store.priority, make_durable).unwrap();
         (writer, dir)
     }
 
@@ -314,13 +347,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_sync_fails_every_lease_it_covered() {
-        let (leases, _dir) = writer_with(|| Err(std::io::Error::other("disk gone"))).await;
-        let outcome = queue_unknown_lease(&leases).await.await.unwrap();
-        assert!(
-            matches!(&outcome, Err(AppError::Internal(err)) if err.to_string().contains("disk gone")),
-            "{outcome:?}"
-        );
+    async fn a_failed_sync_fails_its_leases_and_every_later_one() {
+        let mut syncs = 0;
+        let (leases, _dir) = writer_with(move || {
+            syncs += 1;
+            match syncs {
+                1 => Err(std::io::Error::other("disk gone")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        for _ in 0..2 {
+            let outcome = queue_unknown_lease(&leases).await.await.unwrap();
+            assert!(
+                matches!(&outcome, Err(AppError::Internal(err)) if err.to_string().contains("disk gone")),
+                "{outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_syncer_syncs_the_wal_sqlite_writes_behind_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        SqliteStore::open(&real).await.unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let db = open_lease_connection(&link).unwrap();
+        assert_eq!(wal_of(&db).unwrap(), dir.path().join("real.db-wal"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The SQLite backend: WAL mode with two pools, many readers and one writer connection, so
-//! that writes queue in the process instead of failing with `SQLITE_BUSY`. Its statements
-//! live beside the shared row types in the sibling modules (`agents.rs`, `leases.rs` …).
+//! The SQLite backend: WAL mode with many reader connections and a write pool of one
+//! connection, which is also the process's turn to write (the lease writer, on its own
+//! connection, holds it for each batch), so that writes queue in the process instead of
+//! failing with `SQLITE_BUSY`. Its statements live beside the shared row types in the
+//! sibling modules (`agents.rs`, `leases.rs` …).
 
 use super::leases;
 use crate::error::{AppError, AppResult};
@@ -95,7 +97,7 @@ impl SqliteStore {
             // A local file has no connection to lose: a ping before each lease batch was
             // one more round trip to SQLite's thread on the writer's critical path.
             .test_before_acquire(false)
-            // The writer never checkpoints; `spawn_checkpointer` does, on its own connection.
+            // No write checkpoints on its own; `spawn_checkpointer` does.
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
@@ -111,13 +113,8 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let priority = Arc::new(WritePriority::default());
-        let leases = leases::spawn_lease_writer(
-            path,
-            write.clone(),
-            Arc::clone(&priority),
-            leases::wal_sync(path),
-        )
-        .map_err(AppError::Internal)?;
+        let leases = leases::spawn_lease_writer(path, write.clone(), Arc::clone(&priority))
+            .map_err(AppError::Internal)?;
         Ok(SqliteStore {
             read,
             write,
@@ -127,7 +124,8 @@ impl SqliteStore {
     }
 }
 
-/// How long a connection waits for another process's write lock before giving up.
+/// How long a connection waits for SQLite's write lock (another process's, or the
+/// checkpointer's restart waiting for readers) before giving up.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection is set to, sqlx's and the lease writer's.
