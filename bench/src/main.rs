@@ -583,3 +583,18 @@ async fn growth_section(out: &mut String, options: &Options) -> Result<()> {
     let _ = writeln!(out);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// A full run rewrites BENCHMARKS.md and ends it with `bench/notes.md`: a round
+    /// written into BENCHMARKS.md alone would be lost at the next full run.
+    #[test]
+    fn benchmarks_end_with_the_hand_kept_notes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap();
+        assert!(
+            read("BENCHMARKS.md").ends_with(&read("bench/notes.md")),
+            "BENCHMARKS.md's last section differs from bench/notes.md, which a full run writes there"
+        );
+    }
+}
