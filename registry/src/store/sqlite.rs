@@ -24,7 +24,7 @@ pub(crate) struct SqliteStore {
     pub(super) priority: Arc<WritePriority>,
 }
 
-/// Lets lifecycle commands overtake lease batches for the one writer connection: a lease
+/// Lets lifecycle commands overtake lease batches for the one turn to write: a lease
 /// batch starts only when no lifecycle write is waiting. Heartbeats can wait a moment; a
 /// terminate must not queue behind a flood of them.
 #[derive(Default)]

@@ -19,8 +19,8 @@ const WRITERS: usize = 4;
 
 /// Starts this process's lease writers; they end when every sender is gone.
 ///
-/// Unlike SQLite's writer there is no write priority here: SQLite has one writer
-/// connection, for which lifecycle writes must overtake lease batches; PostgreSQL gives
+/// Unlike SQLite's writer there is no write priority here: SQLite has one turn to write,
+/// which lifecycle writes must take before lease batches; PostgreSQL gives
 /// them connections of their own, and row locks order the two where they meet.
 pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
     let (sender, queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);

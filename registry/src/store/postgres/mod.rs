@@ -4,10 +4,11 @@
 //!
 //! What differs from the SQLite backend, and why:
 //!
-//! - **Concurrency.** SQLite has one writer connection per process and `BEGIN IMMEDIATE`
-//!   serializes writers. Here many transactions run at once under READ COMMITTED, so a
-//!   transaction that reads a row to decide a write locks it first (`SELECT … FOR
-//!   UPDATE`), always agents before installations, and in key order within a table.
+//! - **Concurrency.** SQLite writes one transaction at a time per process (the write
+//!   pool's one connection is the turn to write) and `BEGIN IMMEDIATE` serializes
+//!   writers. Here many transactions run at once under READ COMMITTED, so a transaction
+//!   that reads a row to decide a write locks it first (`SELECT … FOR UPDATE`), always
+//!   agents before installations, and in key order within a table.
 //!   A transaction PostgreSQL aborts as a deadlock or serialization failure is retried
 //!   whole ([`retry`]).
 //! - **Batches** are passed as arrays (`= ANY($1)`, `unnest($1, $2, …)`) where SQLite
