@@ -81,9 +81,8 @@ impl InstallationRow {
     }
 }
 
-/// What a lease needs to know of its installation: a row on PostgreSQL; on SQLite, an item
-/// of one JSON array, the fields in this order.
-#[derive(sqlx::FromRow, serde::Deserialize)]
+/// What a lease needs to know of its installation.
+#[derive(sqlx::FromRow)]
 pub(super) struct LeaseRow {
     pub(super) installation_id: String,
     pub(super) runtime_token_hash: String,
@@ -94,17 +93,11 @@ pub(super) struct LeaseRow {
     pub(super) token_expires_at: i64,
     /// The client is known to hold the current token: bootstrap answered it, or a lease
     /// presented it.
-    #[serde(deserialize_with = "sqlite_bool")]
     pub(super) token_used: bool,
     pub(super) previous_token_hash: Option<String>,
     pub(super) previous_token_expires_at: Option<i64>,
     pub(super) revoked_at: Option<i64>,
     pub(super) shutdown_timeout_ms: Option<i64>,
-}
-
-/// SQLite's boolean, 0 or 1, read from JSON.
-fn sqlite_bool<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
-    <u8 as serde::Deserialize>::deserialize(value).map(|v| v != 0)
 }
 
 pub(super) fn parse_command(value: Option<&str>) -> Option<LifecycleAction> {

@@ -21,7 +21,7 @@ const MAX_PRIORITY_WAIT: std::time::Duration = std::time::Duration::from_millis(
 /// Most leases committed in one transaction.
 pub(super) const MAX_LEASE_BATCH: usize = 512;
 
-/// What a lease decides from: the columns of [`LeaseRow`], in its order.
+/// What a lease decides from: the columns of [`LeaseRow`].
 pub(super) const LEASE_COLUMNS: &str = "installation_id, runtime_token_hash, sekuire_id, \
     heartbeat_interval_s, last_command, command_delivered_at, token_expires_at, token_used, \
     previous_token_hash, previous_token_expires_at, revoked_at, shutdown_timeout_ms";
@@ -212,19 +212,35 @@ fn commit_leases(
     let now = now_ms();
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
     let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // One row holding every installation as a JSON array, which [`LeaseRow`] reads in
-    // field order.
-    let found: String = tx
+    let found = tx
         .prepare_cached(&format!(
-            "SELECT json_group_array(json_array({LEASE_COLUMNS})) FROM installations \
+            "SELECT {LEASE_COLUMNS} FROM installations \
              WHERE installation_id IN (SELECT value FROM json_each(?))"
         ))?
-        .query_row([serde_json::Value::from(ids).to_string()], |row| row.get(0))?;
-    let found: Vec<LeaseRow> = serde_json::from_str(&found)?;
+        .query_map([serde_json::Value::from(ids).to_string()], lease_row)?
+        .collect::<rusqlite::Result<Vec<LeaseRow>>>()?;
     let (plan, outcomes) = LeasePlan::decide(batch, found, now);
     plan.write(&tx, now)?;
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// A row of [`LEASE_COLUMNS`], read by name (sqlx's `FromRow` reads it on PostgreSQL).
+fn lease_row(row: &rusqlite::Row) -> rusqlite::Result<LeaseRow> {
+    Ok(LeaseRow {
+        installation_id: row.get("installation_id")?,
+        runtime_token_hash: row.get("runtime_token_hash")?,
+        sekuire_id: row.get("sekuire_id")?,
+        heartbeat_interval_s: row.get("heartbeat_interval_s")?,
+        last_command: row.get("last_command")?,
+        command_delivered_at: row.get("command_delivered_at")?,
+        token_expires_at: row.get("token_expires_at")?,
+        token_used: row.get("token_used")?,
+        previous_token_hash: row.get("previous_token_hash")?,
+        previous_token_expires_at: row.get("previous_token_expires_at")?,
+        revoked_at: row.get("revoked_at")?,
+        shutdown_timeout_ms: row.get("shutdown_timeout_ms")?,
+    })
 }
 
 impl LeasePlan {
