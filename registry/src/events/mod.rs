@@ -134,7 +134,7 @@ impl EventHub {
     /// Whether anyone could hear an event: a stream of this process, or, through the
     /// database, of another. No listener is normal (no browser open); nothing to encode
     /// or send then.
-    fn heard(&self) -> bool {
+    pub fn heard(&self) -> bool {
         self.relay.is_some() || self.sender.receiver_count() > 0
     }
 

@@ -141,10 +141,17 @@ async fn renew(
             body.heartbeat_interval_seconds,
         )
         .await?;
-    if outcome.first_delivery {
+    if outcome.first_delivery && state.events.heard() {
         // Handing over a command may clear the agent's pending command; show that live.
-        let agent = state.store.agent(&outcome.heartbeat.sekuire_id).await?;
-        state.events.publish_agent(agent);
+        // Only when a stream is open: after a pause of thousands of agents, each of their
+        // installations' next lease is a first delivery. The lease is committed by now,
+        // so a failed read costs the event, not the answer.
+        match state.store.agent(&outcome.heartbeat.sekuire_id).await {
+            Ok(agent) => state.events.publish_agent(agent),
+            Err(err) => {
+                tracing::warn!(error = %err, "reading a delivered agent for its event failed")
+            }
+        }
     }
     state.events.publish_heartbeat(outcome.heartbeat);
     Ok(Json(LeaseResponse {
