@@ -93,6 +93,21 @@ impl AppState {
         tokio::spawn(sweep_undeliverable_commands(state.clone()));
         Ok((state, stop))
     }
+
+    /// Shows a committed change to an agent on the live streams. The agent is read only
+    /// when a stream could hear it (a fleet-wide pause makes every installation's next
+    /// lease change its agent), and a failed read costs the event, never the change.
+    pub async fn show_agent(&self, sekuire_id: &str) {
+        if !self.events.heard() {
+            return;
+        }
+        match self.store.agent(sekuire_id).await {
+            Ok(agent) => self.events.publish_agent(agent),
+            Err(err) => {
+                tracing::warn!(error = %err, sekuire_id, "reading an agent for its live event failed");
+            }
+        }
+    }
 }
 
 /// How often commands owed only to dead installations are cleared.
@@ -111,9 +126,7 @@ async fn sweep_undeliverable_commands(state: AppState) {
         match state.store.clear_undeliverable_commands().await {
             Ok(ids) => {
                 for id in ids {
-                    if let Ok(agent) = state.store.agent(&id).await {
-                        state.events.publish_agent(agent);
-                    }
+                    state.show_agent(&id).await;
                 }
             }
             Err(err) => tracing::warn!(error = %err, "sweeping undeliverable commands failed"),

@@ -107,9 +107,7 @@ pub async fn bootstrap(
 ) -> AppResult<Json<BootstrapResponse>> {
     let (answer, sekuire_id) = state.store.bootstrap(&body).await?;
     // The agent's count of installations changed; show it live.
-    if let Ok(agent) = state.store.agent(&sekuire_id).await {
-        state.events.publish_agent(agent);
-    }
+    state.show_agent(&sekuire_id).await;
     Ok(Json(answer))
 }
 
@@ -141,17 +139,9 @@ async fn renew(
             body.heartbeat_interval_seconds,
         )
         .await?;
-    if outcome.first_delivery && state.events.heard() {
+    if outcome.first_delivery {
         // Handing over a command may clear the agent's pending command; show that live.
-        // Only when a stream is open: after a pause of thousands of agents, each of their
-        // installations' next lease is a first delivery. The lease is committed by now,
-        // so a failed read costs the event, not the answer.
-        match state.store.agent(&outcome.heartbeat.sekuire_id).await {
-            Ok(agent) => state.events.publish_agent(agent),
-            Err(err) => {
-                tracing::warn!(error = %err, "reading a delivered agent for its event failed")
-            }
-        }
+        state.show_agent(&outcome.heartbeat.sekuire_id).await;
     }
     state.events.publish_heartbeat(outcome.heartbeat);
     Ok(Json(LeaseResponse {

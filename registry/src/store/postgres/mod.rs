@@ -12,7 +12,10 @@
 //!   A transaction PostgreSQL aborts as a deadlock or serialization failure is retried
 //!   whole ([`retry`]).
 //! - **Batches** are passed as arrays (`= ANY($1)`, `unnest($1, $2, …)`) where SQLite
-//!   takes a JSON text through `json_each`.
+//!   takes a JSON text through `json_each`, except for a lease batch's frequent writes,
+//!   which SQLite makes a row at a time by primary key (`store::leases`): inside a
+//!   transaction a statement that changes several rows makes SQLite journal every page
+//!   it changes, a cost PostgreSQL does not have.
 //! - **Search.** A `pg_trgm` GIN index answers `ILIKE '%…%'` directly; SQLite needs the
 //!   FTS5 trigram table plus LIKE. Two characters have no trigram: here a GIN index of
 //!   each name's one- and two-character pieces serves them (when few names hold them),
