@@ -15,17 +15,21 @@ async fn ticket(app: &TestApp) -> String {
     body["ticket"].as_str().unwrap().to_owned()
 }
 
+/// The live stream, opened with a fresh ticket.
+async fn open_stream(app: &TestApp) -> reqwest::Response {
+    let ticket = ticket(app).await;
+    app.client
+        .get(app.url(&format!("/api/v1/events?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_pause_arrives_on_the_stream_as_agent_and_audit_events() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("watched").await;
-    let ticket = ticket(&app).await;
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/events?ticket={ticket}")))
-        .send()
-        .await
-        .unwrap();
+    let response = open_stream(&app).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -62,14 +66,7 @@ async fn a_pause_handed_to_the_installation_clears_on_the_stream() {
         json!({}),
     )
     .await;
-    let ticket = ticket(&app).await;
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/events?ticket={ticket}")))
-        .send()
-        .await
-        .unwrap();
-    let mut stream = response.bytes_stream();
+    let mut stream = open_stream(&app).await.bytes_stream();
 
     let (status, answer) = lease_with(&app, &instance.id, &instance.token).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
