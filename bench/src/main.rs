@@ -348,6 +348,8 @@ async fn leases_only(options: &Options) -> Result<()> {
         options.agents, options.installations
     );
     let prepared = registry::prepare(options.agents, options.installations).await?;
+    // So that no run, the first included, hands over commands the others do not.
+    prepared.hand_over_first_commands().await?;
     let (registries, rounds) = match &options.registries[..] {
         [] => (
             vec![std::env::var_os("SEKUIRE_REGISTRY_BIN")

@@ -77,6 +77,23 @@ impl Prepared {
     pub fn db(&self) -> std::path::PathBuf {
         self.dir.path().join("registry.db")
     }
+
+    /// Leases every installation once, in process. A fresh fleet's paused agents give their
+    /// installations a `pause` to hand over, once each, and a lease that hands one over
+    /// does more (it clears the agent's pending command; builds before `17c5398` also read
+    /// the agent): without this, the first run on the fleet alone met those leases.
+    pub async fn hand_over_first_commands(&self) -> Result<()> {
+        let store = Store::open(&self.db()).await?;
+        let answers: Vec<_> = futures_util::stream::iter(&self.installations)
+            .map(|(id, token)| store.lease(id, token, None, None))
+            .buffer_unordered(512)
+            .collect()
+            .await;
+        for answer in answers {
+            answer?;
+        }
+        Ok(())
+    }
 }
 
 /// Fleet-list queries measured, as a user of the dashboard would issue them.
