@@ -6,11 +6,13 @@
 use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
 use fleet_registry::store::{Database, NewAgent, Store};
 use fleet_registry::{app, AppState, Config};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -260,4 +262,41 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "error has a message: {body}"
     );
+}
+
+/// Reads an SSE response until an event named `name` whose data satisfies `wanted`, for
+/// at most `within`.
+pub async fn wait_for_event(
+    response: reqwest::Response,
+    name: &str,
+    within: Duration,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk.expect("stream")));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let field = |prefix: &str| {
+                    event
+                        .lines()
+                        .find_map(|l| l.strip_prefix(prefix))
+                        .map(str::trim)
+                        .map(str::to_owned)
+                };
+                if field("event:").as_deref() == Some(name) {
+                    let data: Value = serde_json::from_str(&field("data:").unwrap()).unwrap();
+                    if wanted(&data) {
+                        return data;
+                    }
+                }
+            }
+        }
+        panic!("the stream ended before a {name} event");
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or_else(|_| panic!("no {name} event within {within:?}"))
 }

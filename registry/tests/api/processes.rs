@@ -4,45 +4,9 @@
 //! while the other goes on serving. PostgreSQL only: SQLite is one process's database.
 
 use crate::durability::{assert_all_acknowledged, chaos_fleet, drive, start_registry};
-use crate::harness::{fresh_database, postgres_server};
-use futures_util::StreamExt;
+use crate::harness::{fresh_database, postgres_server, wait_for_event};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Reads an SSE response until an event named `name` whose data satisfies `wanted`.
-async fn wait_for_event(
-    response: reqwest::Response,
-    name: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let read = async {
-        while let Some(chunk) = body.next().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk.expect("stream")));
-            while let Some(end) = buffer.find("\n\n") {
-                let event: String = buffer.drain(..end + 2).collect();
-                let field = |prefix: &str| {
-                    event
-                        .lines()
-                        .find_map(|l| l.strip_prefix(prefix))
-                        .map(str::trim)
-                        .map(str::to_owned)
-                };
-                if field("event:").as_deref() == Some(name) {
-                    let data: Value = serde_json::from_str(&field("data:").unwrap()).unwrap();
-                    if wanted(&data) {
-                        return data;
-                    }
-                }
-            }
-        }
-        panic!("the stream ended before a {name} event");
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
-}
 
 #[tokio::test]
 async fn two_processes_on_one_database_are_one_registry() {
@@ -90,7 +54,10 @@ async fn two_processes_on_one_database_are_one_registry() {
         (response.status(), response.json::<Value>().await.unwrap())
     };
     assert_eq!(status, 200, "{body}");
-    let event = wait_for_event(stream, "agent", |agent| agent["sekuire_id"] == *paused).await;
+    let event = wait_for_event(stream, "agent", Duration::from_secs(10), |agent| {
+        agent["sekuire_id"] == *paused
+    })
+    .await;
     assert_eq!(event["runtime_status"], "paused");
     let agent: Value = client
         .get(format!("{second_base}/api/v1/agents/{paused}"))
