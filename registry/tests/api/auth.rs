@@ -41,21 +41,9 @@ async fn a_revoked_key_stops_working_at_once() {
 async fn roles_gate_each_command() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("gated").await;
-    let (status, body) = app
-        .post(
-            &app.viewer,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.act(&app.viewer, &id, "pause", json!({})).await;
     assert_error(status, &body, 403, "forbidden");
-    let (status, body) = app
-        .post(
-            &app.operator,
-            &format!("/api/v1/agents/{id}/terminate"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.act(&app.operator, &id, "terminate", json!({})).await;
     assert_error(status, &body, 403, "forbidden");
     assert!(body["message"].as_str().unwrap().contains("admin"));
     let (status, body) = app
@@ -72,21 +60,9 @@ async fn roles_gate_each_command() {
         "refused commands change nothing"
     );
 
-    let (status, _) = app
-        .post(
-            &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.act(&app.operator, &id, "pause", json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app
-        .post(
-            &app.admin,
-            &format!("/api/v1/agents/{id}/terminate"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.act(&app.admin, &id, "terminate", json!({})).await;
     assert_eq!(status, StatusCode::OK);
 }
 

@@ -42,12 +42,7 @@ async fn a_revoke_stops_one_installation_and_is_audited() {
     assert_eq!(agent["runtime_status"], "active");
 
     // A pause later does not overwrite the revoked installation's terminate.
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let (_, answer) = lease(&app, &doomed, &doomed.token).await;
     assert_eq!(answer["pending_command"], "terminate");
 
@@ -147,12 +142,7 @@ async fn an_installation_whose_leases_stop_is_gone_and_owes_nothing() {
     // One-second heartbeats: the lease expires three seconds after the last one.
     let boot = install_every(&app, &id, 1).await;
     assert_eq!(lease(&app, &boot, &boot.token).await.0, StatusCode::OK);
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert_eq!(agent["pending_command"], "pause");
     tokio::time::sleep(std::time::Duration::from_millis(3_300)).await;
@@ -168,12 +158,7 @@ async fn an_installation_whose_leases_stop_is_gone_and_owes_nothing() {
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert!(agent.get("pending_command").is_none(), "{agent}");
     // A later change no longer shows as waiting for it.
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/resume"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "resume", json!({})).await;
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert!(agent.get("pending_command").is_none(), "{agent}");
     // If it comes back, it learns the state on its first lease.

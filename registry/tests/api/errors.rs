@@ -19,11 +19,7 @@ async fn malformed_json_is_a_400() {
     let (status, body) = read(response).await;
     assert_error(status, &body, 400, "invalid_request");
     let (status, body) = app
-        .post(
-            &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
-            json!({"reason": 42}),
-        )
+        .act(&app.operator, &id, "pause", json!({"reason": 42}))
         .await;
     assert_error(status, &body, 400, "invalid_request");
     assert_eq!(app.audit_count(&id).await, 0);
@@ -57,13 +53,7 @@ async fn ids_that_are_not_lowercase_hex_are_a_400() {
     for bad in ["XYZ", "7F8A9B", "not-hex", long.as_str(), "a.b", "%20"] {
         let (status, body) = app.get(&app.viewer, &format!("/api/v1/agents/{bad}")).await;
         assert_error(status, &body, 400, "invalid_request");
-        let (status, body) = app
-            .post(
-                &app.admin,
-                &format!("/api/v1/agents/{bad}/terminate"),
-                json!({}),
-            )
-            .await;
+        let (status, body) = app.act(&app.admin, bad, "terminate", json!({})).await;
         assert_error(status, &body, 400, "invalid_request");
     }
 }
@@ -118,9 +108,10 @@ async fn reasons_over_a_thousand_characters_are_a_400_and_change_nothing() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("wordy").await;
     let (status, body) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({"reason": "x".repeat(1_001)}),
         )
         .await;
@@ -128,9 +119,10 @@ async fn reasons_over_a_thousand_characters_are_a_400_and_change_nothing() {
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert_eq!(agent["runtime_status"], "active");
     let (status, _) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({"reason": "x".repeat(1_000)}),
         )
         .await;
@@ -143,11 +135,7 @@ async fn unknown_agents_and_routes_are_json_404s() {
     let (status, body) = app.get(&app.viewer, "/api/v1/agents/0123456789ab").await;
     assert_error(status, &body, 404, "not_found");
     let (status, body) = app
-        .post(
-            &app.admin,
-            "/api/v1/agents/0123456789ab/terminate",
-            json!({}),
-        )
+        .act(&app.admin, "0123456789ab", "terminate", json!({}))
         .await;
     assert_error(status, &body, 404, "not_found");
     for path in ["/api/v1/nope", "/api/v2/agents", "/api"] {
@@ -171,9 +159,10 @@ async fn bodies_over_64_kib_are_a_413() {
     let id = app.add_agent("heavy").await;
     let padding = "x".repeat(70 * 1024);
     let (status, body) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({"reason": "r", "padding": padding}),
         )
         .await;

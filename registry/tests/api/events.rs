@@ -40,12 +40,8 @@ async fn a_pause_arrives_on_the_stream_as_agent_and_audit_events() {
     // Agent and audit events may come in either order: one stream waits for each.
     let audits = open_stream(&app).await;
 
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({"reason": "live"}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({"reason": "live"}))
+        .await;
 
     let agent = wait_for_event(response, "agent", EVENT_WITHIN, |_| true).await;
     wait_for_event(audits, "audit", EVENT_WITHIN, |_| true).await;
@@ -60,12 +56,7 @@ async fn a_pause_handed_to_the_installation_clears_on_the_stream() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("delivered").await;
     let instance = install_every(&app, &id, 60).await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let stream = open_stream(&app).await;
 
     let (status, answer) = lease_with(&app, &instance.id, &instance.token).await;

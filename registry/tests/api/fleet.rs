@@ -328,13 +328,7 @@ async fn health_and_state_filters_and_the_summary_agree() {
         .zip(["pause", "terminate"])
     {
         let id = agent["sekuire_id"].as_str().unwrap();
-        let (status, _) = app
-            .post(
-                &app.admin,
-                &format!("/api/v1/agents/{id}/{action}"),
-                json!({}),
-            )
-            .await;
+        let (status, _) = app.act(&app.admin, id, action, json!({})).await;
         assert_eq!(status, StatusCode::OK);
     }
     let (_, after) = app.get(&app.viewer, "/api/v1/fleet/summary").await;
@@ -383,24 +377,21 @@ async fn audit_filters_page_newest_first_and_export_csv() {
     let app = TestApp::spawn().await;
     let a = app.add_agent("audited-a").await;
     let b = app.add_agent("audited-b").await;
-    app.post(
+    app.act(
         &app.operator,
-        &format!("/api/v1/agents/{a}/pause"),
+        &a,
+        "pause",
         json!({"reason": "first, with comma"}),
     )
     .await;
-    app.post(
+    app.act(
         &app.admin,
-        &format!("/api/v1/agents/{b}/terminate"),
+        &b,
+        "terminate",
         json!({"reason": "=HYPERLINK(\"x\")"}),
     )
     .await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{a}/resume"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &a, "resume", json!({})).await;
 
     let (_, all) = app.get(&app.viewer, "/api/v1/audit?limit=2").await;
     let entries = all["entries"].as_array().unwrap();
@@ -469,12 +460,7 @@ async fn audit_filters_page_newest_first_and_export_csv() {
 async fn the_audit_trail_cannot_be_edited_even_by_sql() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("immutable").await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     assert!(app.execute("DELETE FROM audit_entries").await.is_err());
     assert!(app
         .execute("UPDATE audit_entries SET reason = 'x'")

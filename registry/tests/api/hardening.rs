@@ -50,11 +50,7 @@ async fn reasons_with_bidi_overrides_or_control_characters_are_refused_and_chang
     let id = app.add_agent("disguise").await;
     for reason in ["approved by \u{202E}nimda", "tab\u{7}bell", "null\u{0}byte"] {
         let (status, body) = app
-            .post(
-                &app.operator,
-                &format!("/api/v1/agents/{id}/pause"),
-                json!({ "reason": reason }),
-            )
+            .act(&app.operator, &id, "pause", json!({ "reason": reason }))
             .await;
         assert_error(status, &body, 400, "invalid_request");
     }
@@ -62,9 +58,10 @@ async fn reasons_with_bidi_overrides_or_control_characters_are_refused_and_chang
     assert_eq!(agent["runtime_status"], "active");
     assert_eq!(app.audit_count(&id).await, 0);
     let (status, _) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({ "reason": "Two lines:\nmaintenance\tand upgrade" }),
         )
         .await;
@@ -177,9 +174,10 @@ async fn a_lifecycle_command_waits_for_another_process_writing_the_same_file() {
     .unwrap();
     assert_eq!(ready.trim(), "locked");
     let (status, body) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({ "reason": "while another process writes" }),
         )
         .await;
@@ -286,11 +284,7 @@ async fn a_csv_export_streams_and_says_where_the_next_one_starts() {
     for i in 0..5 {
         let id = app.add_agent(&format!("export-{i}")).await;
         let (status, _) = app
-            .post(
-                &app.operator,
-                &format!("/api/v1/agents/{id}/pause"),
-                json!({ "reason": "a;b" }),
-            )
+            .act(&app.operator, &id, "pause", json!({ "reason": "a;b" }))
             .await;
         assert_eq!(status, StatusCode::OK);
         ids.push(id);

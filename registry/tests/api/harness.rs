@@ -236,6 +236,12 @@ impl TestApp {
         read(response).await
     }
 
+    /// Sends a lifecycle command (`pause`, `resume`, `terminate`) to agent `id` as `key`.
+    pub async fn act(&self, key: &str, id: &str, action: &str, body: Value) -> (StatusCode, Value) {
+        self.post(key, &format!("/api/v1/agents/{id}/{action}"), body)
+            .await
+    }
+
     /// Number of audit entries recorded for an agent.
     pub async fn audit_count(&self, id: &str) -> usize {
         let (status, body) = self

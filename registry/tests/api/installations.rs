@@ -74,12 +74,7 @@ async fn commands_reach_every_installation_and_repeat_until_replaced() {
     let second = install(&app, &id).await;
     assert!(lease(&app, &first).await.get("pending_command").is_none());
 
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert_eq!(agent["pending_command"], "pause");
     assert_eq!(agent["installations"], 2);
@@ -102,21 +97,11 @@ async fn commands_reach_every_installation_and_repeat_until_replaced() {
         "every installation has it: {agent}"
     );
 
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/resume"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "resume", json!({})).await;
     assert_eq!(lease(&app, &first).await["pending_command"], "resume");
     assert_eq!(lease(&app, &first).await["pending_command"], "resume");
 
-    app.post(
-        &app.admin,
-        &format!("/api/v1/agents/{id}/terminate"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.admin, &id, "terminate", json!({})).await;
     for _ in 0..3 {
         assert_eq!(lease(&app, &first).await["pending_command"], "terminate");
     }
@@ -138,12 +123,7 @@ async fn leases_while_paused_keep_the_heartbeat_moving() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("paused-but-alive").await;
     let instance = install(&app, &id).await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     lease(&app, &instance).await;
     let (_, agent) = app.get(&app.viewer, &format!("/api/v1/agents/{id}")).await;
     assert_eq!(agent["runtime_status"], "paused");
@@ -218,12 +198,7 @@ async fn leases_need_the_installations_own_runtime_token() {
 async fn a_new_installation_of_a_paused_agent_learns_it_on_first_lease() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("late-starter").await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let instance = install(&app, &id).await;
     assert_eq!(lease(&app, &instance).await["pending_command"], "pause");
 }
@@ -233,12 +208,7 @@ async fn installations_are_listed_with_their_command_delivery() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("listed").await;
     let instance = install(&app, &id).await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     let (_, list) = app
         .get(&app.viewer, &format!("/api/v1/agents/{id}/installations"))
         .await;
@@ -307,9 +277,10 @@ async fn simultaneous_leases_all_carry_the_pause_and_it_is_delivered_once() {
     let id = app.add_agent("simultaneous").await;
     let instance = install(&app, &id).await;
     let (status, _) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({"reason": "maintenance"}),
         )
         .await;
@@ -335,12 +306,7 @@ async fn a_lease_whose_answer_never_arrives_does_not_lose_the_pause() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("lossy").await;
     let instance = install(&app, &id).await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({})).await;
     // A client that sends its lease and gives up before reading the answer (a timeout, a
     // crash): the registry commits the lease, and the delivery, with nobody to read it.
     let body = r#"{"status":"running","heartbeat_interval_seconds":60}"#;

@@ -4,15 +4,6 @@ use crate::harness::{assert_error, read, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn act(app: &TestApp, id: &str, action: &str) -> (StatusCode, Value) {
-    app.post(
-        &app.admin,
-        &format!("/api/v1/agents/{id}/{action}"),
-        json!({}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn every_allowed_edge_changes_state_and_writes_one_audit_entry() {
     let app = TestApp::spawn().await;
@@ -24,7 +15,7 @@ async fn every_allowed_edge_changes_state_and_writes_one_audit_entry() {
     ];
     let id = app.add_agent("edge-walker").await;
     for (n, (action, from, to)) in edges.iter().enumerate() {
-        let (status, body) = act(&app, &id, action).await;
+        let (status, body) = app.act(&app.admin, &id, action, json!({})).await;
         assert_eq!(status, StatusCode::OK, "{action}: {body}");
         assert_eq!(body["changed"], true);
         assert_eq!(body["agent"]["runtime_status"], *to);
@@ -39,7 +30,7 @@ async fn every_allowed_edge_changes_state_and_writes_one_audit_entry() {
     }
 
     let direct = app.add_agent("direct-kill").await;
-    let (status, body) = act(&app, &direct, "terminate").await;
+    let (status, body) = app.act(&app.admin, &direct, "terminate", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"]["runtime_status"], "terminated");
     assert_eq!(app.audit_count(&direct).await, 1);
@@ -49,15 +40,15 @@ async fn every_allowed_edge_changes_state_and_writes_one_audit_entry() {
 async fn same_state_requests_succeed_without_change_or_audit() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("idempotent").await;
-    let (status, body) = act(&app, &id, "resume").await;
+    let (status, body) = app.act(&app.admin, &id, "resume", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["changed"], false);
     assert!(body.get("audit_id").is_none());
-    act(&app, &id, "pause").await;
-    let (status, body) = act(&app, &id, "pause").await;
+    app.act(&app.admin, &id, "pause", json!({})).await;
+    let (status, body) = app.act(&app.admin, &id, "pause", json!({})).await;
     assert_eq!((status, &body["changed"]), (StatusCode::OK, &json!(false)));
-    act(&app, &id, "terminate").await;
-    let (status, body) = act(&app, &id, "terminate").await;
+    app.act(&app.admin, &id, "terminate", json!({})).await;
+    let (status, body) = app.act(&app.admin, &id, "terminate", json!({})).await;
     assert_eq!((status, &body["changed"]), (StatusCode::OK, &json!(false)));
     assert_eq!(
         app.audit_count(&id).await,
@@ -70,9 +61,9 @@ async fn same_state_requests_succeed_without_change_or_audit() {
 async fn nothing_leaves_terminated() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("gone-for-good").await;
-    act(&app, &id, "terminate").await;
+    app.act(&app.admin, &id, "terminate", json!({})).await;
     for action in ["resume", "pause"] {
-        let (status, body) = act(&app, &id, action).await;
+        let (status, body) = app.act(&app.admin, &id, action, json!({})).await;
         assert_error(status, &body, 409, "invalid_transition");
         let message = body["message"].as_str().unwrap();
         assert!(
@@ -101,8 +92,8 @@ async fn stale_if_match_is_refused_and_changes_nothing() {
     assert_eq!(etag, format!("\"{}\"", seen["revision"]));
 
     // Someone else pauses and resumes meanwhile: the revision moves on twice.
-    act(&app, &id, "pause").await;
-    act(&app, &id, "resume").await;
+    app.act(&app.admin, &id, "pause", json!({})).await;
+    app.act(&app.admin, &id, "resume", json!({})).await;
 
     let stale = app
         .client
@@ -138,9 +129,10 @@ async fn sekuire_cli_requests_work_unchanged() {
 
     // `sekuire stop <ID> --reason T`
     let (status, body) = app
-        .post(
+        .act(
             &app.operator,
-            &format!("/api/v1/agents/{id}/pause"),
+            &id,
+            "pause",
             json!({"reason": "Maintenance window"}),
         )
         .await;
@@ -155,13 +147,7 @@ async fn sekuire_cli_requests_work_unchanged() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // `sekuire kill <ID>` with `{}`
-    let (status, _) = app
-        .post(
-            &app.admin,
-            &format!("/api/v1/agents/{id}/terminate"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.act(&app.admin, &id, "terminate", json!({})).await;
     assert_eq!(status, StatusCode::OK);
 
     // `sekuire agent-status <ID>` reads these fields.
@@ -204,12 +190,8 @@ async fn sekuire_cli_requests_work_unchanged() {
 async fn lifecycle_changes_appear_in_the_event_log() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("logged").await;
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({"reason": "why not"}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({"reason": "why not"}))
+        .await;
     let (status, logs) = app
         .get(
             &app.viewer,
@@ -289,8 +271,8 @@ async fn bulk_commands_report_each_agent_on_its_own() {
     let live = app.add_agent("bulk-live").await;
     let paused = app.add_agent("bulk-paused").await;
     let dead = app.add_agent("bulk-dead").await;
-    act(&app, &paused, "pause").await;
-    act(&app, &dead, "terminate").await;
+    app.act(&app.admin, &paused, "pause", json!({})).await;
+    app.act(&app.admin, &dead, "terminate", json!({})).await;
     let unknown = crate::harness::fresh_id();
     let (status, body) = app
         .post(
@@ -341,9 +323,10 @@ async fn bulk_commands_report_each_agent_on_its_own() {
 async fn a_restarted_registry_keeps_agents_states_keys_and_audit() {
     let app = TestApp::spawn().await;
     let id = app.add_agent("survivor").await;
-    app.post(
+    app.act(
         &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
+        &id,
+        "pause",
         json!({"reason": "before restart"}),
     )
     .await;

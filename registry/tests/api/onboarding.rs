@@ -84,12 +84,8 @@ async fn a_push_registers_a_draft_and_a_new_version_keeps_its_state() {
         "lists carry no manifests"
     );
 
-    app.post(
-        &app.operator,
-        &format!("/api/v1/agents/{id}/pause"),
-        json!({"reason": "review"}),
-    )
-    .await;
+    app.act(&app.operator, &id, "pause", json!({"reason": "review"}))
+        .await;
     let (status, second) = push(
         &app,
         &app.operator,
@@ -253,12 +249,8 @@ async fn an_admin_verifies_a_draft_with_a_reason_and_metrics_show_the_badge() {
     assert!(reputation["score"].is_i64() && reputation["task_count"].is_i64());
 
     // Terminated is final: its verification is frozen too.
-    app.post(
-        &app.admin,
-        &format!("/api/v1/agents/{id}/terminate"),
-        json!({"reason": "retired"}),
-    )
-    .await;
+    app.act(&app.admin, &id, "terminate", json!({"reason": "retired"}))
+        .await;
     let (status, answer) = app
         .post(&app.admin, &path, json!({"status": "suspended"}))
         .await;
