@@ -407,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_connection_has_the_registry_settings_but_a_smaller_cache_and_leaves_syncing_to_the_syncer() {
+    fn the_lease_connection_caches_less_and_leaves_syncing_to_the_syncer() {
         let dir = tempfile::tempdir().unwrap();
         let db = open_lease_connection(&dir.path().join("r.db")).unwrap();
         let setting = |pragma| {
