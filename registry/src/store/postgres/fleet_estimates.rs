@@ -13,40 +13,81 @@ use sqlx::{Postgres, QueryBuilder};
 /// 1M / matches rows per row of the page; gathering every match reads each once.
 const FEW_MATCHES: i64 = 10_000;
 
-/// Searches of two characters have no trigram; when they are ASCII and match few names,
-/// `agents_name_pieces` (migration 0004) finds them.
+/// Searches of two characters have no trigram; when they are ASCII, the index of name
+/// pieces (migration 0004) holds them.
 const PIECE: usize = 2;
 
-/// Below this many candidates a two-character search reads them through the index of name
-/// pieces; above, it matches densely, and ILIKE over the names finds a page and the capped
-/// count sooner than computing each candidate's pieces again. (One-character searches
-/// are nearly always dense and never take the index.)
+/// The width of the pieces that hold a separator (migration 0005).
+const ACROSS: usize = 3;
+
+/// Below this many candidates a search reads them through the index of name pieces;
+/// above, it matches densely, and ILIKE over the names finds a page and the capped count
+/// sooner than computing each candidate's pieces again. (One-character searches are
+/// nearly always dense and never take the index.)
 const FEW_CANDIDATES: i64 = 5_000;
 
+/// The pieces of the search `q` that the index of name pieces holds and `pg_trgm` does
+/// not see: `q` itself when it is two ASCII characters, or else each three-character
+/// piece with a character other than `a`-`z` or `0`-`9` in it, after ASCII lowercasing,
+/// as `agent_name_pieces` (migration 0005) cuts a name. Every name ILIKE matches to `q`
+/// holds them all, as ILIKE folds ASCII case only on these `COLLATE "C"` columns.
+fn name_pieces(q: &str) -> Vec<String> {
+    let folded: Vec<char> = q.to_ascii_lowercase().chars().collect();
+    if q.is_ascii() && q.len() == PIECE {
+        return vec![folded.iter().collect()];
+    }
+    let mut pieces: Vec<String> = folded
+        .windows(ACROSS)
+        .filter(|piece| {
+            piece
+                .iter()
+                .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
+        })
+        .map(|piece| piece.iter().collect())
+        .collect();
+    pieces.sort();
+    pieces.dedup();
+    pieces
+}
+
 impl PostgresStore {
-    /// `filter`'s search as a name piece, when it is two ASCII characters that few names
-    /// hold by the planner's estimate (below [`FEW_CANDIDATES`]).
+    /// The pieces of `filter`'s search ([`name_pieces`]) to ask of the index of name
+    /// pieces: when the planner expects the rarest of them in fewer than
+    /// [`FEW_CANDIDATES`] names.
     ///
-    /// Decision: the estimate comes from the statistics ANALYZE keeps on the index of name
-    /// pieces (the most common pieces and their frequencies), read with `EXPLAIN`, in well
-    /// under a millisecond. Counting the candidates through the index instead read up to
-    /// 5,000 rows: 22 ms at 1M agents for a common piece (`ag`: 63,469 estimated, 62,573
-    /// there). A wrong estimate, as on a table not analyzed yet, changes only the plan: the
-    /// name is always matched with ILIKE as well.
-    pub(super) async fn sparse_piece(&self, filter: &AgentFilter) -> AppResult<Option<String>> {
-        let Some(q) = filter
-            .search_text()
-            .filter(|q| q.is_ascii() && q.len() == PIECE)
-        else {
+    /// Decision: the estimates are the planner's, from the statistics ANALYZE keeps on
+    /// the index (the most common pieces and how often each comes), read with one
+    /// `EXPLAIN` of a `UNION ALL` with a branch per piece, in about a millisecond. The
+    /// rarest piece bounds the matches; the planner's estimate for all of them together
+    /// multiplies their frequencies as if independent, and `triage-agent`'s two pieces
+    /// (62,573 names each, and together) were estimated at 4,105, a plan that took 2.4 s.
+    /// Counting the candidates through the index instead read up to 5,000 rows: 22 ms at
+    /// 1M agents for a common piece (`ag`: 63,469 estimated, 62,573 there). A wrong
+    /// estimate, as on a table not analyzed yet, changes only the plan: the name is always
+    /// matched with ILIKE as well.
+    pub(super) async fn sparse_pieces(
+        &self,
+        filter: &AgentFilter,
+    ) -> AppResult<Option<Vec<String>>> {
+        let pieces = filter.search_text().map(name_pieces).unwrap_or_default();
+        if pieces.is_empty() {
             return Ok(None);
-        };
-        let piece = q.to_ascii_lowercase();
-        let mut explain = QueryBuilder::<Postgres>::new(
-            "EXPLAIN SELECT 1 FROM agents WHERE agent_name_pieces(name) @> ARRAY[",
-        );
-        explain.push_bind(piece.clone()).push("::text]");
-        let few = self.planned_below(explain, FEW_CANDIDATES).await?;
-        Ok(few.then_some(piece))
+        }
+        let mut explain = QueryBuilder::<Postgres>::new("EXPLAIN ");
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                explain.push(" UNION ALL ");
+            }
+            explain
+                .push("SELECT 1 FROM agents WHERE agent_name_pieces(name) @> ARRAY[")
+                .push_bind(piece.clone())
+                .push("::text]");
+        }
+        let plan = self.explain(explain).await?;
+        let rarest = plan.iter().filter_map(|line| planned_rows(line)).min();
+        Ok(rarest
+            .is_some_and(|rows| rows < FEW_CANDIDATES)
+            .then_some(pieces))
     }
 
     /// Whether `filter` is a search the planner expects fewer than [`FEW_MATCHES`] agents
@@ -61,33 +102,30 @@ impl PostgresStore {
         &self,
         filter: &AgentFilter,
         now: i64,
-        piece: Option<&str>,
+        pieces: Option<&[String]>,
     ) -> AppResult<bool> {
         if filter.search_text().is_none() {
             return Ok(false);
         }
         let mut explain = QueryBuilder::<Postgres>::new("EXPLAIN SELECT 1 FROM agents WHERE TRUE");
-        push_filter(&mut explain, filter, now, piece);
-        self.planned_below(explain, FEW_MATCHES).await
+        push_filter(&mut explain, filter, now, pieces);
+        let plan = self.explain(explain).await?;
+        let rows = plan.first().and_then(|top| planned_rows(top));
+        Ok(rows.is_some_and(|rows| rows < FEW_MATCHES))
     }
 
-    /// Whether the planner expects the query `explain` (an `EXPLAIN` of it) to return fewer
-    /// than `bound` rows. Planned for its own values, as the list's statements are.
-    async fn planned_below(
-        &self,
-        mut explain: QueryBuilder<'_, Postgres>,
-        bound: i64,
-    ) -> AppResult<bool> {
-        let plan: String = explain
+    /// The lines of `explain`'s plan (an `EXPLAIN` of a query), planned for its own
+    /// values, as the list's statements are.
+    async fn explain(&self, mut explain: QueryBuilder<'_, Postgres>) -> AppResult<Vec<String>> {
+        Ok(explain
             .build_query_scalar()
             .persistent(false)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(planned_rows(&plan).is_some_and(|rows| rows < bound))
+            .fetch_all(&self.pool)
+            .await?)
     }
 }
 
-/// The row estimate of a plan's top node, from `EXPLAIN`'s first line
+/// The row estimate of one node of a plan, from its line of `EXPLAIN`
 /// (`Bitmap Heap Scan on agents  (cost=… rows=63469 width=4)`).
 fn planned_rows(plan: &str) -> Option<i64> {
     let rows = plan.split(" rows=").nth(1)?;
@@ -96,6 +134,23 @@ fn planned_rows(plan: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::name_pieces;
+
+    #[test]
+    fn a_search_is_asked_of_the_pieces_pg_trgm_does_not_see() {
+        assert_eq!(name_pieces("Lp"), ["lp"]);
+        assert_eq!(name_pieces("% "), ["% "]);
+        assert_eq!(name_pieces("Triage-7"), ["e-7", "ge-"]);
+        assert_eq!(name_pieces("a b a b"), [" a ", " b ", "a b", "b a"]);
+        // Only ASCII case folds; other characters are pieces as they are.
+        assert_eq!(name_pieces("ÄBC"), ["Äbc"]);
+        // Letters and digits alone are trigrams already, and one character is too short.
+        assert!(name_pieces("triage").is_empty());
+        assert!(name_pieces("a").is_empty());
+        assert!(name_pieces("ä").is_empty());
+        assert!(name_pieces("äb").is_empty());
+    }
+
     #[test]
     fn a_plan_says_how_many_rows_it_expects() {
         let plan = "Bitmap Heap Scan on agents  (cost=52.6..10411.5 rows=63469 width=4)";

@@ -30,13 +30,13 @@ fn sort_sql(key: SortKey) -> &'static str {
 
 /// ` AND …` terms for `filter`. The search `q` is a substring of the name (ILIKE, which
 /// the trigram index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_`
-/// literal) or a prefix of the Sekuire ID (a range of the primary key). `pieces`: a sparse
-/// two-character search, also asked of the index of name pieces.
+/// literal) or a prefix of the Sekuire ID (a range of the primary key). `pieces`: pieces of
+/// the search few names hold, also asked of the index of name pieces.
 pub(super) fn push_filter(
     qb: &mut QueryBuilder<'_, Postgres>,
     filter: &AgentFilter,
     now: i64,
-    pieces: Option<&str>,
+    pieces: Option<&[String]>,
 ) {
     if let Some(q) = filter.search_text() {
         // ILIKE first: a row the index found is checked without computing its pieces
@@ -44,10 +44,10 @@ pub(super) fn push_filter(
         qb.push(" AND ((name ILIKE ")
             .push_bind(format!("%{}%", like_escape(q)))
             .push(" ESCAPE '\\'");
-        if let Some(piece) = pieces {
-            qb.push(" AND agent_name_pieces(name) @> ARRAY[")
-                .push_bind(piece.to_owned())
-                .push("]::text[]");
+        if let Some(pieces) = pieces {
+            qb.push(" AND agent_name_pieces(name) @> ")
+                .push_bind(pieces.to_vec())
+                .push("::text[]");
         }
         qb.push(")");
         if let Some((start, end)) = id_prefix_range(q) {
@@ -73,7 +73,7 @@ impl PostgresStore {
     ) -> AppResult<AgentList> {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
-        let piece = self.sparse_piece(filter).await?;
+        let pieces = self.sparse_pieces(filter).await?;
         // The count and the page are independent reads: they run side by side, each on a
         // connection of its own.
         let total = async {
@@ -92,7 +92,7 @@ impl PostgresStore {
                     let mut count = QueryBuilder::<Postgres>::new(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE",
                     );
-                    push_filter(&mut count, filter, now, piece.as_deref());
+                    push_filter(&mut count, filter, now, pieces.as_deref());
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
                     Total::capped(filter, count.fetch_one(&self.pool).await?)
@@ -108,15 +108,15 @@ impl PostgresStore {
             let mut page = QueryBuilder::<Postgres>::new(format!(
                 "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN (SELECT sekuire_id FROM "
             ));
-            if self.few_matches(filter, now, piece.as_deref()).await? {
+            if self.few_matches(filter, now, pieces.as_deref()).await? {
                 // Every match first, then the page among them: `OFFSET 0` keeps the
                 // planner from walking the sort index instead.
                 page.push("(SELECT * FROM agents WHERE TRUE");
-                push_filter(&mut page, filter, now, piece.as_deref());
+                push_filter(&mut page, filter, now, pieces.as_deref());
                 page.push(" OFFSET 0) AS agents WHERE TRUE");
             } else {
                 page.push("agents WHERE TRUE");
-                push_filter(&mut page, filter, now, piece.as_deref());
+                push_filter(&mut page, filter, now, pieces.as_deref());
             }
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
@@ -263,6 +263,12 @@ pub(super) mod tests {
             (search("Lp"), matches("Lp")),
             (search("% "), matches("% ")),
             (search("TA"), matches("TA")),
+            // Across a separator: through the index's three-character pieces on
+            // PostgreSQL; `_` literal; a typo that matches nothing.
+            (search("HA T"), matches("HA T")),
+            (search("0% O"), matches("0% O")),
+            (search("a_b"), matches("a_b")),
+            (search("alpha-x"), 0),
             (
                 AgentFilter {
                     runtime_status: vec![RuntimeStatus::Active, RuntimeStatus::Paused],
