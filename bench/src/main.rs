@@ -107,6 +107,13 @@ fn row(out: &mut String, cells: &[String]) {
     let _ = writeln!(out, "| {} |", cells.join(" | "));
 }
 
+const USAGE: &str = "\
+usage: fleet-bench [--quick] [--no-browser] [--agents N] [--bundle …]   every benchmark, into BENCHMARKS.md
+       fleet-bench backends [--agents N] [--installations N]          SQLite and PostgreSQL side by side
+       fleet-bench leases [--agents N] [--installations N] [--clients N,…] [--registries BIN,…]
+       fleet-bench first-render [--agents N]
+Run through `cargo xtask bench`, which builds what these need first.";
+
 /// The section `cargo xtask bench setup` writes.
 const SETUP_SECTION: &str = "bench/setup.md";
 
@@ -114,6 +121,10 @@ const SETUP_SECTION: &str = "bench/setup.md";
 async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("trivial-server") {
         return registry::serve_trivial().await;
+    }
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
     }
     let options = parse_options();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -127,6 +138,10 @@ async fn main() -> Result<()> {
         }
         Some("leases") => return leases_only(&options).await,
         Some("first-render") => return first_render_only(&options).await,
+        Some(command) if !command.starts_with("--") => {
+            eprintln!("unknown command `{command}`\n\n{USAGE}");
+            std::process::exit(2);
+        }
         _ => {}
     }
     let mut out = String::new();
