@@ -306,6 +306,7 @@ async fn serve(addr: SocketAddr, db: &Database, config: Config, demo: bool) -> a
     } else {
         None
     };
+    store.count_health_in_background();
     let (state, stop) = AppState::new(store.clone(), config)
         .await
         .context("listening for live events")?;
