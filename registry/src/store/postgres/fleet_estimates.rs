@@ -20,6 +20,11 @@ const PIECE: usize = 2;
 /// The width of the pieces that hold a separator (migration 0005).
 const ACROSS: usize = 3;
 
+/// At most this many pieces of a search are asked of the index, the first ones: each is
+/// a branch of the `EXPLAIN` that estimates them, and a search can be 200 characters.
+/// Any of a search's pieces bound its matches.
+const MAX_PIECES: usize = 8;
+
 /// Below this many candidates a search reads them through the index of name pieces;
 /// above, it matches densely, and ILIKE over the names finds a page and the capped count
 /// sooner than computing each candidate's pieces again. (One-character searches are
@@ -29,24 +34,27 @@ const FEW_CANDIDATES: i64 = 5_000;
 /// The pieces of the search `q` that the index of name pieces holds and `pg_trgm` does
 /// not see: `q` itself when it is two ASCII characters, or else each three-character
 /// piece with a character other than `a`-`z` or `0`-`9` in it, after ASCII lowercasing,
-/// as `agent_name_pieces` (migration 0005) cuts a name. Every name ILIKE matches to `q`
+/// as `agent_name_pieces` (migration 0005) cuts a name (the first [`MAX_PIECES`]). Every name ILIKE matches to `q`
 /// holds them all, as ILIKE folds ASCII case only on these `COLLATE "C"` columns.
 fn name_pieces(q: &str) -> Vec<String> {
     let folded: Vec<char> = q.to_ascii_lowercase().chars().collect();
     if q.is_ascii() && q.len() == PIECE {
         return vec![folded.iter().collect()];
     }
-    let mut pieces: Vec<String> = folded
-        .windows(ACROSS)
-        .filter(|piece| {
-            piece
-                .iter()
-                .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-        })
-        .map(|piece| piece.iter().collect())
-        .collect();
-    pieces.sort();
-    pieces.dedup();
+    let across = folded.windows(ACROSS).filter(|piece| {
+        piece
+            .iter()
+            .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
+    });
+    let mut pieces: Vec<String> = Vec::new();
+    for piece in across.map(|piece| piece.iter().collect()) {
+        if pieces.len() == MAX_PIECES {
+            break;
+        }
+        if !pieces.contains(&piece) {
+            pieces.push(piece);
+        }
+    }
     pieces
 }
 
@@ -140,8 +148,11 @@ mod tests {
     fn a_search_is_asked_of_the_pieces_pg_trgm_does_not_see() {
         assert_eq!(name_pieces("Lp"), ["lp"]);
         assert_eq!(name_pieces("% "), ["% "]);
-        assert_eq!(name_pieces("Triage-7"), ["e-7", "ge-"]);
-        assert_eq!(name_pieces("a b a b"), [" a ", " b ", "a b", "b a"]);
+        assert_eq!(name_pieces("Triage-7"), ["ge-", "e-7"]);
+        assert_eq!(name_pieces("a b a b"), ["a b", " b ", "b a", " a "]);
+        let long: String = (0..100).map(|i| format!("{i}-")).collect();
+        assert_eq!(name_pieces(&long)[..3], ["0-1", "-1-", "1-2"]);
+        assert_eq!(name_pieces(&long).len(), super::MAX_PIECES);
         // Only ASCII case folds; other characters are pieces as they are.
         assert_eq!(name_pieces("ÄBC"), ["Äbc"]);
         // Letters and digits alone are trigrams already, and one character is too short.

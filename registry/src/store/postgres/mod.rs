@@ -17,11 +17,13 @@
 //!   transaction a statement that changes several rows makes SQLite journal every page
 //!   it changes, a cost PostgreSQL does not have.
 //! - **Search.** A `pg_trgm` GIN index answers `ILIKE '%…%'` directly; SQLite needs the
-//!   FTS5 trigram table plus LIKE. Two characters have no trigram: here a GIN index of
-//!   each name's one- and two-character pieces serves them (when few names hold them),
-//!   where SQLite reads a range of its trigram index's term list. Columns that are sorted
-//!   or searched are `COLLATE "C"`, so order and case folding (ASCII only) are the same
-//!   on both.
+//!   FTS5 trigram table plus LIKE. Two characters have no trigram, and `pg_trgm`'s
+//!   trigrams stop at every character that is not a letter or digit (FTS5's do not): here
+//!   a GIN index of each name's one- and two-character pieces, and of its three-character
+//!   pieces that hold such a character, serves both (when few names hold them), where
+//!   SQLite reads a range of its trigram index's term list. Columns that are sorted or
+//!   searched are `COLLATE "C"`, so order and case folding (ASCII only) are the same on
+//!   both.
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
 //!   cost-based and keeps statistics, so its queries state the filter plainly (and the
 //!   migrations that add an expression index run `ANALYZE`). A list's statements are not
