@@ -34,8 +34,9 @@ const FEW_CANDIDATES: i64 = 5_000;
 /// The pieces of the search `q` that the index of name pieces holds and `pg_trgm` does
 /// not see: `q` itself when it is two ASCII characters, or else each three-character
 /// piece with a character other than `a`-`z` or `0`-`9` in it, after ASCII lowercasing,
-/// as `agent_name_pieces` (migration 0005) cuts a name (the first [`MAX_PIECES`]). Every name ILIKE matches to `q`
-/// holds them all, as ILIKE folds ASCII case only on these `COLLATE "C"` columns.
+/// as `agent_name_pieces` (migration 0005) cuts a name (the first [`MAX_PIECES`]). Every
+/// name ILIKE matches to `q` holds them all, as ILIKE folds ASCII case only on these
+/// `COLLATE "C"` columns.
 fn name_pieces(q: &str) -> Vec<String> {
     let folded: Vec<char> = q.to_ascii_lowercase().chars().collect();
     if q.is_ascii() && q.len() == PIECE {
@@ -82,14 +83,12 @@ impl PostgresStore {
             return Ok(None);
         }
         let mut explain = QueryBuilder::<Postgres>::new("EXPLAIN ");
-        for (i, piece) in pieces.iter().enumerate() {
-            if i > 0 {
-                explain.push(" UNION ALL ");
-            }
-            explain
+        let mut branches = explain.separated(" UNION ALL ");
+        for piece in &pieces {
+            branches
                 .push("SELECT 1 FROM agents WHERE agent_name_pieces(name) @> ARRAY[")
-                .push_bind(piece.clone())
-                .push("::text]");
+                .push_bind_unseparated(piece.clone())
+                .push_unseparated("::text]");
         }
         let plan = self.explain(explain).await?;
         let rarest = plan.iter().filter_map(|line| planned_rows(line)).min();
