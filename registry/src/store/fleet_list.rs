@@ -1,33 +1,18 @@
 //! The fleet list and summary on SQLite: the plan that decides how a page is read (walk a
-//! sort index, or collect few matches and sort), and the trigram search.
+//! sort index, collect few matches and sort, or take a search's matches from the trigram
+//! index in name order). The search itself is in `fleet_search.rs`.
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
-    agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, sort_sql, AgentFilter, Cursor, Total,
+    agent_page, health_counts_sql, kept_facets, order_by, push_page_order, sort_sql, AgentFilter,
+    Cursor, Total,
 };
-use super::like_escape;
+use super::fleet_search::{push_filter, FEW_MATCHES};
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::AppResult;
 use fleet_protocol::{AgentList, AgentSort, RuntimeStatus, SortKey};
 use sqlx::{QueryBuilder, Row, Sqlite};
-
-/// Below this many matches a page is read by collecting the matches and sorting them;
-/// walking the sort index would pass mostly non-matches.
-const FEW_MATCHES: i64 = 5_000;
-
-fn push_filter(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    filter: &AgentFilter,
-    search: Option<Search<'_>>,
-    now: i64,
-) {
-    if let Some(search) = search {
-        push_search(qb, search);
-    }
-    push_facets(qb, filter, now);
-}
 
 /// The narrow index that covers every facet filter: the one that starts with the health
 /// deadline when the filter names a health (each health is a range of it), else the one
@@ -68,143 +53,7 @@ fn seekable(filter: &AgentFilter) -> AgentFilter {
     seekable
 }
 
-/// Searches of this many characters or more are a phrase of the trigram index
-/// (`agents_name_trigrams`, migrations 0006 and 0009): a trigram is three characters.
-const TRIGRAM: usize = 3;
-
-/// Where a text search finds the agents whose names may hold it, before LIKE decides.
-#[derive(Clone, Copy)]
-enum Candidates {
-    /// Three characters or more: the search as a phrase of the trigram index.
-    Phrase,
-    /// One or two ASCII characters: the rows of every trigram that starts with them. The
-    /// index pads each name with two characters past its end (migration 0009), so every
-    /// place the text occurs starts a trigram. The term list folds case as the index does;
-    /// an ASCII search lowercased finds its terms.
-    TrigramPrefix,
-}
-
-impl Candidates {
-    /// Pushes a query of the candidates' Sekuire IDs for the search `text`.
-    fn push_ids(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
-        match self {
-            Candidates::Phrase => {
-                qb.push(
-                    "SELECT sekuire_id FROM agents_name_trigrams \
-                     WHERE agents_name_trigrams MATCH ",
-                )
-                .push_bind(trigram_phrase(text));
-            }
-            Candidates::TrigramPrefix => {
-                qb.push(
-                    "SELECT sekuire_id FROM agents_name_trigrams WHERE rowid IN \
-                     (SELECT doc FROM agents_name_trigram_instances WHERE ",
-                );
-                push_term_range(qb, text);
-                qb.push(")");
-            }
-        }
-    }
-
-    /// Pushes a query with a row per candidate, or more: for a short search, one per
-    /// occurrence, which the term list gives without gathering its rows. Counting it up to
-    /// a bound tells a sparse search from a dense one.
-    fn push_probe(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
-        match self {
-            Candidates::Phrase => self.push_ids(qb, text),
-            Candidates::TrigramPrefix => {
-                qb.push("SELECT doc FROM agents_name_trigram_instances WHERE ");
-                push_term_range(qb, text);
-            }
-        }
-    }
-
-    fn of(text: &str) -> Option<Candidates> {
-        if text.chars().count() >= TRIGRAM {
-            Some(Candidates::Phrase)
-        } else if text.is_ascii() {
-            Some(Candidates::TrigramPrefix)
-        } else {
-            None
-        }
-    }
-}
-
-/// A text search, and whether it is read through the trigram index.
-#[derive(Clone, Copy)]
-struct Search<'a> {
-    text: &'a str,
-    /// Few candidates: collecting them beats reading every name. A search with many
-    /// candidates matches densely, and walking a sort index with LIKE finds a page
-    /// sooner than collecting (and counting through) tens of thousands of candidates.
-    /// `None` also for a short search that is not ASCII, which the index cannot serve.
-    indexed: Option<Candidates>,
-}
-
-/// `text` as a substring of the name, or as a prefix of the Sekuire ID. The name test is
-/// LIKE, case-insensitive for ASCII only, `%` and `_` literal; for a sparse search the
-/// trigram index names the candidates first, so a search that matches nothing no longer
-/// reads every name (figures in BENCHMARKS.md). IDs are lowercase hex, so an ID prefix is
-/// a range of the primary key.
-fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>) {
-    let q = search.text;
-    qb.push(" AND ((");
-    if let Some(candidates) = search.indexed {
-        qb.push("sekuire_id IN (");
-        candidates.push_ids(qb, q);
-        qb.push(") AND ");
-    }
-    qb.push("name LIKE ")
-        .push_bind(format!("%{}%", like_escape(q)))
-        .push(" ESCAPE '\\')");
-    if let Some((id, end)) = id_prefix_range(q) {
-        qb.push(" OR (sekuire_id >= ")
-            .push_bind(id)
-            .push(" AND sekuire_id < ")
-            .push_bind(end)
-            .push(")");
-    }
-    qb.push(")");
-}
-
-/// `q` as an FTS5 phrase: the trigram tokenizer matches it as a substring.
-fn trigram_phrase(q: &str) -> String {
-    format!("\"{}\"", q.replace('"', "\"\""))
-}
-
-/// `term >= … AND term < …`: the trigrams that start with the ASCII text `q`, lowercased
-/// as the index folds them, from `q` up to `q` with its last character raised by one.
-fn push_term_range(qb: &mut QueryBuilder<'_, Sqlite>, q: &str) {
-    let from = q.to_ascii_lowercase();
-    let mut to = from.clone();
-    let last = to.pop().map_or(0, u32::from);
-    to.extend(char::from_u32(last + 1));
-    qb.push("term >= ")
-        .push_bind(from)
-        .push(" AND term < ")
-        .push_bind(to);
-}
-
 impl SqliteStore {
-    /// `filter`'s text search, read through the trigram index when it has few candidates
-    /// (counting them stops at [`FEW_MATCHES`]: one small index read).
-    async fn search<'a>(&self, filter: &'a AgentFilter) -> AppResult<Option<Search<'a>>> {
-        let Some(text) = filter.search_text() else {
-            return Ok(None);
-        };
-        let indexed = match Candidates::of(text) {
-            Some(candidates) => {
-                let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (");
-                candidates.push_probe(&mut count, text);
-                count.push(" LIMIT ").push_bind(FEW_MATCHES).push(")");
-                let found: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
-                (found < FEW_MATCHES).then_some(candidates)
-            }
-            None => None,
-        };
-        Ok(Some(Search { text, indexed }))
-    }
-
     /// One page of the fleet, and the number of agents matching the filter.
     pub async fn list_agents(
         &self,
@@ -218,9 +67,18 @@ impl SqliteStore {
 
         let search = self.search(filter).await?;
         let text_search = search.is_some();
-        let total = match kept_facets(filter) {
-            Some(facets) => Total::kept(self.kept_total(&facets).await?),
-            None => {
+        let in_name_order = search.filter(|s| s.in_name_order());
+        let total = match (kept_facets(filter), in_name_order) {
+            (Some(facets), _) => Total::kept(self.kept_total(&facets).await?),
+            (None, Some(search)) if !filter.has_facets() => {
+                let mut count = QueryBuilder::<Sqlite>::new("");
+                search.push_ranked_count(&mut count, filter, now, Total::count_limit(filter));
+                Total::capped(
+                    filter,
+                    count.build_query_scalar().fetch_one(&self.read).await?,
+                )
+            }
+            (None, _) => {
                 // Without a text search every filter column is in a narrow facet index, so
                 // the count reads that instead of the wide rows (87 ms → see
                 // BENCHMARKS.md); it stops one past the cap.
@@ -252,9 +110,19 @@ impl SqliteStore {
         // without reading them (`triage` by name at 1M agents: 167 ms → see BENCHMARKS.md).
         let sort_expr = sort_sql(sort.key);
         let mut page = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN (SELECT sekuire_id FROM agents"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN ("
         ));
-        if total.count >= FEW_MATCHES || text_search {
+        let by_name = in_name_order.filter(|_| {
+            // With facets, a search that matches few agents (exact count) is read as below,
+            // from the narrowest index; the index's rows in name order would be read
+            // until a page of them passed the facets, or to the end.
+            sort.key == SortKey::Name && (!filter.has_facets() || !total.exact)
+        });
+        if let Some(search) = by_name {
+            search.push_ranked_page(&mut page, filter, now, sort, cursor.as_ref(), limit);
+            page.push(")").push(order_by(sort_expr, sort));
+        } else if total.count >= FEW_MATCHES || text_search {
+            page.push("SELECT sekuire_id FROM agents");
             if total.count >= FEW_MATCHES {
                 page.push(format!(" INDEXED BY {}", sort_index(sort.key)));
             }
@@ -264,7 +132,10 @@ impl SqliteStore {
             page.push(")").push(order_by(sort_expr, sort));
         } else {
             // Few matches: find them in a narrow index, then read and sort only them.
-            page.push(format!(" INDEXED BY {} WHERE 1 = 1", facet_index(filter)));
+            page.push(format!(
+                "SELECT sekuire_id FROM agents INDEXED BY {} WHERE 1 = 1",
+                facet_index(filter)
+            ));
             push_filter(&mut page, &seekable(filter), search, now);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);

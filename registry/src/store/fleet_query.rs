@@ -25,6 +25,15 @@ pub struct AgentFilter {
 }
 
 impl AgentFilter {
+    /// Whether it filters by anything but text: a state, a health, a reputation bound.
+    pub(super) fn has_facets(&self) -> bool {
+        !self.runtime_status.is_empty()
+            || !self.verification_status.is_empty()
+            || !self.health.is_empty()
+            || self.min_reputation.is_some()
+            || self.max_reputation.is_some()
+    }
+
     /// The text search: `q` trimmed, when anything is left of it.
     pub(super) fn search_text(&self) -> Option<&str> {
         self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
@@ -81,6 +90,25 @@ impl Cursor {
             ));
         }
         Ok(cursor)
+    }
+
+    /// Pushes ` AND (sort key, id) {cmp} (the cursor's)`, the sort key as `sort_expr`
+    /// writes it.
+    pub(super) fn push_bound<'a, DB: Database>(
+        &self,
+        qb: &mut QueryBuilder<'a, DB>,
+        sort_expr: &str,
+        cmp: &str,
+    ) where
+        i64: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+    {
+        qb.push(format!(" AND ({sort_expr}, sekuire_id) {cmp} ("));
+        match &self.value {
+            CursorValue::Int(v) => qb.push_bind(*v),
+            CursorValue::Text(v) => qb.push_bind(v.clone()),
+        };
+        qb.push(", ").push_bind(self.id.clone()).push(")");
     }
 
     fn after(row: &AgentRow, sort: AgentSort) -> Cursor {
@@ -229,14 +257,8 @@ pub(super) fn push_page_order<'a, DB: Database>(
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    let cmp = if sort.descending { "<" } else { ">" };
     if let Some(cursor) = cursor {
-        qb.push(format!(" AND ({sort_expr}, sekuire_id) {cmp} ("));
-        match &cursor.value {
-            CursorValue::Int(v) => qb.push_bind(*v),
-            CursorValue::Text(v) => qb.push_bind(v.clone()),
-        };
-        qb.push(", ").push_bind(cursor.id.clone()).push(")");
+        cursor.push_bound(qb, sort_expr, if sort.descending { "<" } else { ">" });
     }
     qb.push(order_by(sort_expr, sort))
         .push(" LIMIT ")

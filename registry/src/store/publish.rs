@@ -8,6 +8,7 @@
 
 use super::agents::{stored, AgentRow, AGENT_COLUMNS};
 use super::audit::AuditDraft;
+use super::name_order;
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
@@ -197,6 +198,17 @@ pub(super) fn check_not_final(row: &AgentRow) -> AppResult<()> {
     Ok(())
 }
 
+/// What a push to a known Sekuire ID is checked against and changes.
+#[derive(sqlx::FromRow)]
+struct KnownAgent {
+    runtime_status: String,
+    publisher_key: Option<String>,
+    version: String,
+    name: String,
+    /// Its place in name order, kept unless the push renames it (`name_order.rs`).
+    name_rank: i64,
+}
+
 impl SqliteStore {
     /// Registers a checked push, or updates the agent's name, version, description and
     /// manifest when its ID is known; runtime state, verification and audit stay.
@@ -209,21 +221,32 @@ impl SqliteStore {
     ) -> AppResult<Reviewed> {
         let now = now_ms();
         let mut tx = super::sqlite::begin_write(&self.write).await?;
-        let known: Option<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT runtime_status, publisher_key, version FROM agents WHERE sekuire_id = ?",
+        let known: Option<KnownAgent> = sqlx::query_as(
+            "SELECT runtime_status, publisher_key, version, name, name_rank FROM agents \
+             WHERE sekuire_id = ?",
         )
         .bind(&push.sekuire_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some((status, key, _)) = &known {
-            check_known_push(push, status, key.as_deref())?;
-        }
+        let name_rank = match &known {
+            Some(known) => {
+                check_known_push(push, &known.runtime_status, known.publisher_key.as_deref())?;
+                if known.name == checked.name {
+                    known.name_rank
+                } else {
+                    name_order::park(&mut tx, &push.sekuire_id).await?;
+                    name_order::place(&mut tx, &checked.name, &push.sekuire_id).await?
+                }
+            }
+            None => name_order::place(&mut tx, &checked.name, &push.sekuire_id).await?,
+        };
         let row: AgentRow = sqlx::query_as(&format!(
             "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \
              verification_status, reputation_score, created_at, updated_at, status_changed_at, \
-             status_changed_by, manifest, publisher_key, publisher_org_id) \
-             VALUES (?1, ?2, ?3, ?4, 'active', 'pending', ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10) \
+             status_changed_by, manifest, publisher_key, publisher_org_id, name_rank) \
+             VALUES (?1, ?2, ?3, ?4, 'active', 'pending', ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11) \
              ON CONFLICT (sekuire_id) DO UPDATE SET name = excluded.name, \
+             name_rank = excluded.name_rank, \
              version = excluded.version, description = excluded.description, \
              manifest = excluded.manifest, publisher_key = excluded.publisher_key, \
              publisher_org_id = excluded.publisher_org_id, updated_at = excluded.updated_at, \
@@ -239,11 +262,10 @@ impl SqliteStore {
         .bind(&checked.manifest)
         .bind(push.public_key.to_ascii_lowercase())
         .bind(&push.publisher_org_id)
+        .bind(name_rank)
         .fetch_one(&mut *tx)
         .await?;
-        let from = known
-            .as_ref()
-            .map_or("new", |(_, _, version)| version.as_str());
+        let from = known.as_ref().map_or("new", |known| known.version.as_str());
         let audit = Self::append_audit(
             &mut tx,
             AuditDraft {

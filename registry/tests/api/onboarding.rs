@@ -147,6 +147,66 @@ async fn a_push_registers_a_draft_and_a_new_version_keeps_its_state() {
     );
 }
 
+/// The names a search finds, sorted by name, one per page so that every page after the
+/// first is read from a cursor.
+async fn found_by_name(app: &TestApp, q: &str, sort: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/api/v1/agents?q={q}&sort={sort}&limit=1{cursor}");
+        let (status, page) = app.get(&app.viewer, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        names.extend(
+            page["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return names,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_push_that_renames_an_agent_moves_it_in_searches_by_name() {
+    let app = TestApp::spawn().await;
+    for (model, name) in [("m1", "scan-b"), ("m2", "scan-d"), ("m3", "scan-f")] {
+        let (status, body) = push(&app, &app.operator, &push_body(7, model, name, "1.0.0")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(
+        found_by_name(&app, "scan", "name").await,
+        ["scan-b", "scan-d", "scan-f"]
+    );
+
+    let (status, body) = push(&app, &app.operator, &push_body(7, "m1", "scan-z", "1.1.0")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        found_by_name(&app, "scan", "name").await,
+        ["scan-d", "scan-f", "scan-z"]
+    );
+    assert_eq!(
+        found_by_name(&app, "scan", "-name").await,
+        ["scan-z", "scan-f", "scan-d"]
+    );
+    assert!(
+        found_by_name(&app, "scan-b", "name").await.is_empty(),
+        "the old name is gone"
+    );
+    assert_eq!(found_by_name(&app, "can-z", "name").await, ["scan-z"]);
+
+    // A new version under the same name keeps the agent where it is.
+    let (status, body) = push(&app, &app.operator, &push_body(7, "m2", "scan-d", "1.1.0")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        found_by_name(&app, "scan", "name").await,
+        ["scan-d", "scan-f", "scan-z"]
+    );
+}
+
 #[tokio::test]
 async fn forged_and_malformed_pushes_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;

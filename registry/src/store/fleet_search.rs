@@ -1,0 +1,256 @@
+//! Text search on SQLite: the trigram index that finds a search's candidates, LIKE that
+//! decides, and the reads that take a search's matches from the index in name order.
+
+use super::fleet_query::{id_prefix_range, push_facets, AgentFilter, Cursor};
+use super::like_escape;
+use super::sqlite::SqliteStore;
+use crate::error::AppResult;
+use fleet_protocol::AgentSort;
+use sqlx::{QueryBuilder, Sqlite};
+
+/// Below this many candidates a search is sparse: its matches are read by collecting the
+/// candidates the trigram index names; walking a sort index would pass mostly
+/// non-matches. The fleet list uses the same bound for filters without a search.
+pub(super) const FEW_MATCHES: i64 = 5_000;
+
+/// `filter` as ` AND …` terms: its text search (`search`, as [`SqliteStore::search`] planned
+/// it), then its states, health and reputation bounds.
+pub(super) fn push_filter(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    filter: &AgentFilter,
+    search: Option<Search<'_>>,
+    now: i64,
+) {
+    if let Some(search) = search {
+        push_search(qb, search);
+    }
+    push_facets(qb, filter, now);
+}
+
+/// Searches of this many characters or more are a phrase of the trigram index
+/// (`agents_name_trigrams`, migrations 0006 and 0009): a trigram is three characters.
+const TRIGRAM: usize = 3;
+
+/// Where a text search finds the agents whose names may hold it, before LIKE decides.
+#[derive(Clone, Copy, PartialEq)]
+enum Candidates {
+    /// Three characters or more: the search as a phrase of the trigram index.
+    Phrase,
+    /// One or two ASCII characters: the rows of every trigram that starts with them. The
+    /// index pads each name with two characters past its end (migration 0009), so every
+    /// place the text occurs starts a trigram. The term list folds case as the index does;
+    /// an ASCII search lowercased finds its terms.
+    TrigramPrefix,
+}
+
+impl Candidates {
+    /// Pushes a query of the candidates' Sekuire IDs for the search `text`.
+    fn push_ids(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+        match self {
+            Candidates::Phrase => {
+                qb.push(
+                    "SELECT sekuire_id FROM agents_name_trigrams \
+                     WHERE agents_name_trigrams MATCH ",
+                )
+                .push_bind(trigram_phrase(text));
+            }
+            Candidates::TrigramPrefix => {
+                qb.push(
+                    "SELECT sekuire_id FROM agents_name_trigrams WHERE rowid IN \
+                     (SELECT doc FROM agents_name_trigram_instances WHERE ",
+                );
+                push_term_range(qb, text);
+                qb.push(")");
+            }
+        }
+    }
+
+    /// Pushes a query with a row per candidate, or more: for a short search, one per
+    /// occurrence, which the term list gives without gathering its rows. Counting it up to
+    /// a bound tells a sparse search from a dense one.
+    fn push_probe(self, qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+        match self {
+            Candidates::Phrase => self.push_ids(qb, text),
+            Candidates::TrigramPrefix => {
+                qb.push("SELECT doc FROM agents_name_trigram_instances WHERE ");
+                push_term_range(qb, text);
+            }
+        }
+    }
+
+    fn of(text: &str) -> Option<Candidates> {
+        if text.chars().count() >= TRIGRAM {
+            Some(Candidates::Phrase)
+        } else if text.is_ascii() {
+            Some(Candidates::TrigramPrefix)
+        } else {
+            None
+        }
+    }
+}
+
+/// A text search, and whether it is read through the trigram index.
+#[derive(Clone, Copy)]
+pub(super) struct Search<'a> {
+    text: &'a str,
+    /// Few candidates: collecting them beats reading every name. A search with many
+    /// candidates matches densely, and walking a sort index with LIKE finds a page
+    /// sooner than collecting (and counting through) tens of thousands of candidates.
+    /// `None` also for a short search that is not ASCII, which the index cannot serve.
+    indexed: Option<Candidates>,
+}
+
+/// `text` as a substring of the name, or as a prefix of the Sekuire ID. The name test is
+/// LIKE, case-insensitive for ASCII only, `%` and `_` literal; for a sparse search the
+/// trigram index names the candidates first, so a search that matches nothing no longer
+/// reads every name (figures in BENCHMARKS.md). IDs are lowercase hex, so an ID prefix is
+/// a range of the primary key.
+fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>) {
+    let q = search.text;
+    qb.push(" AND ((");
+    if let Some(candidates) = search.indexed {
+        qb.push("sekuire_id IN (");
+        candidates.push_ids(qb, q);
+        qb.push(") AND ");
+    }
+    qb.push("name LIKE ")
+        .push_bind(format!("%{}%", like_escape(q)))
+        .push(" ESCAPE '\\')");
+    if let Some((id, end)) = id_prefix_range(q) {
+        qb.push(" OR (sekuire_id >= ")
+            .push_bind(id)
+            .push(" AND sekuire_id < ")
+            .push_bind(end)
+            .push(")");
+    }
+    qb.push(")");
+}
+
+/// `q` as an FTS5 phrase: the trigram tokenizer matches it as a substring.
+fn trigram_phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
+}
+
+/// `term >= … AND term < …`: the trigrams that start with the ASCII text `q`, lowercased
+/// as the index folds them, from `q` up to `q` with its last character raised by one.
+fn push_term_range(qb: &mut QueryBuilder<'_, Sqlite>, q: &str) {
+    let from = q.to_ascii_lowercase();
+    let mut to = from.clone();
+    let last = to.pop().map_or(0, u32::from);
+    to.extend(char::from_u32(last + 1));
+    qb.push("term >= ")
+        .push_bind(from)
+        .push(" AND term < ")
+        .push_bind(to);
+}
+
+impl Search<'_> {
+    /// Whether the trigram index alone can list this search's matches: a phrase (three
+    /// characters or more) that cannot also start a Sekuire ID, which matches by ID
+    /// instead of by name. Its rows are keyed by each agent's place in name order
+    /// (`name_rank`, migration 0011), so it lists them in name order too.
+    pub(super) fn in_name_order(self) -> bool {
+        Candidates::of(self.text) == Some(Candidates::Phrase)
+            && id_prefix_range(self.text).is_none()
+    }
+
+    /// Pushes a query of the Sekuire IDs of `filter`'s matches, in the index's order: each
+    /// row the phrase matches, kept when its agent passes LIKE and the facets. The index
+    /// gives its rows lazily, so a `LIMIT` after this reads only as far as it needs.
+    fn push_ranked_matches(
+        self,
+        qb: &mut QueryBuilder<'_, Sqlite>,
+        filter: &AgentFilter,
+        now: i64,
+    ) {
+        qb.push(
+            "SELECT agents_name_trigrams.sekuire_id FROM agents_name_trigrams \
+             WHERE agents_name_trigrams MATCH ",
+        )
+        .push_bind(trigram_phrase(self.text))
+        .push(
+            " AND EXISTS (SELECT 1 FROM agents \
+             WHERE agents.sekuire_id = agents_name_trigrams.sekuire_id",
+        );
+        let unindexed = Search {
+            indexed: None,
+            ..self
+        };
+        push_filter(qb, filter, Some(unindexed), now);
+        qb.push(")");
+    }
+
+    /// Pushes a count of `filter`'s matches that stops at `limit`: the first `limit`
+    /// matches the index gives, where counting through LIKE alone read every name before
+    /// them (`security` at 1M agents: 223 ms → see BENCHMARKS.md).
+    pub(super) fn push_ranked_count(
+        self,
+        qb: &mut QueryBuilder<'_, Sqlite>,
+        filter: &AgentFilter,
+        now: i64,
+        limit: i64,
+    ) {
+        qb.push("SELECT COUNT(*) FROM (");
+        self.push_ranked_matches(qb, filter, now);
+        qb.push(" LIMIT ").push_bind(limit).push(")");
+    }
+
+    /// Pushes a query of the Sekuire IDs of a page of `filter`'s matches by name: the
+    /// index's rows after the cursor's rank, `limit` of them and one more.
+    pub(super) fn push_ranked_page(
+        self,
+        qb: &mut QueryBuilder<'_, Sqlite>,
+        filter: &AgentFilter,
+        now: i64,
+        sort: AgentSort,
+        cursor: Option<&Cursor>,
+        limit: u32,
+    ) {
+        self.push_ranked_matches(qb, filter, now);
+        let dir = if sort.descending { "DESC" } else { "ASC" };
+        if let Some(cursor) = cursor {
+            // Ranks follow (name, Sekuire ID), so the rows past the cursor are the ranks past
+            // that of the nearest agent at (or before) the cursor: the same rows as the
+            // keyset comparison of the other plans, should that agent be renamed or gone.
+            let (cmp, at_or_before, nearest, unbounded) = if sort.descending {
+                ("<", ">=", "ASC", i64::MAX)
+            } else {
+                (">", "<=", "DESC", 0)
+            };
+            qb.push(format!(
+                " AND agents_name_trigrams.rowid {cmp} IFNULL((SELECT name_rank \
+                 FROM agents INDEXED BY agents_by_name WHERE 1 = 1"
+            ));
+            cursor.push_bound(qb, "name", at_or_before);
+            qb.push(format!(
+                " ORDER BY name {nearest}, sekuire_id {nearest} LIMIT 1), {unbounded})"
+            ));
+        }
+        qb.push(format!(" ORDER BY agents_name_trigrams.rowid {dir} LIMIT "))
+            .push_bind(i64::from(limit) + 1);
+    }
+}
+
+impl SqliteStore {
+    /// `filter`'s text search, read through the trigram index when it has few candidates
+    /// (counting them stops at [`FEW_MATCHES`]: one small index read).
+    pub(super) async fn search<'a>(
+        &self,
+        filter: &'a AgentFilter,
+    ) -> AppResult<Option<Search<'a>>> {
+        let Some(text) = filter.search_text() else {
+            return Ok(None);
+        };
+        let indexed = match Candidates::of(text) {
+            Some(candidates) => {
+                let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (");
+                candidates.push_probe(&mut count, text);
+                count.push(" LIMIT ").push_bind(FEW_MATCHES).push(")");
+                let found: i64 = count.build_query_scalar().fetch_one(&self.read).await?;
+                (found < FEW_MATCHES).then_some(candidates)
+            }
+            None => None,
+        };
+        Ok(Some(Search { text, indexed }))
+    }
+}
