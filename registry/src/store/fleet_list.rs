@@ -112,15 +112,21 @@ impl SqliteStore {
         let mut page = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN ("
         ));
-        let by_name = in_name_order.filter(|_| {
-            // With facets, a search that matches few agents (exact count) is read as below,
-            // from the narrowest index; the index's rows in name order would be read
-            // until a page of them passed the facets, or to the end.
-            sort.key == SortKey::Name && (!filter.has_facets() || !total.exact)
-        });
+        // A search with facets that the count found few of (it counted them all) is read
+        // the way it was counted, then sorted: the index's rows in name order would be
+        // read until a page of them passed the facets, or to the end, and a sort index
+        // walked with the facets tested on each wide row (`security`, healthy, by name at
+        // 1M agents, when none is healthy: 3.6 s, where the count took 1 ms).
+        let as_counted = text_search && filter.has_facets() && total.exact;
+        let by_name = in_name_order.filter(|_| sort.key == SortKey::Name && !as_counted);
         if let Some(search) = by_name {
             search.push_ranked_page(&mut page, filter, now, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
+        } else if as_counted {
+            page.push("SELECT sekuire_id FROM agents WHERE 1 = 1");
+            push_filter(&mut page, filter, search, now);
+            page.push(")");
+            push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         } else if total.count >= FEW_MATCHES || text_search {
             page.push("SELECT sekuire_id FROM agents");
             if total.count >= FEW_MATCHES {
@@ -144,8 +150,6 @@ impl SqliteStore {
         agent_page(rows, total, limit, sort, now)
     }
 
-    /// Counts by runtime state, health and verification, and a reputation histogram, in one
-    /// pass over the narrow facet index (no grouping sort).
     /// The sum of the kept counts of `facets`.
     async fn kept_total(&self, facets: &[String]) -> AppResult<i64> {
         let mut sum = QueryBuilder::<Sqlite>::new(
