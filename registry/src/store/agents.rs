@@ -18,7 +18,7 @@ pub(super) const AGENT_COLUMNS: &str = "sekuire_id, name, version, description, 
     runtime_status, verification_status, reputation_score, last_heartbeat_at, \
     heartbeat_interval_s, pending_command, installations, status_reason, status_changed_at, \
     status_changed_by, created_at, updated_at, revision";
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AgentRow {
@@ -256,35 +256,34 @@ impl SqliteStore {
         })
     }
 
-    /// Inserts agents in one transaction: 100,000 take seconds. In name order, so each
-    /// new rank in the trigram index follows the one before and FTS5 writes them in one
-    /// run (out of order, it flushes its pending rows at every step back).
+    /// Inserts agents in large batches: 100,000 take seconds. In name order, so that one
+    /// read places a batch (`name_order.rs`), and each rank in the trigram index follows
+    /// the one before: FTS5 writes them in one run, where out of order it flushes its
+    /// pending rows at every step back.
     pub async fn insert_agents(&self, agents: &[NewAgent]) -> AppResult<()> {
+        // 15 binds a row; SQLite allows 32,766 binds a statement.
+        const ROWS_PER_STATEMENT: usize = 2_000;
         let mut sorted: Vec<&NewAgent> = agents.iter().collect();
         sorted.sort_unstable_by(|a, b| (&a.name, &a.sekuire_id).cmp(&(&b.name, &b.sekuire_id)));
         let mut tx = super::sqlite::begin_write(&self.write).await?;
-        for a in sorted {
-            let name_rank = name_order::place(&mut tx, &a.name, &a.sekuire_id).await?;
-            sqlx::query(
-                "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \
-                 verification_status, reputation_score, last_heartbeat_at, status_changed_at, \
-                 status_changed_by, created_at, updated_at, revision, heartbeat_interval_s, \
-                 name_rank) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'registry', ?9, ?9, 1, ?10, ?11)",
-            )
-            .bind(&a.sekuire_id)
-            .bind(&a.name)
-            .bind(&a.version)
-            .bind(&a.description)
-            .bind(a.runtime_status.as_str())
-            .bind(a.verification_status.as_str())
-            .bind(i64::from(a.reputation_score))
-            .bind(a.last_heartbeat_at)
-            .bind(a.created_at)
-            .bind(a.heartbeat_interval_s)
-            .bind(name_rank)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+            let names: Vec<(&str, &str)> = chunk
+                .iter()
+                .map(|a| (a.name.as_str(), a.sekuire_id.as_str()))
+                .collect();
+            let ranks = name_order::place_sorted(&mut tx, &names).await?;
+            let (mut placed, mut crowded) = (Vec::new(), Vec::new());
+            for (&a, rank) in chunk.iter().zip(ranks) {
+                match rank {
+                    Some(rank) => placed.push((a, rank)),
+                    None => crowded.push(a),
+                }
+            }
+            insert_rows(&mut tx, &placed).await?;
+            for a in crowded {
+                let rank = name_order::place(&mut tx, &a.name, &a.sekuire_id).await?;
+                insert_rows(&mut tx, &[(a, rank)]).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -307,4 +306,35 @@ impl SqliteStore {
             .map(|(id, status)| Ok((id, stored(&status)?)))
             .collect()
     }
+}
+
+/// Writes new agents, each with its rank in name order, in one statement.
+async fn insert_rows(conn: &mut SqliteConnection, agents: &[(&NewAgent, i64)]) -> AppResult<()> {
+    if agents.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO agents (sekuire_id, name, version, description, runtime_status, \
+         verification_status, reputation_score, last_heartbeat_at, status_changed_at, \
+         status_changed_by, created_at, updated_at, revision, heartbeat_interval_s, name_rank) ",
+    );
+    qb.push_values(agents, |mut row, (a, name_rank)| {
+        row.push_bind(&a.sekuire_id)
+            .push_bind(&a.name)
+            .push_bind(&a.version)
+            .push_bind(&a.description)
+            .push_bind(a.runtime_status.as_str())
+            .push_bind(a.verification_status.as_str())
+            .push_bind(i64::from(a.reputation_score))
+            .push_bind(a.last_heartbeat_at)
+            .push_bind(a.created_at)
+            .push_bind("registry")
+            .push_bind(a.created_at)
+            .push_bind(a.created_at)
+            .push_bind(1_i64)
+            .push_bind(a.heartbeat_interval_s)
+            .push_bind(*name_rank);
+    });
+    qb.build().execute(conn).await?;
+    Ok(())
 }

@@ -63,6 +63,47 @@ pub(super) async fn place(
     }
 }
 
+/// Ranks for many new names at once, given sorted by (name, Sekuire ID): one read of the
+/// names around them, then the names that fall between the same two neighbours share
+/// that gap evenly. `None` for a name whose gap is too narrow for all that fall in it;
+/// the caller writes the others, then places those one by one ([`place`] spreads).
+pub(super) async fn place_sorted(
+    conn: &mut SqliteConnection,
+    names: &[(&str, &str)],
+) -> AppResult<Vec<Option<i64>>> {
+    let around: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT (SELECT name_rank FROM agents INDEXED BY agents_by_name \
+             WHERE (name, sekuire_id) < (j.value ->> 0, j.value ->> 1) \
+             ORDER BY name DESC, sekuire_id DESC LIMIT 1), \
+         (SELECT name_rank FROM agents INDEXED BY agents_by_name \
+             WHERE (name, sekuire_id) > (j.value ->> 0, j.value ->> 1) \
+             ORDER BY name ASC, sekuire_id ASC LIMIT 1) \
+         FROM json_each(?) AS j ORDER BY j.key",
+    )
+    .bind(serde_json::to_string(names).map_err(|e| AppError::Internal(e.into()))?)
+    .fetch_all(conn)
+    .await?;
+    let mut ranks = Vec::with_capacity(names.len());
+    for run in around.chunk_by(|a, b| a == b) {
+        let (prev, next) = run[0];
+        let places = run.len() as i64 + 1;
+        // The rank of the `k`th name of the run, counting from 1, or None if it is taken.
+        let step = match (prev, next) {
+            (None, None) => STEP,
+            (Some(prev), None) => STEP.min((i64::MAX - prev) / places),
+            (None, Some(next)) => STEP.min(next / places),
+            (Some(prev), Some(next)) => (next - prev) / places,
+        };
+        let first = match (prev, next) {
+            (None, None) => FIRST,
+            (Some(prev), _) => prev + step,
+            (None, Some(next)) => next - (places - 1) * step,
+        };
+        ranks.extend((0..run.len() as i64).map(|k| (step > 0).then_some(first + k * step)));
+    }
+    Ok(ranks)
+}
+
 /// Takes a renamed agent's row out of the order, so that [`place`] can find its new place
 /// and move the ranks around it freely. Its rank is written again with its new name.
 pub(super) async fn park(conn: &mut SqliteConnection, sekuire_id: &str) -> AppResult<()> {
@@ -280,5 +321,32 @@ mod tests {
             rank - b >= SPREAD_GAP && d - rank >= SPREAD_GAP,
             "room for more names on either side"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_into_a_full_gap_is_placed_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+        store
+            .insert_agents(&[agent("b", 1), agent("d", 2)])
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE agents SET name_rank = (SELECT name_rank + 3 FROM agents WHERE name = 'b') \
+             WHERE name = 'd'",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        // 20 names between "b" and "d", whose ranks leave room for 2; and 3 after "d".
+        let batch: Vec<NewAgent> = (0..20)
+            .map(|i| agent(&format!("c-{i:02}"), 10 + i))
+            .chain((0..3).map(|i| agent(&format!("e-{i}"), 100 + i)))
+            .collect();
+        store.insert_agents(&batch).await.unwrap();
+        let (ranks, index) = ranks_and_index(&store).await;
+        assert_eq!(ranks.len(), 25);
+        assert!(ranks.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(index, ranks);
     }
 }
