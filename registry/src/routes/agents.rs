@@ -34,7 +34,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgentListQuery {
-    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive.
+    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive. Spaces
+    /// around it are ignored; a control character inside it is refused (400).
     #[param(max_length = 200)]
     q: Option<String>,
     /// Comma list: `active,paused`.
@@ -87,6 +88,14 @@ impl AgentListQuery {
             if chars > MAX_SEARCH_CHARS {
                 return Err(AppError::InvalidRequest(format!(
                     "q is {chars} characters; the limit is {MAX_SEARCH_CHARS}"
+                )));
+            }
+            // No name holds one (a push is refused), and inside the search index's phrase
+            // a NUL would end it early.
+            if let Some(c) = q.trim().chars().find(|c| c.is_control()) {
+                return Err(AppError::InvalidRequest(format!(
+                    "q holds the control character U+{:04X}; no agent's name does",
+                    u32::from(c)
                 )));
             }
         }

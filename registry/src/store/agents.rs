@@ -256,34 +256,34 @@ impl SqliteStore {
         })
     }
 
-    /// Inserts agents in large batches: 100,000 take seconds. In name order, so that one
-    /// read places a batch (`name_order.rs`), and each rank in the trigram index follows
-    /// the one before: FTS5 writes them in one run, where out of order it flushes its
-    /// pending rows at every step back.
+    /// Inserts agents in large batches: 100,000 take seconds. One read places them all in
+    /// name order (`name_order.rs`), however many fall between the same two names.
+    /// They are written in name order, so ranks mostly rise from one row to the next, and
+    /// FTS5 writes its index in long runs: each step back flushes what it holds.
     pub async fn insert_agents(&self, agents: &[NewAgent]) -> AppResult<()> {
         // 15 binds a row; SQLite allows 32,766 binds a statement.
         const ROWS_PER_STATEMENT: usize = 2_000;
         let mut sorted: Vec<&NewAgent> = agents.iter().collect();
         sorted.sort_unstable_by(|a, b| (&a.name, &a.sekuire_id).cmp(&(&b.name, &b.sekuire_id)));
+        let names: Vec<(&str, &str)> = sorted
+            .iter()
+            .map(|a| (a.name.as_str(), a.sekuire_id.as_str()))
+            .collect();
         let mut tx = super::sqlite::begin_write(&self.write).await?;
-        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-            let names: Vec<(&str, &str)> = chunk
-                .iter()
-                .map(|a| (a.name.as_str(), a.sekuire_id.as_str()))
-                .collect();
-            let ranks = name_order::place_sorted(&mut tx, &names).await?;
-            let (mut placed, mut crowded) = (Vec::new(), Vec::new());
-            for (&a, rank) in chunk.iter().zip(ranks) {
-                match rank {
-                    Some(rank) => placed.push((a, rank)),
-                    None => crowded.push(a),
-                }
+        let ranks = name_order::place_sorted(&mut tx, &names).await?;
+        let (mut placed, mut crowded) = (Vec::new(), Vec::new());
+        for (a, rank) in sorted.into_iter().zip(ranks) {
+            match rank {
+                Some(rank) => placed.push((a, rank)),
+                None => crowded.push(a),
             }
-            insert_rows(&mut tx, &placed).await?;
-            for a in crowded {
-                let rank = name_order::place(&mut tx, &a.name, &a.sekuire_id).await?;
-                insert_rows(&mut tx, &[(a, rank)]).await?;
-            }
+        }
+        for chunk in placed.chunks(ROWS_PER_STATEMENT) {
+            insert_rows(&mut tx, chunk).await?;
+        }
+        for a in crowded {
+            let rank = name_order::place(&mut tx, &a.name, &a.sekuire_id).await?;
+            insert_rows(&mut tx, &[(a, rank)]).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -65,7 +65,7 @@ impl SqliteStore {
         let now = now_ms();
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
-        let search = self.search(filter).await?;
+        let search = self.search(filter, sort).await?;
         let text_search = search.is_some();
         let in_name_order = search.filter(|s| s.in_name_order());
         let total = match (kept_facets(filter), in_name_order) {

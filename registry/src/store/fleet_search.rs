@@ -5,7 +5,7 @@ use super::fleet_query::{id_prefix_range, push_facets, AgentFilter, Cursor};
 use super::like_escape;
 use super::sqlite::SqliteStore;
 use crate::error::AppResult;
-use fleet_protocol::AgentSort;
+use fleet_protocol::{AgentSort, SortKey};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// Below this many candidates a search is sparse: its matches are read by collecting the
@@ -210,8 +210,9 @@ impl Search<'_> {
         let dir = if sort.descending { "DESC" } else { "ASC" };
         if let Some(cursor) = cursor {
             // Ranks follow (name, Sekuire ID), so the rows past the cursor are the ranks past
-            // that of the nearest agent at (or before) the cursor: the same rows as the
-            // keyset comparison of the other plans, should that agent be renamed or gone.
+            // that of the nearest agent at the cursor or on its near side (before it, or
+            // after it for a descending page): the same rows as the keyset comparison of
+            // the other plans, should the cursor's agent be renamed or gone.
             let (cmp, at_or_before, nearest, unbounded) = if sort.descending {
                 ("<", ">=", "ASC", i64::MAX)
             } else {
@@ -233,14 +234,24 @@ impl Search<'_> {
 
 impl SqliteStore {
     /// `filter`'s text search, read through the trigram index when it has few candidates
-    /// (counting them stops at [`FEW_MATCHES`]: one small index read).
+    /// (counting them stops at [`FEW_MATCHES`]: one small index read). A search without
+    /// facets sorted by name is read from the index in name order whatever its
+    /// candidates, so they are not counted.
     pub(super) async fn search<'a>(
         &self,
         filter: &'a AgentFilter,
+        sort: AgentSort,
     ) -> AppResult<Option<Search<'a>>> {
         let Some(text) = filter.search_text() else {
             return Ok(None);
         };
+        let unplanned = Search {
+            text,
+            indexed: None,
+        };
+        if unplanned.in_name_order() && sort.key == SortKey::Name && !filter.has_facets() {
+            return Ok(Some(unplanned));
+        }
         let indexed = match Candidates::of(text) {
             Some(candidates) => {
                 let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (");

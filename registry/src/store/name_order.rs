@@ -298,29 +298,55 @@ mod tests {
     async fn a_spread_moves_the_names_around_a_full_gap_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
-        store
-            .insert_agents(&[agent("b", 1), agent("d", 2), agent("f", 3)])
-            .await
-            .unwrap();
-        // Make "b" and "d" adjacent, as 62 halvings would.
-        let mut conn = store.write.acquire().await.unwrap();
+        let fleet: Vec<NewAgent> = (0..100).map(|i| agent(&format!("n-{i:03}"), i)).collect();
+        store.insert_agents(&fleet).await.unwrap();
+        // Make n-050 and n-051 adjacent, as 32 halvings of their gap would.
         sqlx::query(
-            "UPDATE agents SET name_rank = (SELECT name_rank + 1 FROM agents WHERE name = 'b') \
-             WHERE name = 'd'",
+            "UPDATE agents SET name_rank = \
+             (SELECT name_rank + 1 FROM agents WHERE name = 'n-050') WHERE name = 'n-051'",
         )
-        .execute(&mut *conn)
+        .execute(&store.write)
         .await
         .unwrap();
-        let rank = place(&mut conn, "c", &format!("{:064x}", 4)).await.unwrap();
+        let (before, _) = ranks_and_index(&store).await;
+        let mut conn = store.write.acquire().await.unwrap();
+        let rank = place(&mut conn, "n-050-x", &format!("{:064x}", 1_000))
+            .await
+            .unwrap();
         drop(conn);
-        let (ranks, index) = ranks_and_index(&store).await;
-        assert_eq!(index, ranks);
-        let [b, d, f] = [ranks[0].0, ranks[1].0, ranks[2].0];
-        assert!(b < rank && rank < d && d < f, "{b} < {rank} < {d} < {f}");
+        let (after, index) = ranks_and_index(&store).await;
+        assert_eq!(index, after);
+        let (n050, n051) = (after[50].0, after[51].0);
+        assert!(n050 < rank && rank < n051, "{n050} < {rank} < {n051}");
         assert!(
-            rank - b >= SPREAD_GAP && d - rank >= SPREAD_GAP,
-            "room for more names on either side"
+            rank - n050 >= SPREAD_GAP && n051 - rank >= SPREAD_GAP,
+            "room on both sides"
         );
+        // The 16 names on each side moved; the rest kept their ranks.
+        let moved: Vec<usize> = (0..100).filter(|&i| after[i] != before[i]).collect();
+        assert!(moved.iter().all(|&i| (35..=66).contains(&i)), "{moved:?}");
+        assert!(moved.contains(&51));
+    }
+
+    #[tokio::test]
+    async fn the_database_refuses_a_name_without_its_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+        store.insert_agents(&[agent("kept", 1)]).await.unwrap();
+        let unranked = sqlx::query(
+            "INSERT INTO agents (sekuire_id, name, version, runtime_status, \
+             verification_status, reputation_score, created_at, updated_at) \
+             VALUES ('ab', 'unranked', '1', 'active', 'verified', 50, 0, 0)",
+        )
+        .execute(&store.write)
+        .await;
+        let renamed = sqlx::query("UPDATE agents SET name = 'zzz' WHERE name = 'kept'")
+            .execute(&store.write)
+            .await;
+        for refused in [unranked, renamed] {
+            let message = refused.unwrap_err().to_string();
+            assert!(message.contains("rank in name order"), "{message}");
+        }
     }
 
     #[tokio::test]

@@ -147,19 +147,18 @@ async fn a_push_registers_a_draft_and_a_new_version_keeps_its_state() {
     );
 }
 
-/// The names a search finds, sorted by name, one per page so that every page after the
-/// first is read from a cursor.
-async fn found_by_name(app: &TestApp, q: &str, sort: &str) -> Vec<String> {
+/// The names a search finds in `sort`'s order, one per page, so that every page after the
+/// first is read from a cursor; from `cursor` when one is given.
+async fn found(app: &TestApp, q: &str, sort: &str, cursor: Option<&str>) -> Vec<String> {
     let mut names = Vec::new();
-    let mut cursor = String::new();
+    let mut cursor = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
     loop {
         let path = format!("/api/v1/agents?q={q}&sort={sort}&limit=1{cursor}");
         let (status, page) = app.get(&app.viewer, &path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
+        let agents = page["agents"].as_array().unwrap();
         names.extend(
-            page["agents"]
-                .as_array()
-                .unwrap()
+            agents
                 .iter()
                 .map(|a| a["name"].as_str().unwrap().to_owned()),
         );
@@ -178,32 +177,57 @@ async fn a_push_that_renames_an_agent_moves_it_in_searches_by_name() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     assert_eq!(
-        found_by_name(&app, "scan", "name").await,
+        found(&app, "scan", "name", None).await,
         ["scan-b", "scan-d", "scan-f"]
     );
+    let (_, first) = app
+        .get(&app.viewer, "/api/v1/agents?q=scan&sort=name&limit=1")
+        .await;
+    let after_b = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, first) = app
+        .get(&app.viewer, "/api/v1/agents?q=scan&sort=-name&limit=1")
+        .await;
+    let before_f = first["next_cursor"].as_str().unwrap().to_owned();
 
     let (status, body) = push(&app, &app.operator, &push_body(7, "m1", "scan-z", "1.1.0")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        found_by_name(&app, "scan", "name").await,
+        found(&app, "scan", "name", None).await,
         ["scan-d", "scan-f", "scan-z"]
     );
     assert_eq!(
-        found_by_name(&app, "scan", "-name").await,
+        found(&app, "scan", "-name", None).await,
         ["scan-z", "scan-f", "scan-d"]
     );
     assert!(
-        found_by_name(&app, "scan-b", "name").await.is_empty(),
+        found(&app, "scan-b", "name", None).await.is_empty(),
         "the old name is gone"
     );
-    assert_eq!(found_by_name(&app, "can-z", "name").await, ["scan-z"]);
+    assert_eq!(found(&app, "can-z", "name", None).await, ["scan-z"]);
+    assert_eq!(
+        found(&app, "-z", "name", None).await,
+        ["scan-z"],
+        "two characters"
+    );
+    // A cursor is a place in name order: its agent renamed away, the pages after it are
+    // still the names after that place.
+    assert_eq!(
+        found(&app, "scan", "name", Some(&after_b)).await,
+        ["scan-d", "scan-f", "scan-z"]
+    );
+    let (status, body) = push(&app, &app.operator, &push_body(7, "m3", "scan-a", "1.1.0")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        found(&app, "scan", "-name", Some(&before_f)).await,
+        ["scan-d", "scan-a"]
+    );
 
     // A new version under the same name keeps the agent where it is.
     let (status, body) = push(&app, &app.operator, &push_body(7, "m2", "scan-d", "1.1.0")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        found_by_name(&app, "scan", "name").await,
-        ["scan-d", "scan-f", "scan-z"]
+        found(&app, "scan", "name", None).await,
+        ["scan-a", "scan-d", "scan-z"]
     );
 }
 
