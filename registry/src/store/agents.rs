@@ -119,6 +119,26 @@ pub struct NewAgent {
     pub created_at: i64,
 }
 
+impl NewAgent {
+    /// An active, verified agent at version 1.0.0, reputation 50, the default heartbeat
+    /// interval and no heartbeat yet: what tests and scale runs start from, changing what
+    /// they need (`NewAgent { reputation_score: 85, ..NewAgent::active(…) }`).
+    pub fn active(sekuire_id: impl Into<String>, name: impl Into<String>, created_at: i64) -> Self {
+        NewAgent {
+            sekuire_id: sekuire_id.into(),
+            name: name.into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            runtime_status: RuntimeStatus::Active,
+            verification_status: VerificationStatus::Verified,
+            reputation_score: 50,
+            last_heartbeat_at: None,
+            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
+            created_at,
+        }
+    }
+}
+
 impl LifecycleCommand<'_> {
     /// Decides the command against the agent as its write transaction sees it: the state
     /// it reaches, or `None` when it is there already (a no-op). A stale revision or a

@@ -212,21 +212,9 @@ mod tests {
     use super::super::agents::NewAgent;
     use super::super::sqlite::SqliteStore;
     use super::*;
-    use fleet_protocol::{RuntimeStatus, VerificationStatus};
 
     fn agent(name: &str, id: usize) -> NewAgent {
-        NewAgent {
-            sekuire_id: format!("{id:064x}"),
-            name: name.to_owned(),
-            version: "1.0.0".into(),
-            description: String::new(),
-            runtime_status: RuntimeStatus::Active,
-            verification_status: VerificationStatus::Verified,
-            reputation_score: 50,
-            last_heartbeat_at: None,
-            heartbeat_interval_s: 60,
-            created_at: 0,
-        }
+        NewAgent::active(format!("{id:064x}"), name, 0)
     }
 
     /// Every agent's rank, in name order, and the trigram index's rows, in rowid order.

@@ -3,7 +3,7 @@
 //! trail, and every agent's state is its newest audit entry's `to_status`.
 
 use crate::harness::fresh_database;
-use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
+use fleet_protocol::Role;
 use fleet_registry::store::{Database, NewAgent, Store};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -159,18 +159,7 @@ pub async fn chaos_fleet(db: &Database) -> (String, Vec<String>) {
         .unwrap();
     let now = fleet_registry::clock::now_ms();
     let agents: Vec<NewAgent> = (0..60)
-        .map(|i| NewAgent {
-            sekuire_id: format!("c0ffee{i:06x}"),
-            name: format!("chaos-{i}"),
-            version: "1.0.0".into(),
-            description: String::new(),
-            runtime_status: RuntimeStatus::Active,
-            verification_status: VerificationStatus::Verified,
-            reputation_score: 50,
-            last_heartbeat_at: None,
-            created_at: now,
-            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
-        })
+        .map(|i| NewAgent::active(format!("c0ffee{i:06x}"), format!("chaos-{i}"), now))
         .collect();
     store.insert_agents(&agents).await.unwrap();
     (

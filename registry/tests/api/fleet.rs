@@ -1,7 +1,7 @@
 //! The fleet list (filters, sort, keyset paging), the summary, the audit trail, OpenAPI.
 
 use crate::harness::TestApp;
-use fleet_protocol::{RuntimeStatus, VerificationStatus};
+use fleet_protocol::RuntimeStatus;
 use fleet_registry::demo;
 use fleet_registry::store::NewAgent;
 use reqwest::StatusCode;
@@ -181,16 +181,12 @@ async fn a_dense_search_pages_through_the_sort_index_exactly_once() {
     let app = TestApp::spawn().await;
     let agents: Vec<NewAgent> = (0..5_500)
         .map(|i| NewAgent {
-            sekuire_id: format!("{:012x}", 0xb000_0000_0000_u64 + i),
-            name: format!("ledger-agent-{i:05}"),
-            version: "1.0.0".into(),
-            description: String::new(),
-            runtime_status: RuntimeStatus::Active,
-            verification_status: VerificationStatus::Verified,
             reputation_score: (i % 101) as u8,
-            last_heartbeat_at: None,
-            created_at: 0,
-            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
+            ..NewAgent::active(
+                format!("{:012x}", 0xb000_0000_0000_u64 + i),
+                format!("ledger-agent-{i:05}"),
+                0,
+            )
         })
         .collect();
     app.store.insert_agents(&agents).await.unwrap();
@@ -229,20 +225,14 @@ async fn broad_filters_count_up_to_the_cap_and_kept_counts_stay_exact() {
     let now = fleet_registry::clock::now_ms();
     let agents: Vec<NewAgent> = (0..10_050)
         .map(|i| NewAgent {
-            sekuire_id: format!("ca{i:010x}"),
-            name: format!("capped-{i:05}"),
-            version: "1.0.0".into(),
-            description: String::new(),
             runtime_status: if i < 60 {
                 RuntimeStatus::Paused
             } else {
                 RuntimeStatus::Active
             },
-            verification_status: VerificationStatus::Verified,
             reputation_score: 60,
             last_heartbeat_at: Some(now),
-            created_at: now,
-            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
+            ..NewAgent::active(format!("ca{i:010x}"), format!("capped-{i:05}"), now)
         })
         .collect();
     app.store.insert_agents(&agents).await.unwrap();

@@ -3,7 +3,7 @@
 //! `SEKUIRE_TEST_POSTGRES` names a PostgreSQL server (`cargo xtask test` starts one), a
 //! fresh database on that server: the whole suite runs on either backend.
 
-use fleet_protocol::{Role, RuntimeStatus, VerificationStatus};
+use fleet_protocol::Role;
 use fleet_registry::store::{Database, NewAgent, Store};
 use fleet_registry::{app, AppState, Config};
 use futures_util::StreamExt;
@@ -194,16 +194,8 @@ impl TestApp {
         let id = fresh_id();
         self.store
             .insert_agents(&[NewAgent {
-                sekuire_id: id.clone(),
-                name: name.to_owned(),
-                version: "1.0.0".into(),
-                description: String::new(),
-                runtime_status: RuntimeStatus::Active,
-                verification_status: VerificationStatus::Verified,
                 reputation_score: 85,
-                last_heartbeat_at: None,
-                created_at: fleet_registry::clock::now_ms(),
-                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
+                ..NewAgent::active(id.clone(), name, fleet_registry::clock::now_ms())
             }])
             .await
             .expect("insert agent");

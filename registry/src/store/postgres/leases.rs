@@ -193,7 +193,7 @@ async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()
 pub(super) mod tests {
     use crate::clock::now_ms;
     use crate::store::{Database, LifecycleCommand, NewAgent, Store};
-    use fleet_protocol::{BootstrapRequest, LifecycleAction, RuntimeStatus, VerificationStatus};
+    use fleet_protocol::{BootstrapRequest, LifecycleAction, RuntimeStatus};
     use sqlx::Connection;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -247,18 +247,7 @@ pub(super) mod tests {
         installations: usize,
     ) -> Vec<(String, String)> {
         store
-            .insert_agents(&[NewAgent {
-                sekuire_id: sekuire_id.into(),
-                name: "racer".into(),
-                version: "1".into(),
-                description: String::new(),
-                runtime_status: RuntimeStatus::Active,
-                verification_status: VerificationStatus::Verified,
-                reputation_score: 50,
-                last_heartbeat_at: None,
-                created_at: now_ms(),
-                heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
-            }])
+            .insert_agents(&[NewAgent::active(sekuire_id, "racer", now_ms())])
             .await
             .unwrap();
         let mut out = Vec::new();

@@ -103,25 +103,12 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use crate::store::{secret_hash, AuditFilter, LifecycleCommand, LogFilter, NewAgent, Store};
-    use fleet_protocol::{
-        AuditAction, IncomingLogEvent, LifecycleAction, RuntimeStatus, Severity, VerificationStatus,
-    };
+    use fleet_protocol::{AuditAction, IncomingLogEvent, LifecycleAction, Severity};
 
     /// Lifecycle commands, log batches, then every read of logs and audit, as text.
     async fn scenario(store: &Store) -> Vec<String> {
         let id = secret_hash("agent");
-        let agent = NewAgent {
-            sekuire_id: id.clone(),
-            name: "agent".into(),
-            version: "1.0.0".into(),
-            description: String::new(),
-            runtime_status: RuntimeStatus::Active,
-            verification_status: VerificationStatus::Verified,
-            reputation_score: 50,
-            last_heartbeat_at: None,
-            created_at: 1_700_000_000_000,
-            heartbeat_interval_s: fleet_protocol::DEFAULT_HEARTBEAT_INTERVAL_SECS,
-        };
+        let agent = NewAgent::active(id.clone(), "agent", 1_700_000_000_000);
         store.insert_agents(&[agent]).await.unwrap();
         let actions = [LifecycleAction::Pause, LifecycleAction::Resume];
         for i in 0..5 {
