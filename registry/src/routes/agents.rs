@@ -34,9 +34,10 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgentListQuery {
-    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive. Spaces
-    /// around it are ignored; a control character inside it is refused (400).
-    #[param(max_length = 200)]
+    /// Substring of the name, or prefix of the Sekuire ID; ASCII case-insensitive; spaces
+    /// around it are ignored. No control characters (Unicode's Cc: U+0000–U+001F,
+    /// U+007F–U+009F), which no name holds.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     q: Option<String>,
     /// Comma list: `active,paused`.
     #[param(pattern = r"^((active|paused|terminated)(,(active|paused|terminated))*)?$")]
@@ -91,8 +92,9 @@ impl AgentListQuery {
                 )));
             }
             // No name holds one (a push is refused), and inside the search index's phrase
-            // a NUL would end it early.
-            if let Some(c) = q.trim().chars().find(|c| c.is_control()) {
+            // a NUL would end it early. The whole of `q`, as the published pattern says:
+            // the dashboard trims what it sends.
+            if let Some(c) = q.chars().find(|c| c.is_control()) {
                 return Err(AppError::InvalidRequest(format!(
                     "q holds the control character U+{:04X}; no agent's name does",
                     u32::from(c)
