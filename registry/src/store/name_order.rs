@@ -47,26 +47,17 @@ pub(super) async fn place(
     name: &str,
     sekuire_id: &str,
 ) -> AppResult<i64> {
-    let prev = neighbours(conn, name, sekuire_id, Side::Before, 1).await?;
-    let next = neighbours(conn, name, sekuire_id, Side::After, 1).await?;
-    let (prev, next) = (prev.first().map(|n| n.1), next.first().map(|n| n.1));
-    let rank = match (prev, next) {
-        (None, None) => FIRST,
-        (Some(prev), None) => prev + STEP.min((i64::MAX - prev) / 2),
-        (None, Some(next)) => next - STEP.min(next / 2),
-        (Some(prev), Some(next)) => prev + (next - prev) / 2,
-    };
-    if prev.is_none_or(|p| rank > p) && next.is_none_or(|n| rank < n) {
-        Ok(rank)
-    } else {
-        spread(conn, name, sekuire_id).await
+    match place_sorted(conn, &[(name, sekuire_id)]).await?[..] {
+        [Some(rank)] => Ok(rank),
+        _ => spread(conn, name, sekuire_id).await,
     }
 }
 
 /// Ranks for many new names at once, given sorted by (name, Sekuire ID): one read of the
 /// names around them, then the names that fall between the same two neighbours share
 /// that gap evenly. `None` for a name whose gap is too narrow for all that fall in it;
-/// the caller writes the others, then places those one by one ([`place`] spreads).
+/// the caller writes the others, then places those one by one ([`place`] spreads). A
+/// name's own agent (a renamed one, parked) is not its neighbour.
 pub(super) async fn place_sorted(
     conn: &mut SqliteConnection,
     names: &[(&str, &str)],
@@ -74,10 +65,10 @@ pub(super) async fn place_sorted(
     let around: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
         "SELECT (SELECT name_rank FROM agents INDEXED BY agents_by_name \
              WHERE (name, sekuire_id) < (j.value ->> 0, j.value ->> 1) \
-             ORDER BY name DESC, sekuire_id DESC LIMIT 1), \
+             AND sekuire_id <> j.value ->> 1 ORDER BY name DESC, sekuire_id DESC LIMIT 1), \
          (SELECT name_rank FROM agents INDEXED BY agents_by_name \
              WHERE (name, sekuire_id) > (j.value ->> 0, j.value ->> 1) \
-             ORDER BY name ASC, sekuire_id ASC LIMIT 1) \
+             AND sekuire_id <> j.value ->> 1 ORDER BY name ASC, sekuire_id ASC LIMIT 1) \
          FROM json_each(?) AS j ORDER BY j.key",
     )
     .bind(serde_json::to_string(names).map_err(|e| AppError::Internal(e.into()))?)
