@@ -244,6 +244,15 @@ pub(super) fn id_prefix_range(q: &str) -> Option<(String, String)> {
     Some((id, end))
 }
 
+/// How a row that comes after another in `sort` compares with it.
+pub(super) fn following(sort: AgentSort) -> &'static str {
+    if sort.descending {
+        "<"
+    } else {
+        ">"
+    }
+}
+
 /// Continues a page query: after `cursor`, ordered by `sort_expr` (the sort key as the
 /// engine's index has it) and the id, `limit` rows and one more that tells whether
 /// another page follows.
@@ -258,7 +267,7 @@ pub(super) fn push_page_order<'a, DB: Database>(
     String: Encode<'a, DB> + Type<DB>,
 {
     if let Some(cursor) = cursor {
-        cursor.push_bound(qb, sort_expr, if sort.descending { "<" } else { ">" });
+        cursor.push_bound(qb, sort_expr, following(sort));
     }
     qb.push(order_by(sort_expr, sort))
         .push(" LIMIT ")

@@ -28,10 +28,7 @@ fn sort_sql(key: SortKey) -> &'static str {
     }
 }
 
-/// ` AND …` terms for `filter`. The search `q` is a substring of the name (ILIKE, which
-/// the trigram index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_`
-/// literal) or a prefix of the Sekuire ID (a range of the primary key). `pieces`: pieces of
-/// the search few names hold, also asked of the index of name pieces.
+/// ` AND …` terms for `filter`, on `agents`.
 pub(super) fn push_filter(
     qb: &mut QueryBuilder<'_, Postgres>,
     filter: &AgentFilter,
@@ -39,27 +36,37 @@ pub(super) fn push_filter(
     pieces: Option<&[String]>,
 ) {
     if let Some(q) = filter.search_text() {
-        // ILIKE first: a row the index found is checked without computing its pieces
-        // again (AND stops at the first false).
-        qb.push(" AND ((name ILIKE ")
-            .push_bind(format!("%{}%", like_escape(q)))
-            .push(" ESCAPE '\\'");
-        if let Some(pieces) = pieces {
-            qb.push(" AND agent_name_pieces(name) @> ")
-                .push_bind(pieces.to_vec())
-                .push("::text[]");
-        }
-        qb.push(")");
-        if let Some((start, end)) = id_prefix_range(q) {
-            qb.push(" OR (sekuire_id >= ")
-                .push_bind(start)
-                .push(" AND sekuire_id < ")
-                .push_bind(end)
-                .push(")");
-        }
-        qb.push(")");
+        qb.push(" AND ");
+        push_search(qb, q, pieces);
     }
     push_facets(qb, filter, now);
+}
+
+/// `(…)`, true for the rows the search `q` finds, on `agents` or `agent_names` (which
+/// both have the two columns): `q` is a substring of the name (ILIKE, which the trigram
+/// index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_` literal) or
+/// a prefix of the Sekuire ID (a range of the primary key). `pieces`: pieces of the search
+/// few names hold, also asked of the index of name pieces (on `agents` only).
+pub(super) fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str, pieces: Option<&[String]>) {
+    // ILIKE first: a row the index found is checked without computing its pieces again
+    // (AND stops at the first false).
+    qb.push("((name ILIKE ")
+        .push_bind(format!("%{}%", like_escape(q)))
+        .push(" ESCAPE '\\'");
+    if let Some(pieces) = pieces {
+        qb.push(" AND agent_name_pieces(name) @> ")
+            .push_bind(pieces.to_vec())
+            .push("::text[]");
+    }
+    qb.push(")");
+    if let Some((start, end)) = id_prefix_range(q) {
+        qb.push(" OR (sekuire_id >= ")
+            .push_bind(start)
+            .push(" AND sekuire_id < ")
+            .push_bind(end)
+            .push(")");
+    }
+    qb.push(")");
 }
 
 impl PostgresStore {
@@ -108,7 +115,14 @@ impl PostgresStore {
             let mut page = QueryBuilder::<Postgres>::new(format!(
                 "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN (SELECT sekuire_id FROM "
             ));
-            if self.few_matches(filter, now, pieces.as_deref()).await? {
+            let few = self.few_matches(filter, now, pieces.as_deref()).await?;
+            if let Some(q) = filter.search_text() {
+                if sort.key == SortKey::Name && !filter.has_facets() && pieces.is_none() {
+                    let page = self.search_in_name_order(q, sort, cursor.as_ref(), limit, !few);
+                    return page.await;
+                }
+            }
+            if few {
                 // Every match first, then the page among them: `OFFSET 0` keeps the
                 // planner from walking the sort index instead.
                 page.push("(SELECT * FROM agents WHERE TRUE");
@@ -181,7 +195,7 @@ pub(super) mod tests {
     }
 
     /// Names with ties, wildcards and non-ASCII case; heartbeats far from the health edges.
-    fn fleet(now: i64) -> Vec<NewAgent> {
+    pub(in crate::store::postgres) fn fleet(now: i64) -> Vec<NewAgent> {
         let names = [
             "alpha",
             "Alpha",

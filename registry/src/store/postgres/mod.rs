@@ -56,6 +56,7 @@ mod installations;
 mod keys;
 mod leases;
 mod logs;
+mod name_walk;
 mod publish;
 mod tickets;
 

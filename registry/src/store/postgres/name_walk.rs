@@ -1,0 +1,211 @@
+//! A search by name, without facets, that matches densely: the first names in order are
+//! tested one by one, and when they do not fill the page, the rest of it is gathered
+//! through the trigram index of `agent_names` (migration 0006).
+//!
+//! Decision: walking the name index finds a page in a few hundred names when matches
+//! are spread through them (`triage`, a job name that follows every team's). A team's
+//! name starts its agents' names, so its matches sit together, and at a million agents
+//! `security` passed 900,000 names before the first (490 ms). Gathering every match and
+//! sorting costs about 2 µs a match wherever they sit (90 ms for those 50,000), where the
+//! walk costs about 0.5 µs a name passed. So the walk stops after [`WALK`] names (about
+//! 10 ms), and the page goes on with the first matches after the walk's end, gathered.
+//! The walk's end is a place in name order, as a cursor is, so the two parts join
+//! without a gap or a repeat.
+
+use super::fleet_list::push_search;
+use super::PostgresStore;
+use crate::error::AppResult;
+use crate::store::agents::{AgentRow, AGENT_COLUMNS};
+use crate::store::fleet_query::{following, order_by, Cursor};
+use fleet_protocol::AgentSort;
+use sqlx::{Postgres, QueryBuilder};
+
+/// How many names a search tests in name order before gathering the rest of its page.
+/// A test walks a few names only, so that its small fleets take the gathering path too.
+#[cfg(not(test))]
+const WALK: u32 = 50_000;
+#[cfg(test)]
+const WALK: u32 = 5;
+
+impl PostgresStore {
+    /// The rows of the page of the search `q` in `sort`, an order by name, after `cursor`:
+    /// `limit` and one more when there are more. `walk`: whether to test the first names
+    /// in order before gathering (not when few names are expected to match).
+    pub(super) async fn search_in_name_order(
+        &self,
+        q: &str,
+        sort: AgentSort,
+        cursor: Option<&Cursor>,
+        limit: u32,
+        walk: bool,
+    ) -> AppResult<Vec<AgentRow>> {
+        let order = order_by("name", sort);
+        let push_walk = |qb: &mut QueryBuilder<'_, Postgres>| {
+            qb.push("SELECT name, sekuire_id FROM agents WHERE TRUE");
+            if let Some(cursor) = cursor {
+                cursor.push_bound(qb, "name", following(sort));
+            }
+            qb.push(&order);
+        };
+        // The walk's matches, up to the page and one more; the walk stops there.
+        let mut ids: Vec<String> = Vec::new();
+        if walk {
+            let mut walked = QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM (");
+            push_walk(&mut walked);
+            walked.push(format!(" LIMIT {WALK}) AS walked WHERE "));
+            push_search(&mut walked, q, None);
+            walked
+                .push(&order)
+                .push(" LIMIT ")
+                .push_bind(i64::from(limit) + 1);
+            ids = walked
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+        }
+
+        // The first matches after the walk's last name, when it walked as far as it may
+        // (else the comparison is with no row, and nothing is left), or after the cursor.
+        let short = (limit as usize + 1).saturating_sub(ids.len());
+        if short > 0 {
+            let mut gather =
+                QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
+            push_search(&mut gather, q, None);
+            if walk {
+                gather.push(format!(" AND (name, sekuire_id) {} (", following(sort)));
+                push_walk(&mut gather);
+                gather.push(format!(" OFFSET {} LIMIT 1)", WALK - 1));
+            } else if let Some(cursor) = cursor {
+                cursor.push_bound(&mut gather, "name", following(sort));
+            }
+            gather.push(&order).push(" LIMIT ").push_bind(short as i64);
+            let gathered: Vec<String> = gather
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+            ids.extend(gathered);
+        }
+
+        let mut rows = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id = ANY("
+        ));
+        rows.push_bind(ids).push(")").push(&order);
+        Ok(rows
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::clock::now_ms;
+    use crate::store::fleet_query::{agent_page, Cursor, Total};
+    use crate::store::postgres::fleet_list::tests::{both, fleet};
+    use crate::store::{AgentFilter, Backend, NewAgent};
+    use fleet_protocol::{AgentSort, SortKey};
+
+    /// Every page of a search by name, walked and gathered by turns (a test walks
+    /// [`WALK`] names) or gathered only, is SQLite's page: names with ties, wildcards and non-ASCII case,
+    /// ID prefixes, a search that matches every name and one that matches none, both
+    /// ways, from every cursor.
+    #[tokio::test]
+    async fn a_search_by_name_walks_then_gathers_the_pages_sqlite_lists() {
+        let Some((sqlite, postgres, _dir)) = both().await else {
+            return;
+        };
+        let mut agents = fleet(now_ms());
+        // Matches that sit together after more than a walk of names without one.
+        agents.extend((0..12).map(|i| {
+            NewAgent::active(
+                crate::store::secret_hash(&format!("zz-{i}")),
+                format!("zz-team-{}", i % 4),
+                now_ms(),
+            )
+        }));
+        sqlite.insert_agents(&agents).await.unwrap();
+        postgres.insert_agents(&agents).await.unwrap();
+        let Backend::Postgres(store) = &postgres.backend else {
+            unreachable!("both() opens PostgreSQL second");
+        };
+        let id_prefix = agents[7].sekuire_id[..3].to_owned();
+        for q in [
+            "a", "alpha", "%", "äbc", "zz-team", "TEAM-3", &id_prefix, "nothing",
+        ] {
+            let filter = AgentFilter {
+                q: Some(q.to_owned()),
+                ..AgentFilter::default()
+            };
+            for descending in [false, true] {
+                let sort = AgentSort {
+                    key: SortKey::Name,
+                    descending,
+                };
+                let mut cursor: Option<String> = None;
+                loop {
+                    let expected = sqlite
+                        .list_agents(&filter, sort, 3, cursor.as_deref())
+                        .await
+                        .unwrap();
+                    let at = cursor.as_deref().map(|c| Cursor::decode(c, sort).unwrap());
+                    for walk in [true, false] {
+                        let rows = store
+                            .search_in_name_order(q, sort, at.as_ref(), 3, walk)
+                            .await
+                            .unwrap();
+                        let total = Total::kept(expected.total as i64);
+                        let page = agent_page(rows, total, 3, sort, now_ms()).unwrap();
+                        assert_eq!(page, expected, "{q:?} by {sort} after {cursor:?}, {walk}");
+                    }
+                    cursor = expected.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `agent_names` follows the agents it copies, whatever statement writes them: a
+    /// gathered page finds a renamed agent under its new name only.
+    #[tokio::test]
+    async fn a_renamed_agent_is_gathered_under_its_new_name() {
+        let Some((_, postgres, _dir)) = both().await else {
+            return;
+        };
+        let agents: Vec<NewAgent> = (0..20)
+            .map(|i| NewAgent::active(format!("{i:02}"), format!("agent-{i:02}"), now_ms()))
+            .collect();
+        postgres.insert_agents(&agents).await.unwrap();
+        let Backend::Postgres(store) = &postgres.backend else {
+            unreachable!("both() opens PostgreSQL second");
+        };
+        sqlx::query("UPDATE agents SET name = 'renamed-' || name WHERE sekuire_id IN ('03', '17')")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let sort = AgentSort {
+            key: SortKey::Name,
+            descending: false,
+        };
+        let found = |q: &'static str| async move {
+            let rows = store
+                .search_in_name_order(q, sort, None, 10, true)
+                .await
+                .unwrap();
+            rows.into_iter().map(|row| row.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found("renamed").await,
+            ["renamed-agent-03", "renamed-agent-17"]
+        );
+        assert_eq!(
+            found("agent-1").await.len(),
+            10,
+            "agent-10 to agent-19, renamed or not"
+        );
+    }
+}
