@@ -48,9 +48,16 @@ pub(super) fn push_filter(
 /// a prefix of the Sekuire ID (a range of the primary key). `pieces`: pieces of the search
 /// few names hold, also asked of the index of name pieces (on `agents` only).
 pub(super) fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str, pieces: Option<&[String]>) {
-    // ILIKE first: a row the index found is checked without computing its pieces again
-    // (AND stops at the first false).
-    qb.push("((name ILIKE ")
+    // With pieces, the candidates come from their index alone, and ILIKE tests each: on
+    // `name || ''`, which the trigram index does not serve, as a plan that also asked
+    // that index would have to test every row both found against both conditions again,
+    // computing the row's pieces (about 40 µs a name; `q=t-70` at 1M agents, 150 ms).
+    let name = if pieces.is_some() {
+        "(name || '')"
+    } else {
+        "name"
+    };
+    qb.push(format!("(({name} ILIKE "))
         .push_bind(format!("%{}%", like_escape(q)))
         .push(" ESCAPE '\\'");
     if let Some(pieces) = pieces {
@@ -95,10 +102,14 @@ impl PostgresStore {
                     .await?,
                 ),
                 None => {
-                    // Counting stops one past the cap.
-                    let mut count = QueryBuilder::<Postgres>::new(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE",
-                    );
+                    // Counting stops one past the cap. A search without facets counts
+                    // narrow rows (`agent_names`), unless it asks the index of name
+                    // pieces, which is on `agents`.
+                    let names_only = !filter.has_facets() && pieces.is_none();
+                    let table = if names_only { "agent_names" } else { "agents" };
+                    let mut count = QueryBuilder::<Postgres>::new(format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE TRUE"
+                    ));
                     push_filter(&mut count, filter, now, pieces.as_deref());
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
