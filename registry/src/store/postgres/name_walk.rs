@@ -113,10 +113,10 @@ mod tests {
     use crate::store::{AgentFilter, Backend, NewAgent};
     use fleet_protocol::{AgentSort, SortKey};
 
-    /// Every page of a search by name, walked and gathered by turns (a test walks
-    /// [`WALK`] names) or gathered only, is SQLite's page: names with ties, wildcards and non-ASCII case,
-    /// ID prefixes, a search that matches every name and one that matches none, both
-    /// ways, from every cursor.
+    /// Every page of a search by name, walked then gathered (a test walks `WALK`
+    /// names) or gathered only, is SQLite's page: names with ties, wildcards and
+    /// non-ASCII case, ID prefixes, a search that matches every name and one that
+    /// matches none, both ways, from every cursor.
     #[tokio::test]
     async fn a_search_by_name_walks_then_gathers_the_pages_sqlite_lists() {
         let Some((sqlite, postgres, _dir)) = both().await else {
