@@ -33,7 +33,8 @@
 //!   trigram index of its own, and sorts it (`name_walk.rs`). A search whose matches sit
 //!   together late in name order (a team's name, which starts its agents' names) pays
 //!   for the walk and for gathering all its matches: `security` by name at 1M agents,
-//!   75–120 ms (640 ms when the walk went on to the first match), against 16 ms on SQLite.
+//!   93–148 ms (641–676 ms when the walk went on to the first match), against 16 ms on
+//!   SQLite (BENCHMARKS.md).
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
 //!   cost-based and keeps statistics, so its queries state the filter plainly (and the
 //!   migrations that add an expression index run `ANALYZE`). A list's statements are not

@@ -11,7 +11,7 @@
 //! names lie in the table (in name order after the migration, in order of arrival as
 //! agents join). The walk costs about 0.75 µs a name passed, so it stops after [`WALK`]
 //! names (about 38 ms), and the page goes on with the first matches after the walk's
-//! end, gathered: 75–120 ms for `security`, 85 ms for `ops-`. The walk's end is a place
+//! end, gathered: 75–148 ms for `security`, 85 ms for `ops-`. The walk's end is a place
 //! in name order, as a cursor is, so the two parts join without a gap or a repeat. A
 //! search expected to match few names (`few_matches`) gathers without walking.
 //!
