@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `--db` for `database`.
@@ -73,13 +75,46 @@ pub struct Acknowledged {
     to_status: String,
 }
 
+/// How many changes the `drive`s sharing it have had acknowledged so far.
+///
+/// Tests kill a registry once the load has made a number of changes, not after a time:
+/// a loaded machine slows them down but cannot leave them without changes to check.
+#[derive(Clone, Default)]
+pub struct Tally(Arc<AtomicUsize>);
+
+impl Tally {
+    /// Changes acknowledged so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `count` changes have been acknowledged in all.
+    pub async fn reach(&self, count: usize) {
+        let reached = async {
+            while self.count() < count {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(60), reached)
+            .await
+            .is_err()
+        {
+            panic!(
+                "{} of {count} changes acknowledged in a minute",
+                self.count()
+            );
+        }
+    }
+}
+
 /// Sends pause/resume (and, now and then, terminate) to `ids` until the registry stops
-/// answering; returns what it acknowledged as changed.
+/// answering; returns what it acknowledged as changed, and counts it in `tally`.
 pub async fn drive(
     base: String,
     key: String,
     ids: Vec<String>,
     worker: usize,
+    tally: Tally,
 ) -> Vec<Acknowledged> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -112,6 +147,7 @@ pub async fn drive(
                     .expect("state")
                     .to_owned(),
             });
+            tally.0.fetch_add(1, Ordering::SeqCst);
         }
     }
     acknowledged
@@ -135,12 +171,16 @@ async fn sigkill_under_lifecycle_load_loses_nothing_acknowledged() {
     let db = fresh_database(dir.path()).await;
     let (key, ids) = chaos_fleet(&db).await;
     let mut acknowledged = Vec::new();
-    for cycle in 0..3 {
+    let tally = Tally::default();
+    for cycle in 1..=3 {
         let (mut registry, base) = start_registry(&db);
         let workers: Vec<_> = (0..8)
-            .map(|worker| tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker)))
+            .map(|worker| {
+                let tally = tally.clone();
+                tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker, tally))
+            })
             .collect();
-        tokio::time::sleep(Duration::from_millis(700 + 300 * cycle)).await;
+        tally.reach(25 * cycle).await;
         registry.kill();
         for worker in workers {
             acknowledged.extend(worker.await.unwrap());

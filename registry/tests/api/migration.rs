@@ -2,11 +2,10 @@
 //! PostgreSQL, and a registry on PostgreSQL then serves every acknowledged change, the
 //! audit trail and the keys. A second migrate into the same database is refused.
 
-use crate::durability::{assert_all_acknowledged, chaos_fleet, drive, start_registry};
+use crate::durability::{assert_all_acknowledged, chaos_fleet, drive, start_registry, Tally};
 use crate::harness::{db_path, fresh_database, postgres_server};
 use fleet_registry::store::Database;
 use std::process::Command;
-use std::time::Duration;
 
 fn migrate(from: &std::path::Path, to: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sekuire-registry"))
@@ -28,10 +27,14 @@ async fn an_sqlite_registry_moves_to_postgres_with_everything_it_acknowledged() 
     let sqlite = Database::Sqlite(file.clone());
     let (key, ids) = chaos_fleet(&sqlite).await;
     let (mut registry, base) = start_registry(&sqlite);
+    let tally = Tally::default();
     let workers: Vec<_> = (0..4)
-        .map(|worker| tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker)))
+        .map(|worker| {
+            let tally = tally.clone();
+            tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker, tally))
+        })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tally.reach(60).await;
     registry.kill();
     let mut acknowledged = Vec::new();
     for worker in workers {

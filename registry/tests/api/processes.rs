@@ -3,7 +3,7 @@
 //! on the other, and SIGKILL of one in the middle of load loses nothing it acknowledged
 //! while the other goes on serving. PostgreSQL only: SQLite is one process's database.
 
-use crate::durability::{assert_all_acknowledged, chaos_fleet, drive, start_registry};
+use crate::durability::{assert_all_acknowledged, chaos_fleet, drive, start_registry, Tally};
 use crate::harness::{fresh_database, postgres_server, wait_for_event};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -74,6 +74,7 @@ async fn two_processes_on_one_database_are_one_registry() {
     );
 
     // Load through both; the first is killed mid-load; the second goes on serving.
+    let tally = Tally::default();
     let workers: Vec<_> = (0..8)
         .map(|worker| {
             let base = if worker % 2 == 0 {
@@ -81,10 +82,11 @@ async fn two_processes_on_one_database_are_one_registry() {
             } else {
                 &second_base
             };
-            tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker))
+            let tally = tally.clone();
+            tokio::spawn(drive(base.clone(), key.clone(), ids.clone(), worker, tally))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tally.reach(40).await;
     first.kill();
     let list = client
         .get(format!("{second_base}/api/v1/agents?limit=100"))
@@ -93,7 +95,7 @@ async fn two_processes_on_one_database_are_one_registry() {
         .await
         .unwrap();
     assert_eq!(list.status(), 200, "the second process goes on serving");
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    tally.reach(tally.count() + 20).await;
     second.kill();
     let mut acknowledged = Vec::new();
     for handle in workers {
