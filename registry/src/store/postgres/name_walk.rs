@@ -1,6 +1,6 @@
 //! A search by name, without facets, that matches densely: the first names in order are
-//! tested one by one, and when they do not fill the page, the rest of it is gathered
-//! through the trigram index of `agent_names` (migration 0006).
+//! tested one by one, and when they do not fill the page, the page is gathered through
+//! the trigram index of `agent_names` (migration 0006).
 //!
 //! Decision: walking the name index finds a page in a few thousand names when matches
 //! are spread through them (`triage`, a job name that follows every team's: 35 ms at a
@@ -10,10 +10,12 @@
 //! 50,000, as their rows are wide; from `agent_names`, 45–90 ms, depending on how the
 //! names lie in the table (in name order after the migration, in order of arrival as
 //! agents join). The walk costs about 0.75 µs a name passed, so it stops after [`WALK`]
-//! names (about 38 ms), and the page goes on with the first matches after the walk's
-//! end, gathered: 75–148 ms for `security`, 85 ms for `ops-`. The walk's end is a place
-//! in name order, as a cursor is, so the two parts join without a gap or a repeat. A
-//! search expected to match few names (`few_matches`) gathers without walking.
+//! names (about 38 ms), and the page is then gathered: the first matches after the
+//! cursor, sorted. The walk's few matches are among them, so the gather does not start
+//! from the walk's end: finding that end read the walk's names again (a subquery, 5 ms
+//! or more at a million), and numbering the names as the walk passes them (a window)
+//! cost the walk 20–30 ms. A search expected to match few names (`few_matches`) gathers
+//! without walking.
 //!
 //! The count of such a search reads `agent_names` too (`fleet_list.rs`).
 
@@ -45,52 +47,40 @@ impl PostgresStore {
         walk: bool,
     ) -> AppResult<Vec<AgentRow>> {
         let order = order_by("name", sort);
-        let push_walk = |qb: &mut QueryBuilder<'_, Postgres>| {
-            qb.push("SELECT name, sekuire_id FROM agents WHERE TRUE");
+        let push_bound = |qb: &mut QueryBuilder<'_, Postgres>| {
             if let Some(cursor) = cursor {
                 cursor.push_bound(qb, "name", following(sort));
             }
-            qb.push(&order);
         };
-        // The walk's matches, up to the page and one more; the walk stops there.
+        let page = i64::from(limit) + 1;
         let mut ids: Vec<String> = Vec::new();
         if walk {
-            let mut walked = QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM (");
-            push_walk(&mut walked);
-            walked.push(format!(" LIMIT {WALK}) AS walked WHERE "));
-            push_search(&mut walked, q, None);
+            let mut walked = QueryBuilder::<Postgres>::new(
+                "SELECT sekuire_id FROM (SELECT name, sekuire_id FROM agents WHERE TRUE",
+            );
+            push_bound(&mut walked);
             walked
                 .push(&order)
-                .push(" LIMIT ")
-                .push_bind(i64::from(limit) + 1);
+                .push(format!(" LIMIT {WALK}) AS walked WHERE "));
+            push_search(&mut walked, q, None);
+            walked.push(&order).push(" LIMIT ").push_bind(page);
             ids = walked
                 .build_query_scalar()
                 .persistent(false)
                 .fetch_all(&self.pool)
                 .await?;
         }
-
-        // The first matches after the walk's last name, when it walked as far as it may
-        // (else the comparison is with no row, and nothing is left), or after the cursor.
-        let short = (limit as usize + 1).saturating_sub(ids.len());
-        if short > 0 {
+        if ids.len() < page as usize {
             let mut gather =
                 QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
             push_search(&mut gather, q, None);
-            if walk {
-                gather.push(format!(" AND (name, sekuire_id) {} (", following(sort)));
-                push_walk(&mut gather);
-                gather.push(format!(" OFFSET {} LIMIT 1)", WALK - 1));
-            } else if let Some(cursor) = cursor {
-                cursor.push_bound(&mut gather, "name", following(sort));
-            }
-            gather.push(&order).push(" LIMIT ").push_bind(short as i64);
-            let gathered: Vec<String> = gather
+            push_bound(&mut gather);
+            gather.push(&order).push(" LIMIT ").push_bind(page);
+            ids = gather
                 .build_query_scalar()
                 .persistent(false)
                 .fetch_all(&self.pool)
                 .await?;
-            ids.extend(gathered);
         }
 
         let mut rows = QueryBuilder::<Postgres>::new(format!(
