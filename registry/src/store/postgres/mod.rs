@@ -29,11 +29,11 @@
 //!   key order and stops at a `LIMIT`, so a search by name, and a search's count, read
 //!   only the first matches. A GIN index returns its matches in no order, so here a dense
 //!   search by name walks the name index and tests each name, up to 50,000 names, then
-//!   gathers the rest of its page from `agent_names`, a narrow copy of the names with a
-//!   trigram index of its own, and sorts it (`name_walk.rs`). A search whose matches sit
+//!   gathers its page from `agent_names`, a narrow copy of the names with a trigram
+//!   index of its own, and sorts it (`name_walk.rs`). A search whose matches sit
 //!   together late in name order (a team's name, which starts its agents' names) pays
 //!   for the walk and for gathering all its matches: `security` by name at 1M agents,
-//!   93–148 ms (641–676 ms when the walk went on to the first match), against 16 ms on
+//!   about 90 ms (641–676 ms when the walk went on to the first match), against 16 ms on
 //!   SQLite (BENCHMARKS.md).
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
 //!   cost-based and keeps statistics, so its queries state the filter plainly (and the
