@@ -85,20 +85,12 @@ pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<
         let sqlite = Registry::start(prepared.db(), None, &[])?;
         runs.push(measure("SQLite, 1 process", &[&sqlite], &prepared).await?);
     }
-    let url = fresh_database(postgres).await?;
-    println!("migrating to PostgreSQL…");
     let started = Instant::now();
-    let migrated = std::process::Command::new(fleet_e2e::registry_binary()?)
-        .args(["migrate", "--from"])
-        .arg(prepared.db())
-        .args(["--to", &url])
-        .output()?;
-    ensure!(
-        migrated.status.success(),
-        "migrate failed: {}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
-    let migrate_time = started.elapsed();
+    let url = on_postgres(&prepared, postgres).await?;
+    let moved = Moved {
+        took: started.elapsed(),
+        server: server_settings(postgres).await?,
+    };
     {
         let one = Registry::start(&url, None, &[])?;
         runs.push(measure("PostgreSQL, 1 process", &[&one], &prepared).await?);
@@ -113,11 +105,55 @@ pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<
         agents,
         installations,
         &prepared,
-        migrate_time,
+        &moved,
         &runs,
         &ceiling,
         reference,
     ))
+}
+
+/// A copy of `prepared` in a new database on the PostgreSQL `server`, moved there by
+/// `sekuire-registry migrate`: its URL.
+pub async fn on_postgres(prepared: &Prepared, server: &str) -> Result<String> {
+    let url = fresh_database(server).await?;
+    println!("migrating to PostgreSQL…");
+    let migrated = std::process::Command::new(fleet_e2e::registry_binary()?)
+        .args(["migrate", "--from"])
+        .arg(prepared.db())
+        .args(["--to", &url])
+        .output()?;
+    ensure!(
+        migrated.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    Ok(url)
+}
+
+/// The fleet's move to PostgreSQL: how long `migrate` took, and the server it went to.
+struct Moved {
+    took: Duration,
+    /// The server's version and memory settings, as the table's heading names them.
+    server: String,
+}
+
+/// `PostgreSQL 15.x, shared_buffers 2GB, max_wal_size 8GB`, as the server reports them.
+async fn server_settings(server: &str) -> Result<String> {
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    let mut described = String::from("PostgreSQL");
+    for setting in ["server_version", "shared_buffers", "max_wal_size"] {
+        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+            .fetch_one(&mut admin)
+            .await?;
+        if setting == "server_version" {
+            // `15.14 (Debian 15.14-0+deb12u1)`: the number.
+            let version = value.split_whitespace().next().unwrap_or_default();
+            let _ = write!(described, " {version}");
+        } else {
+            let _ = write!(described, ", `{setting} = {value}`");
+        }
+    }
+    Ok(described)
 }
 
 /// A new database on the server, for this run alone.
@@ -197,7 +233,7 @@ fn section(
     agents: usize,
     installations: usize,
     prepared: &Prepared,
-    migrate_time: Duration,
+    moved: &Moved,
     runs: &[Figures],
     ceiling: &Throughput,
     reference: Duration,
@@ -210,15 +246,15 @@ fn section(
     let _ = writeln!(
         out,
         "`cargo xtask bench backends`: the same fleet ({agents} agents seeded in {:.0} s, \
-         {installations} installations) on each set-up, the same harness. PostgreSQL 15 \
-         (Debian's package, default settings, `fsync` on) runs on this machine beside the \
-         registry processes and the load generator: all share its 2 cores. The fleet was \
+         {installations} installations) on each set-up, the same harness. {} \
+         (Debian's package, `fsync` on) runs on this machine beside the registry processes and the load generator: all share its 2 cores. The fleet was \
          moved from SQLite with `sekuire-registry migrate` in {:.1} s (counts checked). With \
          two processes, requests take turns between them, lease clients are spread over \
          both, and the live streams are open on one process while the changes go through \
          the other. p50 of {REQUESTS} sequential requests, in ms.\n",
         prepared.seed_time.as_secs_f64(),
-        migrate_time.as_secs_f64()
+        moved.server,
+        moved.took.as_secs_f64()
     );
     let mut header = vec!["figure".to_owned()];
     header.extend(runs.iter().map(|r| r.label.to_owned()));

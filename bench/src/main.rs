@@ -29,6 +29,8 @@ struct Options {
     lease_clients: Vec<usize>,
     /// Registry binaries `fleet-bench leases` takes turns with, on one prepared fleet.
     registries: Vec<std::path::PathBuf>,
+    /// A PostgreSQL server `fleet-bench leases` moves its fleet to, instead of SQLite.
+    postgres: Option<String>,
     live_seconds: u64,
     browser: bool,
 }
@@ -78,6 +80,7 @@ fn parse_options() -> Options {
         registries: value("--registries")
             .map(|v| v.split(',').map(Into::into).collect())
             .unwrap_or_default(),
+        postgres: value("--postgres"),
         live_seconds: if quick { 30 } else { 300 },
         browser: !args.iter().any(|a| a == "--no-browser"),
     }
@@ -111,6 +114,7 @@ const USAGE: &str = "\
 usage: fleet-bench [--quick] [--no-browser] [--agents N] [--bundle …]   every benchmark, into BENCHMARKS.md
        fleet-bench backends [--agents N] [--installations N]          SQLite and PostgreSQL side by side
        fleet-bench leases [--agents N] [--installations N] [--clients N,…] [--registries BIN,…]
+                          [--postgres URL]
        fleet-bench first-render [--agents N]
 Run through `cargo xtask bench`, which builds what these need first.";
 
@@ -356,7 +360,8 @@ async fn main() -> Result<()> {
 /// rounds each in alternating order, so that two builds are compared under the same
 /// conditions: this machine's rate drifts by ±15 % between runs minutes apart. Each run
 /// also prints the CPU the registry and the load generator used per lease ([`cpu`]), which
-/// drifts less than the rate. Prints; writes nothing.
+/// drifts less than the rate. With `--postgres URL`, the fleet is moved to a new database
+/// on that server first, and the registries run there. Prints; writes nothing.
 async fn leases_only(options: &Options) -> Result<()> {
     println!(
         "preparing {} agents, {} installations…",
@@ -365,6 +370,10 @@ async fn leases_only(options: &Options) -> Result<()> {
     let prepared = registry::prepare(options.agents, options.installations).await?;
     // So that no run, the first included, hands over commands the others do not.
     prepared.hand_over_first_commands().await?;
+    let db: std::ffi::OsString = match &options.postgres {
+        Some(server) => backends::on_postgres(&prepared, server).await?.into(),
+        None => prepared.db().into(),
+    };
     let (registries, rounds) = match &options.registries[..] {
         [] => (
             vec![std::env::var_os("SEKUIRE_REGISTRY_BIN")
@@ -385,7 +394,7 @@ async fn leases_only(options: &Options) -> Result<()> {
             }
             for binary in order {
                 std::env::set_var("SEKUIRE_REGISTRY_BIN", binary);
-                let registry = Registry::start(prepared.db(), None, &[])?;
+                let registry = Registry::start(&db, None, &[])?;
                 // A fresh process starts with a cold page cache: the first seconds are not
                 // its rate.
                 let warm_up = Duration::from_secs(3);

@@ -40,6 +40,11 @@ pub fn run_benchmarks(root: &Path, args: &[String]) -> Result<()> {
         .env("CHROMEDRIVER", tools::chromedriver()))
 }
 
+/// The memory `docs/deploy.md` tells a deployment to give PostgreSQL, which the
+/// benchmark's server runs with: the defaults (128 MB of shared buffers, 1 GB of WAL
+/// between checkpoints) hold a 100,000-agent fleet's indexes but not a million's.
+const DEPLOYED_SETTINGS: &[&str] = &["shared_buffers=2GB", "max_wal_size=8GB"];
+
 /// SQLite against PostgreSQL with one and two registry processes, at a million agents
 /// unless `--agents N` says otherwise, beside a throwaway PostgreSQL server.
 fn backends(root: &Path, args: &[String]) -> Result<()> {
@@ -54,7 +59,7 @@ fn backends(root: &Path, args: &[String]) -> Result<()> {
         "-p",
         "fleet-bench",
     ]))?;
-    let server = crate::postgres::TestServer::start()?;
+    let server = crate::postgres::TestServer::start_with(DEPLOYED_SETTINGS)?;
     step("SQLite and PostgreSQL side by side (writes bench/backends.md and BENCHMARKS.md)");
     let agents: &[String] = if args.iter().any(|a| a == "--agents") {
         &[]

@@ -32,7 +32,13 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server on PostgreSQL's default settings, as the test suite runs it.
     pub fn start() -> Result<TestServer> {
+        TestServer::start_with(&[])
+    }
+
+    /// A server with `settings` (`name=value`, each passed as `-c`) over the defaults.
+    pub fn start_with(settings: &[&str]) -> Result<TestServer> {
         let bin = bin_dir().context("PostgreSQL is not installed (set-up installs it)")?;
         let as_postgres_user = crate::tools::is_root();
         let data = std::env::temp_dir().join(format!("xtask-postgres-{}", std::process::id()));
@@ -61,10 +67,14 @@ impl TestServer {
                 .arg(&cluster)
                 .stdout(std::process::Stdio::null()),
         )?;
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
             server.data.display()
         );
+        for setting in settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         crate::run(
             server
                 .command("pg_ctl")
