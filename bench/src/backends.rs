@@ -90,10 +90,9 @@ pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<
         let sqlite = Registry::start(prepared.db(), None, &[])?;
         runs.push(measure("SQLite, 1 process", &[&sqlite], &prepared).await?);
     }
-    let started = Instant::now();
-    let url = on_postgres(&prepared, postgres).await?;
+    let (url, took) = on_postgres(&prepared, postgres).await?;
     let moved = Moved {
-        took: started.elapsed(),
+        took,
         server: server_settings(postgres).await?,
     };
     {
@@ -118,10 +117,12 @@ pub async fn run(agents: usize, installations: usize, postgres: &str) -> Result<
 }
 
 /// A copy of `prepared` in a new database on the PostgreSQL `server`, moved there by
-/// `sekuire-registry migrate`: its URL.
-pub async fn on_postgres(prepared: &Prepared, server: &str) -> Result<String> {
+/// `sekuire-registry migrate`: its URL, and how long `migrate` took. The database stays
+/// when the run ends, to be looked into; the next run from the same process id replaces it.
+pub async fn on_postgres(prepared: &Prepared, server: &str) -> Result<(String, Duration)> {
     let url = fresh_database(server).await?;
-    println!("migrating to PostgreSQL…");
+    println!("migrating to PostgreSQL, into {url}…");
+    let started = Instant::now();
     let migrated = std::process::Command::new(fleet_e2e::registry_binary()?)
         .args(["migrate", "--from"])
         .arg(prepared.db())
@@ -132,17 +133,19 @@ pub async fn on_postgres(prepared: &Prepared, server: &str) -> Result<String> {
         "migrate failed: {}",
         String::from_utf8_lossy(&migrated.stderr)
     );
-    Ok(url)
+    Ok((url, started.elapsed()))
 }
 
 /// The fleet's move to PostgreSQL: how long `migrate` took, and the server it went to.
 struct Moved {
     took: Duration,
-    /// The server's version and memory settings, as the table's heading names them.
+    /// The server's version and memory settings, as the paragraph under the table's
+    /// heading names them.
     server: String,
 }
 
-/// `PostgreSQL 15.x, shared_buffers 2GB, max_wal_size 8GB`, as the server reports them.
+/// ``PostgreSQL 15.18, `shared_buffers = 2GB`, `max_wal_size = 8GB` ``, as the server
+/// reports them.
 async fn server_settings(server: &str) -> Result<String> {
     let mut admin = sqlx::PgConnection::connect(server).await?;
     let mut described = String::from("PostgreSQL");

@@ -29,7 +29,8 @@ struct Options {
     lease_clients: Vec<usize>,
     /// Registry binaries `fleet-bench leases` takes turns with, on one prepared fleet.
     registries: Vec<std::path::PathBuf>,
-    /// A PostgreSQL server `fleet-bench leases` moves its fleet to, instead of SQLite.
+    /// A PostgreSQL server `fleet-bench leases` moves its fleet to, instead of SQLite
+    /// (`fleet-bench backends` takes its server from `SEKUIRE_BENCH_POSTGRES`).
     postgres: Option<String>,
     live_seconds: u64,
     browser: bool,
@@ -354,14 +355,16 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// `fleet-bench leases [--agents N] [--installations N] [--clients N,M…] [--registries A,B…]`:
+/// `fleet-bench leases [--agents N] [--installations N] [--clients N,M…] [--registries A,B…]
+/// [--postgres URL]`:
 /// only the lease figure against its ceiling, for iterating on the lease path without the
 /// full run. With `--registries`, those binaries take turns on one prepared fleet, three
 /// rounds each in alternating order, so that two builds are compared under the same
 /// conditions: this machine's rate drifts by ±15 % between runs minutes apart. Each run
 /// also prints the CPU the registry and the load generator used per lease ([`cpu`]), which
 /// drifts less than the rate. With `--postgres URL`, the fleet is moved to a new database
-/// on that server first, and the registries run there. Prints; writes nothing.
+/// on that server first ([`backends::on_postgres`]; it stays there), and the registries
+/// run there. Prints; writes nothing else.
 async fn leases_only(options: &Options) -> Result<()> {
     println!(
         "preparing {} agents, {} installations…",
@@ -371,7 +374,7 @@ async fn leases_only(options: &Options) -> Result<()> {
     // So that no run, the first included, hands over commands the others do not.
     prepared.hand_over_first_commands().await?;
     let db: std::ffi::OsString = match &options.postgres {
-        Some(server) => backends::on_postgres(&prepared, server).await?.into(),
+        Some(server) => backends::on_postgres(&prepared, server).await?.0.into(),
         None => prepared.db().into(),
     };
     let (registries, rounds) = match &options.registries[..] {

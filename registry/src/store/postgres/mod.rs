@@ -34,7 +34,7 @@
 //!   together late in name order (a team's name, which starts its agents' names) pays
 //!   for the walk and for gathering all its matches: `security` by name at 1M agents,
 //!   35–40 ms in the last benchmark run (641–676 ms when the walk went on to the first
-//!   match, on a machine about 2.5× slower), against 3 ms on SQLite (BENCHMARKS.md).
+//!   match, on a machine 2.5–3× slower), against 3 ms on SQLite (BENCHMARKS.md).
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
 //!   cost-based and keeps statistics, so its queries state the filter plainly (and the
 //!   migrations that add an expression index run `ANALYZE`). A list's statements are not
