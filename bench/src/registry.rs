@@ -97,7 +97,7 @@ impl Prepared {
 }
 
 /// Fleet-list queries measured, as a user of the dashboard would issue them.
-pub const LIST_CASES: [(&str, &str); 11] = [
+pub const LIST_CASES: [(&str, &str); 14] = [
     ("all, by name", "sort=name"),
     (
         "active, by reputation desc",
@@ -132,6 +132,20 @@ pub const LIST_CASES: [(&str, &str); 11] = [
     (
         "id prefix search, by reputation desc",
         "q=ab&sort=-reputation_score",
+    ),
+    // A search with a facet: no name-ordered index serves both, so each engine chooses
+    // between walking the sort's index and gathering the matches.
+    (
+        "search a team name, active, by name",
+        "q=security&runtime_status=active&sort=name",
+    ),
+    (
+        "search a team name, verified, by reputation desc",
+        "q=security&verification_status=verified&sort=-reputation_score",
+    ),
+    (
+        "typo with a facet, by name",
+        "q=triage-7&runtime_status=active&sort=name",
     ),
 ];
 
