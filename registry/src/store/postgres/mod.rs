@@ -33,7 +33,7 @@
 //!   index of its own, and sorts it (`name_walk.rs`). A search whose matches sit
 //!   together late in name order (a team's name, which starts its agents' names) pays
 //!   for the walk and for gathering all its matches: `security` by name at 1M agents,
-//!   35–40 ms in the last benchmark run (641–676 ms when the walk went on to the first
+//!   35–41 ms in the last benchmark runs (641–676 ms when the walk went on to the first
 //!   match, on a machine 2.5–3× slower), against 3 ms on SQLite (BENCHMARKS.md).
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is
 //!   cost-based and keeps statistics, so its queries state the filter plainly (and the
