@@ -148,20 +148,17 @@ struct Moved {
 /// reports them.
 async fn server_settings(server: &str) -> Result<String> {
     let mut admin = sqlx::PgConnection::connect(server).await?;
-    let mut described = String::from("PostgreSQL");
-    for setting in ["server_version", "shared_buffers", "max_wal_size"] {
-        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
-            .fetch_one(&mut admin)
-            .await?;
-        if setting == "server_version" {
-            // `15.14 (Debian 15.14-0+deb12u1)`: the number.
-            let version = value.split_whitespace().next().unwrap_or_default();
-            let _ = write!(described, " {version}");
-        } else {
-            let _ = write!(described, ", `{setting} = {value}`");
-        }
-    }
-    Ok(described)
+    let (version, buffers, wal): (String, String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version'), current_setting('shared_buffers'), \
+         current_setting('max_wal_size')",
+    )
+    .fetch_one(&mut admin)
+    .await?;
+    // `15.14 (Debian 15.14-0+deb12u1)`: the number.
+    let version = version.split_whitespace().next().unwrap_or_default();
+    Ok(format!(
+        "PostgreSQL {version}, `shared_buffers = {buffers}`, `max_wal_size = {wal}`"
+    ))
 }
 
 /// A new database on the server, for this run alone.
