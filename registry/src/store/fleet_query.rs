@@ -57,14 +57,14 @@ fn sorts_text(key: SortKey) -> bool {
 }
 
 /// Position after the last row of a page: the row's sort value and id. Opaque to clients.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct Cursor {
     sort: String,
     value: CursorValue,
     id: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(super) enum CursorValue {
     Int(i64),
@@ -109,6 +109,15 @@ impl Cursor {
             CursorValue::Text(v) => qb.push_bind(v.clone()),
         };
         qb.push(", ").push_bind(self.id.clone()).push(")");
+    }
+
+    /// The cursor at the agent `id`, named `name`, in `sort`, an order by name.
+    pub(super) fn at_name(sort: AgentSort, name: String, id: String) -> Cursor {
+        Cursor {
+            sort: sort.to_string(),
+            value: CursorValue::Text(name),
+            id,
+        }
     }
 
     fn after(row: &AgentRow, sort: AgentSort) -> Cursor {

@@ -124,11 +124,13 @@ impl PostgresStore {
         let sort_expr = sort_sql(sort.key);
         let rows = async {
             let few = self.few_matches(filter, now, pieces.as_deref()).await?;
-            if let Some(q) = filter.search_text() {
-                if sort.key == SortKey::Name && !filter.has_facets() && pieces.is_none() {
-                    let page = self.search_in_name_order(q, sort, cursor.as_ref(), limit, !few);
-                    return page.await;
-                }
+            // A search by name is read in name order, unless it asks the index of name
+            // pieces, or has facets and few matches, which are gathered and sorted below.
+            let searched = filter.search_text().is_some() && pieces.is_none();
+            if searched && sort.key == SortKey::Name && !(filter.has_facets() && few) {
+                let page =
+                    self.search_in_name_order(filter, now, sort, cursor.as_ref(), limit, !few);
+                return page.await;
             }
             let mut page = QueryBuilder::<Postgres>::new(format!(
                 "SELECT {AGENT_COLUMNS} FROM agents WHERE sekuire_id IN (SELECT sekuire_id FROM "

@@ -23,7 +23,8 @@ use super::fleet_list::push_search;
 use super::PostgresStore;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
-use crate::store::fleet_query::{following, order_by, Cursor};
+use crate::store::fleet_query::{following, order_by, push_facets, Cursor};
+use crate::store::AgentFilter;
 use fleet_protocol::AgentSort;
 use sqlx::{Postgres, QueryBuilder};
 
@@ -34,35 +35,43 @@ const WALK: u32 = 50_000;
 #[cfg(test)]
 const WALK: u32 = 5;
 
+/// How many matches of a search with facets are gathered in name order at first, for
+/// each row of the page; each further round gathers this many times more.
+const GATHER_PER_ROW: i64 = 8;
+
 impl PostgresStore {
-    /// The rows of the page of the search `q` in `sort`, an order by name, after `cursor`:
-    /// `limit` and one more when there are more. `walk`: whether to test the first names
-    /// in order before gathering (not when few names are expected to match).
+    /// The rows of the page of `filter`, a search (without one, every name matches), in
+    /// `sort`, an order by name, after `cursor`: `limit` and one more when there are more.
+    /// `walk`: whether to test the first names in order before gathering (not when few
+    /// names are expected to match).
     pub(super) async fn search_in_name_order(
         &self,
-        q: &str,
+        filter: &AgentFilter,
+        now: i64,
         sort: AgentSort,
         cursor: Option<&Cursor>,
         limit: u32,
         walk: bool,
     ) -> AppResult<Vec<AgentRow>> {
+        let q = filter.search_text().unwrap_or_default();
         let order = order_by("name", sort);
-        let push_bound = |qb: &mut QueryBuilder<'_, Postgres>| {
-            if let Some(cursor) = cursor {
-                cursor.push_bound(qb, "name", following(sort));
-            }
-        };
         let page = i64::from(limit) + 1;
         let mut ids: Vec<String> = Vec::new();
         if walk {
             let mut walked = QueryBuilder::<Postgres>::new(
                 "SELECT sekuire_id FROM (SELECT name, sekuire_id FROM agents WHERE TRUE",
             );
-            push_bound(&mut walked);
+            if let Some(cursor) = cursor {
+                cursor.push_bound(&mut walked, "name", following(sort));
+            }
             walked
                 .push(&order)
                 .push(format!(" LIMIT {WALK}) AS walked WHERE "));
             push_search(&mut walked, q, None);
+            if filter.has_facets() {
+                walked.push(" AND ");
+                push_kept(&mut walked, filter, now, "walked");
+            }
             walked.push(&order).push(" LIMIT ").push_bind(page);
             ids = walked
                 .build_query_scalar()
@@ -71,16 +80,22 @@ impl PostgresStore {
                 .await?;
         }
         if ids.len() < page as usize {
-            let mut gather =
-                QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
-            push_search(&mut gather, q, None);
-            push_bound(&mut gather);
-            gather.push(&order).push(" LIMIT ").push_bind(page);
-            ids = gather
-                .build_query_scalar()
-                .persistent(false)
-                .fetch_all(&self.pool)
-                .await?;
+            ids = if filter.has_facets() {
+                self.gather_kept(filter, now, sort, cursor, page).await?
+            } else {
+                let mut gather =
+                    QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
+                push_search(&mut gather, q, None);
+                if let Some(cursor) = cursor {
+                    cursor.push_bound(&mut gather, "name", following(sort));
+                }
+                gather.push(&order).push(" LIMIT ").push_bind(page);
+                gather
+                    .build_query_scalar()
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await?
+            };
         }
 
         let mut rows = QueryBuilder::<Postgres>::new(format!(
@@ -93,6 +108,80 @@ impl PostgresStore {
             .fetch_all(&self.pool)
             .await?)
     }
+
+    /// The Sekuire IDs of the first `page` matches of `filter`, a search with facets, in
+    /// `sort` after `cursor`: its matches by name are gathered from `agent_names` a round
+    /// at a time, in order, and each is kept when its agent passes the facets.
+    ///
+    /// Decision: the facets are tested on the names a round gathered, one index probe
+    /// each, and not in the statement that gathers them. Told to join the facets,
+    /// PostgreSQL sorted every match by name before the probes (`security`, active, at a
+    /// million agents: 45 ms for the 50,000 matches), where the first 408 of them sort
+    /// with a bounded heap (20 ms for the round). A round that does not fill the page
+    /// starts after its last name, and gathers [`GATHER_PER_ROW`] times as many.
+    async fn gather_kept(
+        &self,
+        filter: &AgentFilter,
+        now: i64,
+        sort: AgentSort,
+        cursor: Option<&Cursor>,
+        page: i64,
+    ) -> AppResult<Vec<String>> {
+        let q = filter.search_text().unwrap_or_default();
+        let order = order_by("name", sort);
+        let mut after = cursor.cloned();
+        let mut round = page * GATHER_PER_ROW;
+        let mut ids = Vec::new();
+        loop {
+            let mut gather = QueryBuilder::<Postgres>::new("SELECT sekuire_id, name, ");
+            push_kept(&mut gather, filter, now, "gathered");
+            gather.push(" FROM (SELECT sekuire_id, name FROM agent_names WHERE ");
+            push_search(&mut gather, q, None);
+            if let Some(after) = &after {
+                after.push_bound(&mut gather, "name", following(sort));
+            }
+            gather
+                .push(&order)
+                .push(" LIMIT ")
+                .push_bind(round)
+                .push(") AS gathered")
+                .push(&order);
+            let gathered: Vec<(String, String, bool)> = gather
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+            let complete = (gathered.len() as i64) < round;
+            let last = gathered
+                .last()
+                .map(|(id, name, _)| (id.clone(), name.clone()));
+            ids.extend(
+                gathered
+                    .into_iter()
+                    .filter(|(_, _, kept)| *kept)
+                    .map(|(id, ..)| id),
+            );
+            match last {
+                Some((id, name)) if !complete && (ids.len() as i64) < page => {
+                    after = Some(Cursor::at_name(sort, name, id));
+                    round *= GATHER_PER_ROW;
+                }
+                _ => break,
+            }
+        }
+        ids.truncate(page as usize);
+        Ok(ids)
+    }
+}
+
+/// `EXISTS (…)`: whether the agent of the row `alias` (which has its Sekuire ID) passes
+/// `filter`'s facets.
+fn push_kept(qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter, now: i64, alias: &str) {
+    qb.push(format!(
+        "EXISTS (SELECT 1 FROM agents WHERE agents.sekuire_id = {alias}.sekuire_id"
+    ));
+    push_facets(qb, filter, now);
+    qb.push(")");
 }
 
 #[cfg(test)]
@@ -100,13 +189,15 @@ mod tests {
     use crate::clock::now_ms;
     use crate::store::fleet_query::{agent_page, Cursor, Total};
     use crate::store::postgres::fleet_list::tests::{both, fleet};
-    use crate::store::{AgentFilter, Backend, NewAgent};
-    use fleet_protocol::{AgentSort, SortKey};
+    use crate::store::postgres::PostgresStore;
+    use crate::store::{AgentFilter, Backend, NewAgent, Store};
+    use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
 
     /// Every page of a search by name, walked then gathered (a test walks `WALK`
     /// names) or gathered only, is SQLite's page: names with ties, wildcards and
     /// non-ASCII case, ID prefixes, a search that matches every name and one that
-    /// matches none, both ways, from every cursor.
+    /// matches none, without facets and with facets that keep most, some or few of its
+    /// matches (so gathering takes one round, or more), both ways, from every cursor.
     #[tokio::test]
     async fn a_search_by_name_walks_then_gathers_the_pages_sqlite_lists() {
         let Some((sqlite, postgres, _dir)) = both().await else {
@@ -126,40 +217,74 @@ mod tests {
         let Backend::Postgres(store) = &postgres.backend else {
             unreachable!("both() opens PostgreSQL second");
         };
+        let facets = [
+            AgentFilter::default(),
+            AgentFilter {
+                runtime_status: vec![RuntimeStatus::Active],
+                ..AgentFilter::default()
+            },
+            AgentFilter {
+                runtime_status: vec![RuntimeStatus::Paused],
+                verification_status: vec![VerificationStatus::Verified],
+                ..AgentFilter::default()
+            },
+            AgentFilter {
+                health: vec![Health::Never],
+                min_reputation: Some(50),
+                ..AgentFilter::default()
+            },
+        ];
         let id_prefix = agents[7].sekuire_id[..3].to_owned();
         for q in [
             "a", "alpha", "%", "äbc", "zz-team", "TEAM-3", &id_prefix, "nothing",
         ] {
-            let filter = AgentFilter {
-                q: Some(q.to_owned()),
-                ..AgentFilter::default()
-            };
-            for descending in [false, true] {
-                let sort = AgentSort {
-                    key: SortKey::Name,
-                    descending,
+            for facets in &facets {
+                let filter = AgentFilter {
+                    q: Some(q.to_owned()),
+                    ..facets.clone()
                 };
-                let mut cursor: Option<String> = None;
-                loop {
-                    let expected = sqlite
-                        .list_agents(&filter, sort, 3, cursor.as_deref())
-                        .await
-                        .unwrap();
-                    let at = cursor.as_deref().map(|c| Cursor::decode(c, sort).unwrap());
-                    for walk in [true, false] {
-                        let rows = store
-                            .search_in_name_order(q, sort, at.as_ref(), 3, walk)
-                            .await
-                            .unwrap();
-                        let total = Total::kept(expected.total as i64);
-                        let page = agent_page(rows, total, 3, sort, now_ms()).unwrap();
-                        assert_eq!(page, expected, "{q:?} by {sort} after {cursor:?}, {walk}");
-                    }
-                    cursor = expected.next_cursor;
-                    if cursor.is_none() {
-                        break;
-                    }
+                for descending in [false, true] {
+                    let sort = AgentSort {
+                        key: SortKey::Name,
+                        descending,
+                    };
+                    assert_pages_match(&sqlite, store, &filter, sort).await;
                 }
+            }
+        }
+    }
+
+    /// Walks every page of `filter` in `sort` on SQLite, and asserts that PostgreSQL's
+    /// name-ordered read, walked or gathered only, gives each of them.
+    async fn assert_pages_match(
+        sqlite: &Store,
+        postgres: &PostgresStore,
+        filter: &AgentFilter,
+        sort: AgentSort,
+    ) {
+        let mut cursor: Option<String> = None;
+        loop {
+            let expected = sqlite
+                .list_agents(filter, sort, 3, cursor.as_deref())
+                .await
+                .unwrap();
+            let at = cursor.as_deref().map(|c| Cursor::decode(c, sort).unwrap());
+            for walk in [true, false] {
+                let now = now_ms();
+                let rows = postgres
+                    .search_in_name_order(filter, now, sort, at.as_ref(), 3, walk)
+                    .await
+                    .unwrap();
+                let total = Total::kept(expected.total as i64);
+                let page = agent_page(rows, total, 3, sort, now).unwrap();
+                assert_eq!(
+                    page, expected,
+                    "{filter:?} by {sort} after {cursor:?}, {walk}"
+                );
+            }
+            cursor = expected.next_cursor;
+            if cursor.is_none() {
+                break;
             }
         }
     }
@@ -187,8 +312,12 @@ mod tests {
             descending: false,
         };
         let found = |q: &'static str| async move {
+            let filter = AgentFilter {
+                q: Some(q.to_owned()),
+                ..AgentFilter::default()
+            };
             let rows = store
-                .search_in_name_order(q, sort, None, 10, true)
+                .search_in_name_order(&filter, now_ms(), sort, None, 10, true)
                 .await
                 .unwrap();
             rows.into_iter().map(|row| row.name).collect::<Vec<_>>()
