@@ -1,6 +1,7 @@
-//! A search by name, without facets, that matches densely: the first names in order are
-//! tested one by one, and when they do not fill the page, the page is gathered through
-//! the trigram index of `agent_names` (migration 0006).
+//! A search by name that matches densely: the first names in order are tested one by
+//! one, and when they do not fill the page, the page is gathered through the trigram
+//! index of `agent_names` (migration 0006). With facets, each match is kept when its
+//! agent passes them (an index probe by Sekuire ID), as the walk or the gather reaches it.
 //!
 //! Decision: walking the name index finds a page in a few thousand names when matches
 //! are spread through them (`triage`, a job name that follows every team's: 35 ms at a
@@ -15,7 +16,12 @@
 //! from the walk's end: finding that end read the walk's names again (a subquery, 5 ms
 //! or more at a million), and numbering the names as the walk passes them (a window)
 //! cost the walk 20–30 ms. A search expected to match few names (`few_matches`) gathers
-//! without walking.
+//! without walking; one with facets and few matches is gathered and sorted whole
+//! (`fleet_list.rs`).
+//!
+//! With facets, the page was read by walking the name index and reading each agent's
+//! row until a page passed them: `security`, active, passed 899,895 rows at 1M agents
+//! (1.1 s). The walk and the gather above, with the facets probed, take 39 ms.
 //!
 //! The count of such a search reads `agent_names` too (`fleet_list.rs`).
 
