@@ -4,8 +4,8 @@
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
-    agent_page, health_counts_sql, kept_facets, order_by, push_page_order, sort_sql, AgentFilter,
-    Cursor, Total,
+    agent_page, health_counts_sql, kept_facets, order_by, push_heartbeat_range, push_page_order,
+    sort_sql, AgentFilter, Cursor, Total,
 };
 use super::fleet_search::{push_filter, FEW_MATCHES};
 use super::sqlite::SqliteStore;
@@ -125,7 +125,7 @@ impl SqliteStore {
         // sorted them (`security`, verified, by reputation at 1M agents: 354 ms, where
         // walking the reputation index took 3 ms).
         let many = total.count >= FEW_MATCHES
-            || !total.exact && search.is_some_and(|search| search.is_dense());
+            || !total.exact && search.is_some_and(|search| !search.is_indexed());
         if let Some(search) = by_name {
             search.push_ranked_page(&mut page, filter, now, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
@@ -141,6 +141,7 @@ impl SqliteStore {
             }
             page.push(" WHERE 1 = 1");
             push_filter(&mut page, filter, search, now);
+            push_heartbeat_range(&mut page, filter, sort.key, sort_expr, now);
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
         } else {

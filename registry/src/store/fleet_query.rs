@@ -198,6 +198,51 @@ pub(super) fn push_facets<'a, DB: Database>(
     }
 }
 
+/// ` AND …`: for a page in heartbeat order whose filter names healths, the range of the
+/// sort key (`sort_expr`, the heartbeat as its index has it, 0 for never) that holds
+/// every agent of those healths. It selects no fewer agents: it tells a walk of the
+/// heartbeat index where to start and stop. Agents that never sent a heartbeat sit at one
+/// end of that index, and the healthy at the other, so a walk from the wrong end passed
+/// every other agent, reading each one's row to test its health (`health=never`, newest
+/// heartbeat first, at 1M agents: 1.8 s on SQLite, 1.1 s on PostgreSQL).
+///
+/// Intervals are 1 to [`MAX_HEARTBEAT_INTERVAL_SECS`] seconds, so a healthy agent's
+/// heartbeat is at most 1.5 of the longest ago, and a stale or unhealthy one's is in the
+/// past, at most 3 of the longest ago for a stale one.
+pub(super) fn push_heartbeat_range<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &AgentFilter,
+    sort: SortKey,
+    sort_expr: &str,
+    now: i64,
+) where
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    if sort != SortKey::LastHeartbeatAt || filter.health.is_empty() {
+        return;
+    }
+    let longest = MAX_HEARTBEAT_INTERVAL_SECS;
+    let range = |health: &Health| match health {
+        Health::Never => (Some(0), Some(0)),
+        Health::Healthy => (Some(now - longest * 1500), None),
+        Health::Stale => (Some(now - longest * 3000), Some(now)),
+        Health::Unhealthy => (None, Some(now)),
+    };
+    let ranges: Vec<_> = filter.health.iter().map(range).collect();
+    // The union's bounds: a side is open when any health leaves it open.
+    let lowest = ranges.iter().map(|r| r.0).min().flatten();
+    let highest = ranges
+        .iter()
+        .map(|r| r.1)
+        .try_fold(i64::MIN, |high, bound| bound.map(|b| high.max(b)));
+    if let Some(low) = lowest {
+        qb.push(format!(" AND {sort_expr} >= ")).push_bind(low);
+    }
+    if let Some(high) = highest {
+        qb.push(format!(" AND {sort_expr} <= ")).push_bind(high);
+    }
+}
+
 /// ` AND (…)` for `healths`: the thresholds of [`Health::derive`] written as ranges of
 /// when an agent stops being healthy (`last_heartbeat_at + heartbeat_interval_s * 1500`,
 /// NULL for one that never sent a heartbeat). Healthy is from it onwards; stale and

@@ -94,18 +94,19 @@ impl Candidates {
 pub(super) struct Search<'a> {
     text: &'a str,
     /// Few candidates, names the index gives and IDs the search starts: collecting them
-    /// beats reading every name. A search with many
-    /// candidates matches densely, and walking a sort index with LIKE finds a page
-    /// sooner than collecting (and counting through) tens of thousands of candidates.
-    /// `None` also for a short search that is not ASCII, which the index cannot serve.
+    /// beats reading every name. A search with many candidates matches densely, and
+    /// walking a sort index with LIKE finds a page sooner than collecting (and counting
+    /// through) tens of thousands of candidates. `None` also for a short search that is
+    /// not ASCII, which the index cannot serve, and for a search by name without facets,
+    /// which is read from the index in name order ([`SqliteStore::search`]).
     indexed: Option<Candidates>,
 }
 
 /// `text` as a substring of the name, or as a prefix of the Sekuire ID. The name test is
 /// LIKE, case-insensitive for ASCII only, `%` and `_` literal; for a sparse search the
-/// trigram index names the candidates first, so a search that matches nothing no longer
-/// reads every name (figures in BENCHMARKS.md). IDs are lowercase hex, so an ID prefix is
-/// a range of the primary key.
+/// trigram index, and the range of IDs the search starts, name the candidates first, so a
+/// search that matches nothing no longer reads every name (figures in BENCHMARKS.md). IDs
+/// are lowercase hex, so an ID prefix is a range of the primary key.
 fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>) {
     let q = search.text;
     let id_range = id_prefix_range(q);
@@ -166,10 +167,10 @@ fn push_term_range(qb: &mut QueryBuilder<'_, Sqlite>, q: &str) {
 }
 
 impl Search<'_> {
-    /// Whether the search has many candidates, or a short one the index cannot serve: it
-    /// is not read through the trigram index.
-    pub(super) fn is_dense(self) -> bool {
-        self.indexed.is_none()
+    /// Whether the trigram index (with the IDs the search starts) names the search's
+    /// candidates: there are few of them.
+    pub(super) fn is_indexed(self) -> bool {
+        self.indexed.is_some()
     }
 
     /// Whether the trigram index alone can list this search's matches: a phrase (three

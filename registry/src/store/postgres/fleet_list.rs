@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, Cursor, Total,
+    push_heartbeat_range, push_page_order, Cursor, Total,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -144,6 +144,7 @@ impl PostgresStore {
             } else {
                 page.push("agents WHERE TRUE");
                 push_filter(&mut page, filter, now, pieces.as_deref());
+                push_heartbeat_range(&mut page, filter, sort.key, sort_expr, now);
             }
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
@@ -385,29 +386,61 @@ pub(super) mod tests {
             .collect();
         for store in &stores {
             store.insert_agents(&fleet).await.unwrap();
-            let sort = AgentSort {
-                key: SortKey::Name,
-                descending: false,
-            };
-            let mut listed = 0;
-            for health in [
-                Health::Healthy,
-                Health::Stale,
-                Health::Unhealthy,
-                Health::Never,
-            ] {
-                let filter = AgentFilter {
-                    health: vec![health],
-                    ..AgentFilter::default()
+            // By name, and by heartbeat both ways, which walks the heartbeat index within
+            // the range the healths allow (`push_heartbeat_range`); with a search too, as
+            // SQLite walks it only for a search or for many matches.
+            let sorts = [
+                (SortKey::Name, false),
+                (SortKey::LastHeartbeatAt, false),
+                (SortKey::LastHeartbeatAt, true),
+            ];
+            for ((key, descending), q) in sorts
+                .into_iter()
+                .flat_map(|sort| [(sort, None), (sort, Some("edge"))])
+            {
+                let sort = AgentSort { key, descending };
+                let list = |health: Vec<Health>| {
+                    let filter = AgentFilter {
+                        q: q.map(str::to_owned),
+                        health,
+                        ..AgentFilter::default()
+                    };
+                    async move { store.list_agents(&filter, sort, 100, None).await.unwrap() }
                 };
-                let page = store.list_agents(&filter, sort, 100, None).await.unwrap();
-                for agent in &page.agents {
-                    assert_eq!(agent.health, health, "{}", agent.name);
+                let mut listed = 0;
+                for health in Health::ALL {
+                    let page = list(vec![health]).await;
+                    for agent in &page.agents {
+                        assert_eq!(agent.health, health, "{} by {sort}", agent.name);
+                    }
+                    assert_eq!(page.total, page.agents.len() as u64, "{health:?} by {sort}");
+                    listed += page.agents.len();
                 }
-                assert_eq!(page.total, page.agents.len() as u64, "{health:?}");
-                listed += page.agents.len();
+                assert_eq!(listed, fleet.len(), "every agent has one health, by {sort}");
+
+                // Two healths at opposite ends of the heartbeat order: the range spans both.
+                // An agent healthy at the end of the call was at its start; one past its
+                // deadline at the start stays past it.
+                let healthy_at = |a: &NewAgent, at: i64| {
+                    a.last_heartbeat_at
+                        .is_none_or(|hb| hb + a.heartbeat_interval_s * 1500 >= at)
+                };
+                let start = now_ms();
+                let ends = list(vec![Health::Never, Health::Healthy]).await;
+                let end = now_ms();
+                let listed: Vec<&str> = ends.agents.iter().map(|a| a.name.as_str()).collect();
+                for agent in &fleet {
+                    let name = agent.name.as_str();
+                    if healthy_at(agent, end) {
+                        assert!(
+                            listed.contains(&name),
+                            "{name}, never or healthy, by {sort}"
+                        );
+                    } else if !healthy_at(agent, start) {
+                        assert!(!listed.contains(&name), "{name}, neither, by {sort}");
+                    }
+                }
             }
-            assert_eq!(listed, fleet.len(), "every agent has exactly one health");
         }
     }
 }

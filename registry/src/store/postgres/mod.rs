@@ -34,7 +34,7 @@
 //!   together late in name order (a team's name, which starts its agents' names) pays
 //!   for the walk and for gathering all its matches: `security` by name at 1M agents,
 //!   35–41 ms in the last benchmark runs (641–676 ms when the walk went on to the first
-//!   match, on a machine 2.5–3× slower), against 3–5 ms on SQLite (BENCHMARKS.md). With
+//!   match, on a machine 2.5–3× slower), against 3–6 ms on SQLite (BENCHMARKS.md). With
 //!   facets, both probe each match's facets as they reach it, and the gather sorts its
 //!   matches a bounded round at a time.
 //! - **Plans.** SQLite's planner is steered with `INDEXED BY`; PostgreSQL's is

@@ -67,9 +67,7 @@ impl PostgresStore {
             let mut walked = QueryBuilder::<Postgres>::new(
                 "SELECT sekuire_id FROM (SELECT name, sekuire_id FROM agents WHERE TRUE",
             );
-            if let Some(cursor) = cursor {
-                cursor.push_bound(&mut walked, "name", following(sort));
-            }
+            push_after(&mut walked, cursor, sort);
             walked
                 .push(&order)
                 .push(format!(" LIMIT {WALK}) AS walked WHERE "));
@@ -92,9 +90,7 @@ impl PostgresStore {
                 let mut gather =
                     QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
                 push_search(&mut gather, q, None);
-                if let Some(cursor) = cursor {
-                    cursor.push_bound(&mut gather, "name", following(sort));
-                }
+                push_after(&mut gather, cursor, sort);
                 gather.push(&order).push(" LIMIT ").push_bind(page);
                 gather
                     .build_query_scalar()
@@ -143,9 +139,7 @@ impl PostgresStore {
             push_kept(&mut gather, filter, now, "gathered");
             gather.push(" FROM (SELECT sekuire_id, name FROM agent_names WHERE ");
             push_search(&mut gather, q, None);
-            if let Some(after) = &after {
-                after.push_bound(&mut gather, "name", following(sort));
-            }
+            push_after(&mut gather, after.as_ref(), sort);
             gather
                 .push(&order)
                 .push(" LIMIT ")
@@ -158,15 +152,15 @@ impl PostgresStore {
                 .fetch_all(&self.pool)
                 .await?;
             let complete = (gathered.len() as i64) < round;
-            let last = gathered
-                .last()
-                .map(|(id, name, _)| (id.clone(), name.clone()));
-            ids.extend(
-                gathered
-                    .into_iter()
-                    .filter(|(_, _, kept)| *kept)
-                    .map(|(id, ..)| id),
-            );
+            let mut last = None;
+            for (id, name, kept) in gathered {
+                // A round reads the names as they are when it runs: an agent renamed
+                // since the last one may come again, under its new name.
+                if kept && !ids.contains(&id) {
+                    ids.push(id.clone());
+                }
+                last = Some((id, name));
+            }
             match last {
                 Some((id, name)) if !complete && (ids.len() as i64) < page => {
                     after = Some(Cursor::at_name(sort, name, id));
@@ -177,6 +171,13 @@ impl PostgresStore {
         }
         ids.truncate(page as usize);
         Ok(ids)
+    }
+}
+
+/// ` AND (name, sekuire_id)` past `after`, when there is a cursor, in `sort`.
+fn push_after(qb: &mut QueryBuilder<'_, Postgres>, after: Option<&Cursor>, sort: AgentSort) {
+    if let Some(after) = after {
+        after.push_bound(qb, "name", following(sort));
     }
 }
 
