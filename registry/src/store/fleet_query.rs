@@ -198,6 +198,52 @@ pub(super) fn push_facets<'a, DB: Database>(
     }
 }
 
+/// `filter` once for each runtime state it names, when a page in order of change names
+/// more than one: each state's page walks its own stretch of the index by state and change
+/// (migration 0012), and the pages are merged ([`push_state_pages`]). A state change sets
+/// `updated_at`, so one walk of the index by change for `paused,terminated`, oldest first,
+/// passed every active agent (1.3 s at 1M agents on SQLite, 0.9 s on PostgreSQL).
+pub(super) fn apart_by_state(filter: &AgentFilter, sort: SortKey) -> Option<Vec<AgentFilter>> {
+    let mut states = filter.runtime_status.clone();
+    states.sort_unstable_by_key(|s| s.as_str());
+    states.dedup();
+    (sort == SortKey::UpdatedAt && states.len() > 1).then(|| {
+        let apart = |state: RuntimeStatus| AgentFilter {
+            runtime_status: vec![state],
+            ..filter.clone()
+        };
+        states.into_iter().map(apart).collect()
+    })
+}
+
+/// Pushes `(… UNION ALL …) AS states WHERE 1 = 1`: each of `apart`'s page after `cursor`
+/// in `sort` (`push_matches` pushes `SELECT sekuire_id, {sort_expr} … WHERE …` for a
+/// filter), to be merged by the page order that follows.
+pub(super) fn push_state_pages<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    apart: &[AgentFilter],
+    sort_expr: &str,
+    sort: AgentSort,
+    cursor: Option<&Cursor>,
+    limit: u32,
+    mut push_matches: impl FnMut(&mut QueryBuilder<'a, DB>, &AgentFilter),
+) where
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    qb.push("(");
+    for (i, filter) in apart.iter().enumerate() {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push("SELECT * FROM (");
+        push_matches(qb, filter);
+        push_page_order(qb, sort_expr, sort, cursor, limit);
+        qb.push(format!(") AS state_{i}"));
+    }
+    qb.push(") AS states WHERE 1 = 1");
+}
+
 /// ` AND …`: for a page in heartbeat order whose filter names healths, the range of the
 /// sort key (`sort_expr`, the heartbeat as its index has it, 0 for never) that holds
 /// every agent of those healths. It selects no fewer agents: it tells a walk of the

@@ -12,8 +12,8 @@ use crate::clock::now_ms;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
-    self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_heartbeat_range, push_page_order, Cursor, Total,
+    self, agent_page, apart_by_state, health_counts_sql, id_prefix_range, kept_facets, order_by,
+    push_facets, push_heartbeat_range, push_page_order, push_state_pages, Cursor, Total,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -141,6 +141,15 @@ impl PostgresStore {
                 page.push("(SELECT * FROM agents WHERE TRUE");
                 push_filter(&mut page, filter, now, pieces.as_deref());
                 page.push(" OFFSET 0) AS agents WHERE TRUE");
+            } else if let Some(apart) = apart_by_state(filter, sort.key) {
+                let push_matches = |qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter| {
+                    qb.push(format!(
+                        "SELECT sekuire_id, {sort_expr} FROM agents WHERE TRUE"
+                    ));
+                    push_filter(qb, filter, now, pieces.as_deref());
+                };
+                let at = cursor.as_ref();
+                push_state_pages(&mut page, &apart, sort_expr, sort, at, limit, push_matches);
             } else {
                 page.push("agents WHERE TRUE");
                 push_filter(&mut page, filter, now, pieces.as_deref());
@@ -339,6 +348,67 @@ pub(super) mod tests {
                         all.unwrap().total
                     });
                 }
+            }
+        }
+    }
+
+    /// A page of several runtime states in order of change merges each state's page, on
+    /// either engine: every page, both ways, from every cursor, is the fleet's agents of
+    /// those states ordered by change and Sekuire ID, ties included. SQLite splits the
+    /// states only for many matches, so the fleet has more than `FEW_MATCHES` of them.
+    #[tokio::test]
+    async fn pages_of_several_states_in_order_of_change_merge_each_states_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = vec![Store::open(dir.path().join("states.db").as_path())
+            .await
+            .unwrap()];
+        if let Some((_, postgres, _)) = both().await {
+            stores.push(postgres);
+        }
+        let now = now_ms();
+        let fleet: Vec<NewAgent> = (0..7_800)
+            .map(|i| NewAgent {
+                runtime_status: RuntimeStatus::ALL[i % 3],
+                // 1,000 instants, so many agents share one: the Sekuire ID breaks the tie.
+                created_at: now - (i as i64 * 7_919 % 1_000),
+                ..NewAgent::active(secret_hash(&format!("s-{i}")), format!("s-{i}"), now)
+            })
+            .collect();
+        let filter = AgentFilter {
+            runtime_status: vec![RuntimeStatus::Terminated, RuntimeStatus::Paused],
+            ..AgentFilter::default()
+        };
+        for store in &stores {
+            store.insert_agents(&fleet).await.unwrap();
+            for descending in [false, true] {
+                let sort = AgentSort {
+                    key: SortKey::UpdatedAt,
+                    descending,
+                };
+                let mut expected: Vec<(i64, &str)> = fleet
+                    .iter()
+                    .filter(|a| a.runtime_status != RuntimeStatus::Active)
+                    .map(|a| (a.created_at, a.sekuire_id.as_str()))
+                    .collect();
+                expected.sort_unstable();
+                if descending {
+                    expected.reverse();
+                }
+                let mut listed = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let page = store
+                        .list_agents(&filter, sort, 700, cursor.as_deref())
+                        .await
+                        .unwrap();
+                    listed.extend(page.agents.into_iter().map(|a| a.sekuire_id));
+                    cursor = page.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                let expected: Vec<&str> = expected.into_iter().map(|(_, id)| id).collect();
+                assert_eq!(listed, expected, "by {sort}");
             }
         }
     }
