@@ -217,6 +217,18 @@ pub(super) mod tests {
         Some((sqlite, postgres, dir))
     }
 
+    /// An SQLite store, and a PostgreSQL one when `SEKUIRE_TEST_POSTGRES` names a server;
+    /// and the SQLite file's directory.
+    async fn every_engine() -> (Vec<Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open(dir.path().join("r.db").as_path()).await;
+        let mut stores = vec![sqlite.unwrap()];
+        if let Some((_, postgres, _)) = both().await {
+            stores.push(postgres);
+        }
+        (stores, dir)
+    }
+
     /// Names with ties, wildcards and non-ASCII case; heartbeats far from the health edges.
     pub(in crate::store::postgres) fn fleet(now: i64) -> Vec<NewAgent> {
         let names = [
@@ -358,13 +370,7 @@ pub(super) mod tests {
     /// states only for many matches, so the fleet has more than `FEW_MATCHES` of them.
     #[tokio::test]
     async fn pages_of_several_states_in_order_of_change_merge_each_states_page() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![Store::open(dir.path().join("states.db").as_path())
-            .await
-            .unwrap()];
-        if let Some((_, postgres, _)) = both().await {
-            stores.push(postgres);
-        }
+        let (stores, _dir) = every_engine().await;
         let now = now_ms();
         let fleet: Vec<NewAgent> = (0..7_800)
             .map(|i| NewAgent {
@@ -420,13 +426,7 @@ pub(super) mod tests {
     /// both.
     #[tokio::test]
     async fn health_filters_match_derived_health_at_every_edge() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![Store::open(dir.path().join("edges.db").as_path())
-            .await
-            .unwrap()];
-        if let Some((_, postgres, _)) = both().await {
-            stores.push(postgres);
-        }
+        let (stores, _dir) = every_engine().await;
         let now = now_ms();
         let mut agents = Vec::new();
         for interval_s in [1_i64, 60, 600] {

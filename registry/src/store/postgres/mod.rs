@@ -44,7 +44,10 @@
 //!   search that matches 60,000 names and one that matches none (`fleet_list.rs`). Both
 //!   read a page's ids before its rows, so a walk on an index that covers the filter
 //!   reads no row it skips.
-//! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans).
+//! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans). A filter the
+//!   kept counts do not answer is counted here by reading each match's row, where SQLite
+//!   reads a narrow index that holds every facet: two facets at once at 1M agents took
+//!   69–84 ms a list here, against under 13 ms there (BENCHMARKS.md).
 //! - **Heartbeats** rewrite the agent's row on both. SQLite writes only the indexes that
 //!   hold a heartbeat column (the facet index holds none since migration 0010), and a
 //!   background connection checkpoints its WAL off the writer (restarting it from 128 MB,
