@@ -38,9 +38,17 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
         SortKey::ReputationScore => "agents_by_reputation",
         SortKey::LastHeartbeatAt => "agents_by_heartbeat",
         SortKey::RuntimeStatus => "agents_by_status",
-        SortKey::UpdatedAt if filter.runtime_status.len() == 1 => "agents_by_status_updated",
+        SortKey::UpdatedAt if one_state(filter) => "agents_by_status_updated",
         SortKey::UpdatedAt => "agents_by_updated",
     }
+}
+
+/// Whether `filter` names one runtime state (once or more).
+fn one_state(filter: &AgentFilter) -> bool {
+    let mut states = filter.runtime_status.iter();
+    states
+        .next()
+        .is_some_and(|first| states.all(|s| s == first))
 }
 
 /// `filter` for a read of its [`facet_index`]: without a health or a runtime state, it

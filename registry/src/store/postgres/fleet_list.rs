@@ -419,6 +419,75 @@ pub(super) mod tests {
         }
     }
 
+    /// A page of one health in heartbeat order walks only the heartbeats that health
+    /// allows, and finds every agent of it: each page, both ways, from every cursor, is
+    /// the fleet's agents of that health by heartbeat (0 for never) and Sekuire ID. Each
+    /// health has more than `FEW_MATCHES` agents, so SQLite walks the heartbeat index.
+    #[tokio::test]
+    async fn pages_of_a_health_in_heartbeat_order_hold_every_agent_of_it() {
+        let (stores, _dir) = every_engine().await;
+        let now = now_ms();
+        // Never, healthy (up to 39 s ago, 51 s inside 1.5 intervals, longer than the test
+        // takes), and unhealthy (10 to 12 minutes ago), by thirds; 40 heartbeats shared by
+        // the healthy.
+        let heartbeat = |i: i64| match i % 3 {
+            0 => None,
+            1 => Some(now - i % 40 * 1_000),
+            _ => Some(now - 600_000 - i * 5),
+        };
+        let fleet: Vec<NewAgent> = (0..21_000)
+            .map(|i| NewAgent {
+                last_heartbeat_at: heartbeat(i),
+                ..NewAgent::active(secret_hash(&format!("h-{i}")), format!("h-{i}"), now)
+            })
+            .collect();
+        let health = |a: &NewAgent| match a.last_heartbeat_at {
+            None => Health::Never,
+            Some(at) if at + a.heartbeat_interval_s * 1500 >= now => Health::Healthy,
+            Some(_) => Health::Unhealthy,
+        };
+        for store in &stores {
+            store.insert_agents(&fleet).await.unwrap();
+            for (wanted, descending) in [Health::Never, Health::Healthy, Health::Unhealthy]
+                .into_iter()
+                .flat_map(|h| [(h, false), (h, true)])
+            {
+                let sort = AgentSort {
+                    key: SortKey::LastHeartbeatAt,
+                    descending,
+                };
+                let mut expected: Vec<(i64, &str)> = fleet
+                    .iter()
+                    .filter(|a| health(a) == wanted)
+                    .map(|a| (a.last_heartbeat_at.unwrap_or(0), a.sekuire_id.as_str()))
+                    .collect();
+                expected.sort_unstable();
+                if descending {
+                    expected.reverse();
+                }
+                let filter = AgentFilter {
+                    health: vec![wanted],
+                    ..AgentFilter::default()
+                };
+                let mut listed = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let page = store
+                        .list_agents(&filter, sort, 1_000, cursor.as_deref())
+                        .await
+                        .unwrap();
+                    listed.extend(page.agents.into_iter().map(|a| a.sekuire_id));
+                    cursor = page.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                let expected: Vec<&str> = expected.into_iter().map(|(_, id)| id).collect();
+                assert_eq!(listed, expected, "{wanted:?} by {sort}");
+            }
+        }
+    }
+
     /// Each health filter selects exactly the agents whose derived health it names, on
     /// either engine, for heartbeats on and beside every threshold of the shortest, the
     /// default and the longest interval: the filter's ranges and `Health::derive` use the
@@ -456,9 +525,8 @@ pub(super) mod tests {
             .collect();
         for store in &stores {
             store.insert_agents(&fleet).await.unwrap();
-            // By name, and by heartbeat both ways, which walks the heartbeat index within
-            // the range the healths allow (`push_heartbeat_range`); with a search too, as
-            // SQLite walks it only for a search or for many matches.
+            // By name, and by heartbeat both ways, with and without a search: each plan a
+            // small fleet takes (many matches are in the test above).
             let sorts = [
                 (SortKey::Name, false),
                 (SortKey::LastHeartbeatAt, false),
