@@ -198,6 +198,26 @@ pub(super) fn push_facets<'a, DB: Database>(
     }
 }
 
+/// `filter` for a read of a narrow index that starts with the runtime state, then the
+/// verification status (SQLite's `agents_facets`, PostgreSQL's `agent_facets_by_facet`).
+/// Without a health or a runtime state, it names every runtime state (the CHECK
+/// constraint allows only those), so the engine seeks each state's range of the index and
+/// reads only the verification and reputation asked for within it, instead of scanning
+/// the whole index (`verified`, reputation ≥ 50 at 1M agents on SQLite: 68 ms → 2 ms).
+/// Without a verification status either, it names every one too, so a reputation bound is
+/// a range within each state and status (`max_reputation=5`: 41–55 ms, every entry of the
+/// index read).
+pub(super) fn seekable(filter: &AgentFilter) -> AgentFilter {
+    let mut seekable = filter.clone();
+    if filter.health.is_empty() && filter.runtime_status.is_empty() {
+        seekable.runtime_status = RuntimeStatus::ALL.to_vec();
+    }
+    if filter.health.is_empty() && filter.verification_status.is_empty() {
+        seekable.verification_status = VerificationStatus::ALL.to_vec();
+    }
+    seekable
+}
+
 /// `filter` once for each runtime state it names, when a page in order of change names
 /// more than one: each state's page walks its own stretch of the index by state and change
 /// (migration 0012), and the pages are merged ([`push_state_pages`]). A state change sets

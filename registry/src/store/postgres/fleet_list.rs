@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, apart_by_state, health_counts_sql, id_prefix_range, kept_facets, order_by,
-    push_facets, push_heartbeat_range, push_page_order, push_state_pages, Cursor, Total,
+    push_facets, push_heartbeat_range, push_page_order, push_state_pages, seekable, Cursor, Total,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -101,6 +101,17 @@ impl PostgresStore {
                     .fetch_one(&self.pool)
                     .await?,
                 ),
+                None if filter.search_text().is_none() && filter.health.is_empty() => {
+                    // Counted in `agent_facets`' index alone (migration 0008), one past
+                    // the cap.
+                    let mut count = QueryBuilder::<Postgres>::new(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM agent_facets WHERE TRUE",
+                    );
+                    push_facets(&mut count, &seekable(filter), now);
+                    count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
+                    let count = count.build_query_scalar().persistent(false);
+                    Total::capped(filter, count.fetch_one(&self.pool).await?)
+                }
                 None => {
                     // Counting stops one past the cap. A search without facets counts
                     // narrow rows (`agent_names`), unless it asks the index of name
@@ -188,7 +199,7 @@ impl PostgresStore {
 #[cfg(test)]
 pub(super) mod tests {
     use crate::clock::now_ms;
-    use crate::store::{secret_hash, AgentFilter, Database, NewAgent, Store};
+    use crate::store::{secret_hash, AgentFilter, Backend, Database, NewAgent, Store};
     use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
     use sqlx::Connection;
 
@@ -318,6 +329,18 @@ pub(super) mod tests {
             (search("0% O"), matches("0% O")),
             (search("a_b"), matches("a_b")),
             (search("alpha-x"), 0),
+            // Two facets the kept counts do not answer: counted in `agent_facets`.
+            (
+                AgentFilter {
+                    verification_status: vec![VerificationStatus::Verified],
+                    min_reputation: Some(30),
+                    ..AgentFilter::default()
+                },
+                fleet_matches(&agents, |a| {
+                    a.verification_status == VerificationStatus::Verified
+                        && a.reputation_score >= 30
+                }),
+            ),
             (
                 AgentFilter {
                     runtime_status: vec![RuntimeStatus::Active, RuntimeStatus::Paused],
@@ -485,6 +508,44 @@ pub(super) mod tests {
                 let expected: Vec<&str> = expected.into_iter().map(|(_, id)| id).collect();
                 assert_eq!(listed, expected, "{wanted:?} by {sort}");
             }
+        }
+    }
+
+    /// How many of `agents` pass `keep`.
+    fn fleet_matches(agents: &[NewAgent], keep: impl Fn(&NewAgent) -> bool) -> u64 {
+        agents.iter().filter(|a| keep(a)).count() as u64
+    }
+
+    /// `agent_facets` follows the agents it copies, whatever statement writes them: after
+    /// updates of each facet, of several rows at once, and of none, every agent's facets
+    /// there are its own.
+    #[tokio::test]
+    async fn agent_facets_follow_every_change_of_a_facet() {
+        let Some((_, postgres, _dir)) = both().await else {
+            return;
+        };
+        postgres.insert_agents(&fleet(now_ms())).await.unwrap();
+        let Backend::Postgres(store) = &postgres.backend else {
+            unreachable!("both() opens PostgreSQL second");
+        };
+        for change in [
+            "UPDATE agents SET runtime_status = 'paused' WHERE reputation_score < 40",
+            "UPDATE agents SET verification_status = 'suspended' WHERE name = 'alpha'",
+            "UPDATE agents SET reputation_score = 100 - reputation_score",
+            "UPDATE agents SET last_heartbeat_at = 1 WHERE runtime_status = 'active'",
+            "DELETE FROM agents WHERE name = 'beta'",
+        ] {
+            sqlx::query(change).execute(&store.pool).await.unwrap();
+            let (agents, copies, differing): (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM agents), (SELECT COUNT(*) FROM agent_facets), \
+                 (SELECT COUNT(*) FROM agents a JOIN agent_facets f USING (sekuire_id) \
+                  WHERE (a.runtime_status, a.verification_status, a.reputation_score) \
+                  IS DISTINCT FROM (f.runtime_status, f.verification_status, f.reputation_score))",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            assert_eq!((copies, differing), (agents, 0), "after {change}");
         }
     }
 
