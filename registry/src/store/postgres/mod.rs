@@ -45,9 +45,10 @@
 //!   read a page's ids before its rows, so a walk on an index that covers the filter
 //!   reads no row it skips.
 //! - **Counting** uses `COUNT(*) FILTER (WHERE …)` (SQLite sums booleans). A filter the
-//!   kept counts do not answer is counted here by reading each match's row, where SQLite
-//!   reads a narrow index that holds every facet: two facets at once at 1M agents took
-//!   69–84 ms a list here, against under 13 ms there (BENCHMARKS.md).
+//!   kept counts do not answer is counted in a narrow index on both; here that index is on
+//!   `agent_facets`, a copy of the three facets that heartbeats never touch (migration
+//!   0008), as an index-only count on `agents` reads the rows a heartbeat changed: two
+//!   facets at once at 1M agents, 69–84 → 1.5–4.1 ms a list (BENCHMARKS.md).
 //! - **Heartbeats** rewrite the agent's row on both. SQLite writes only the indexes that
 //!   hold a heartbeat column (the facet index holds none since migration 0010), and a
 //!   background connection checkpoints its WAL off the writer (restarting it from 128 MB,
