@@ -4,10 +4,13 @@
 
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
-    agent_page, apart_by_state, health_counts_sql, kept_facets, order_by, push_heartbeat_range,
-    push_page_order, push_state_pages, seekable, sort_sql, AgentFilter, Cursor, Total,
+    agent_page, health_counts_sql, kept_facets, order_by, push_page_order, sort_sql, AgentFilter,
+    Cursor, Total,
 };
 use super::fleet_search::{push_filter, FEW_MATCHES};
+use super::list_plan::{
+    apart_by_state, distinct_states, push_heartbeat_range, push_state_pages, seekable,
+};
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
 use crate::error::AppResult;
@@ -38,17 +41,9 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
         SortKey::ReputationScore => "agents_by_reputation",
         SortKey::LastHeartbeatAt => "agents_by_heartbeat",
         SortKey::RuntimeStatus => "agents_by_status",
-        SortKey::UpdatedAt if one_state(filter) => "agents_by_status_updated",
+        SortKey::UpdatedAt if distinct_states(filter).len() == 1 => "agents_by_status_updated",
         SortKey::UpdatedAt => "agents_by_updated",
     }
-}
-
-/// Whether `filter` names one runtime state (once or more).
-fn one_state(filter: &AgentFilter) -> bool {
-    let mut states = filter.runtime_status.iter();
-    states
-        .next()
-        .is_some_and(|first| states.all(|s| s == first))
 }
 
 impl SqliteStore {

@@ -3,6 +3,7 @@
 
 use super::fleet_query::{id_prefix_range, push_facets, AgentFilter, Cursor};
 use super::like_escape;
+use super::list_plan::push_id_range;
 use super::sqlite::SqliteStore;
 use crate::error::AppResult;
 use fleet_protocol::{AgentSort, SortKey};
@@ -131,15 +132,6 @@ fn push_search(qb: &mut QueryBuilder<'_, Sqlite>, search: Search<'_>) {
         push_id_range(qb, range);
     }
     qb.push(")");
-}
-
-/// `(sekuire_id >= … AND sekuire_id < …)`, for a range from [`id_prefix_range`].
-fn push_id_range(qb: &mut QueryBuilder<'_, Sqlite>, (start, end): &(String, String)) {
-    qb.push("(sekuire_id >= ")
-        .push_bind(start.clone())
-        .push(" AND sekuire_id < ")
-        .push_bind(end.clone())
-        .push(")");
 }
 
 /// ` UNION ALL` the Sekuire IDs in `range`, after a query of candidates by name.

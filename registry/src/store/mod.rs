@@ -19,6 +19,9 @@ mod installations;
 mod keys;
 mod lease_plan;
 mod leases;
+#[cfg(test)]
+mod list_pages;
+mod list_plan;
 mod logs;
 pub mod migrate;
 mod name_order;

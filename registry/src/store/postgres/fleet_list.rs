@@ -12,8 +12,11 @@ use crate::clock::now_ms;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
-    self, agent_page, apart_by_state, health_counts_sql, id_prefix_range, kept_facets, order_by,
-    push_facets, push_heartbeat_range, push_page_order, push_state_pages, seekable, Cursor, Total,
+    self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
+    push_page_order, Cursor, Total,
+};
+use crate::store::list_plan::{
+    apart_by_state, push_heartbeat_range, push_id_range, push_state_pages, seekable,
 };
 use crate::store::{like_escape, AgentFilter};
 use fleet_protocol::{AgentList, AgentSort, SortKey};
@@ -66,12 +69,9 @@ pub(super) fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str, pieces: 
             .push("::text[]");
     }
     qb.push(")");
-    if let Some((start, end)) = id_prefix_range(q) {
-        qb.push(" OR (sekuire_id >= ")
-            .push_bind(start)
-            .push(" AND sekuire_id < ")
-            .push_bind(end)
-            .push(")");
+    if let Some(range) = id_prefix_range(q) {
+        qb.push(" OR ");
+        push_id_range(qb, &range);
     }
     qb.push(")");
 }
@@ -205,7 +205,7 @@ pub(super) mod tests {
 
     /// An SQLite store and a PostgreSQL store on a fresh database of the server
     /// `SEKUIRE_TEST_POSTGRES` names (and the SQLite file's directory), or `None` without it.
-    pub(in crate::store::postgres) async fn both() -> Option<(Store, Store, tempfile::TempDir)> {
+    pub(in crate::store) async fn both() -> Option<(Store, Store, tempfile::TempDir)> {
         let Ok(server) = std::env::var("SEKUIRE_TEST_POSTGRES") else {
             eprintln!("skipped: SEKUIRE_TEST_POSTGRES does not name a PostgreSQL server");
             return None;
@@ -226,18 +226,6 @@ pub(super) mod tests {
             .await
             .unwrap();
         Some((sqlite, postgres, dir))
-    }
-
-    /// An SQLite store, and a PostgreSQL one when `SEKUIRE_TEST_POSTGRES` names a server;
-    /// and the SQLite file's directory.
-    async fn every_engine() -> (Vec<Store>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open(dir.path().join("r.db").as_path()).await;
-        let mut stores = vec![sqlite.unwrap()];
-        if let Some((_, postgres, _)) = both().await {
-            stores.push(postgres);
-        }
-        (stores, dir)
     }
 
     /// Names with ties, wildcards and non-ASCII case; heartbeats far from the health edges.
@@ -387,130 +375,6 @@ pub(super) mod tests {
         }
     }
 
-    /// A page of several runtime states in order of change merges each state's page, on
-    /// either engine: every page, both ways, from every cursor, is the fleet's agents of
-    /// those states ordered by change and Sekuire ID, ties included. SQLite splits the
-    /// states only for many matches, so the fleet has more than `FEW_MATCHES` of them.
-    #[tokio::test]
-    async fn pages_of_several_states_in_order_of_change_merge_each_states_page() {
-        let (stores, _dir) = every_engine().await;
-        let now = now_ms();
-        let fleet: Vec<NewAgent> = (0..7_800)
-            .map(|i| NewAgent {
-                runtime_status: RuntimeStatus::ALL[i % 3],
-                // 1,000 instants, so many agents share one: the Sekuire ID breaks the tie.
-                created_at: now - (i as i64 * 7_919 % 1_000),
-                ..NewAgent::active(secret_hash(&format!("s-{i}")), format!("s-{i}"), now)
-            })
-            .collect();
-        let filter = AgentFilter {
-            runtime_status: vec![RuntimeStatus::Terminated, RuntimeStatus::Paused],
-            ..AgentFilter::default()
-        };
-        for store in &stores {
-            store.insert_agents(&fleet).await.unwrap();
-            for descending in [false, true] {
-                let sort = AgentSort {
-                    key: SortKey::UpdatedAt,
-                    descending,
-                };
-                let mut expected: Vec<(i64, &str)> = fleet
-                    .iter()
-                    .filter(|a| a.runtime_status != RuntimeStatus::Active)
-                    .map(|a| (a.created_at, a.sekuire_id.as_str()))
-                    .collect();
-                expected.sort_unstable();
-                if descending {
-                    expected.reverse();
-                }
-                let mut listed = Vec::new();
-                let mut cursor = None;
-                loop {
-                    let page = store
-                        .list_agents(&filter, sort, 700, cursor.as_deref())
-                        .await
-                        .unwrap();
-                    listed.extend(page.agents.into_iter().map(|a| a.sekuire_id));
-                    cursor = page.next_cursor;
-                    if cursor.is_none() {
-                        break;
-                    }
-                }
-                let expected: Vec<&str> = expected.into_iter().map(|(_, id)| id).collect();
-                assert_eq!(listed, expected, "by {sort}");
-            }
-        }
-    }
-
-    /// A page of one health in heartbeat order walks only the heartbeats that health
-    /// allows, and finds every agent of it: each page, both ways, from every cursor, is
-    /// the fleet's agents of that health by heartbeat (0 for never) and Sekuire ID. Each
-    /// health has more than `FEW_MATCHES` agents, so SQLite walks the heartbeat index.
-    #[tokio::test]
-    async fn pages_of_a_health_in_heartbeat_order_hold_every_agent_of_it() {
-        let (stores, _dir) = every_engine().await;
-        let now = now_ms();
-        // Never, healthy (up to 39 s ago, 51 s inside 1.5 intervals, longer than the test
-        // takes), and unhealthy (10 to 12 minutes ago), by thirds; 40 heartbeats shared by
-        // the healthy.
-        let heartbeat = |i: i64| match i % 3 {
-            0 => None,
-            1 => Some(now - i % 40 * 1_000),
-            _ => Some(now - 600_000 - i * 5),
-        };
-        let fleet: Vec<NewAgent> = (0..21_000)
-            .map(|i| NewAgent {
-                last_heartbeat_at: heartbeat(i),
-                ..NewAgent::active(secret_hash(&format!("h-{i}")), format!("h-{i}"), now)
-            })
-            .collect();
-        let health = |a: &NewAgent| match a.last_heartbeat_at {
-            None => Health::Never,
-            Some(at) if at + a.heartbeat_interval_s * 1500 >= now => Health::Healthy,
-            Some(_) => Health::Unhealthy,
-        };
-        for store in &stores {
-            store.insert_agents(&fleet).await.unwrap();
-            for (wanted, descending) in [Health::Never, Health::Healthy, Health::Unhealthy]
-                .into_iter()
-                .flat_map(|h| [(h, false), (h, true)])
-            {
-                let sort = AgentSort {
-                    key: SortKey::LastHeartbeatAt,
-                    descending,
-                };
-                let mut expected: Vec<(i64, &str)> = fleet
-                    .iter()
-                    .filter(|a| health(a) == wanted)
-                    .map(|a| (a.last_heartbeat_at.unwrap_or(0), a.sekuire_id.as_str()))
-                    .collect();
-                expected.sort_unstable();
-                if descending {
-                    expected.reverse();
-                }
-                let filter = AgentFilter {
-                    health: vec![wanted],
-                    ..AgentFilter::default()
-                };
-                let mut listed = Vec::new();
-                let mut cursor = None;
-                loop {
-                    let page = store
-                        .list_agents(&filter, sort, 1_000, cursor.as_deref())
-                        .await
-                        .unwrap();
-                    listed.extend(page.agents.into_iter().map(|a| a.sekuire_id));
-                    cursor = page.next_cursor;
-                    if cursor.is_none() {
-                        break;
-                    }
-                }
-                let expected: Vec<&str> = expected.into_iter().map(|(_, id)| id).collect();
-                assert_eq!(listed, expected, "{wanted:?} by {sort}");
-            }
-        }
-    }
-
     /// How many of `agents` pass `keep`.
     fn fleet_matches(agents: &[NewAgent], keep: impl Fn(&NewAgent) -> bool) -> u64 {
         agents.iter().filter(|a| keep(a)).count() as u64
@@ -546,100 +410,6 @@ pub(super) mod tests {
             .await
             .unwrap();
             assert_eq!((copies, differing), (agents, 0), "after {change}");
-        }
-    }
-
-    /// Each health filter selects exactly the agents whose derived health it names, on
-    /// either engine, for heartbeats on and beside every threshold of the shortest, the
-    /// default and the longest interval: the filter's ranges and `Health::derive` use the
-    /// same `now` inside one list call, so an agent on an edge must land on one side in
-    /// both.
-    #[tokio::test]
-    async fn health_filters_match_derived_health_at_every_edge() {
-        let (stores, _dir) = every_engine().await;
-        let now = now_ms();
-        let mut agents = Vec::new();
-        for interval_s in [1_i64, 60, 600] {
-            let edges = [0, interval_s * 1500, interval_s * 3000];
-            for edge in edges {
-                for beside in [-1_000, -1, 0, 1, 1_000] {
-                    agents.push(Some((now - edge - beside, interval_s)));
-                }
-            }
-        }
-        agents.push(None);
-        let fleet: Vec<NewAgent> = agents
-            .iter()
-            .enumerate()
-            .map(|(i, heartbeat)| NewAgent {
-                sekuire_id: secret_hash(&format!("edge-{i}")),
-                name: format!("edge-{i}"),
-                version: "1.0.0".into(),
-                description: String::new(),
-                runtime_status: RuntimeStatus::Active,
-                verification_status: VerificationStatus::Verified,
-                reputation_score: 50,
-                last_heartbeat_at: heartbeat.map(|(at, _)| at),
-                heartbeat_interval_s: heartbeat.map_or(60, |(_, interval_s)| interval_s),
-                created_at: now,
-            })
-            .collect();
-        for store in &stores {
-            store.insert_agents(&fleet).await.unwrap();
-            // By name, and by heartbeat both ways, with and without a search: each plan a
-            // small fleet takes (many matches are in the test above).
-            let sorts = [
-                (SortKey::Name, false),
-                (SortKey::LastHeartbeatAt, false),
-                (SortKey::LastHeartbeatAt, true),
-            ];
-            for ((key, descending), q) in sorts
-                .into_iter()
-                .flat_map(|sort| [(sort, None), (sort, Some("edge"))])
-            {
-                let sort = AgentSort { key, descending };
-                let list = |health: Vec<Health>| {
-                    let filter = AgentFilter {
-                        q: q.map(str::to_owned),
-                        health,
-                        ..AgentFilter::default()
-                    };
-                    async move { store.list_agents(&filter, sort, 100, None).await.unwrap() }
-                };
-                let mut listed = 0;
-                for health in Health::ALL {
-                    let page = list(vec![health]).await;
-                    for agent in &page.agents {
-                        assert_eq!(agent.health, health, "{} by {sort}", agent.name);
-                    }
-                    assert_eq!(page.total, page.agents.len() as u64, "{health:?} by {sort}");
-                    listed += page.agents.len();
-                }
-                assert_eq!(listed, fleet.len(), "every agent has one health, by {sort}");
-
-                // Two healths at opposite ends of the heartbeat order: the range spans both.
-                // An agent healthy at the end of the call was at its start; one past its
-                // deadline at the start stays past it.
-                let healthy_at = |a: &NewAgent, at: i64| {
-                    a.last_heartbeat_at
-                        .is_none_or(|hb| hb + a.heartbeat_interval_s * 1500 >= at)
-                };
-                let start = now_ms();
-                let ends = list(vec![Health::Never, Health::Healthy]).await;
-                let end = now_ms();
-                let listed: Vec<&str> = ends.agents.iter().map(|a| a.name.as_str()).collect();
-                for agent in &fleet {
-                    let name = agent.name.as_str();
-                    if healthy_at(agent, end) {
-                        assert!(
-                            listed.contains(&name),
-                            "{name}, never or healthy, by {sort}"
-                        );
-                    } else if !healthy_at(agent, start) {
-                        assert!(!listed.contains(&name), "{name}, neither, by {sort}");
-                    }
-                }
-            }
         }
     }
 }

@@ -69,6 +69,10 @@ mod name_walk;
 mod publish;
 mod tickets;
 
+/// A fresh PostgreSQL store beside an SQLite one, for tests that compare or run both.
+#[cfg(test)]
+pub(super) use fleet_list::tests::both;
+
 use super::leases::LeaseJob;
 use crate::error::AppResult;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
