@@ -5,7 +5,7 @@
 use super::agents::{AgentRow, AGENT_COLUMNS};
 use super::fleet_query::{
     agent_page, health_counts_sql, kept_facets, order_by, push_page_order, sort_sql, AgentFilter,
-    Cursor, Total,
+    Cursor, HealthClock, Total,
 };
 use super::fleet_search::{push_filter, FEW_MATCHES};
 use super::list_plan::{
@@ -55,7 +55,7 @@ impl SqliteStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> AppResult<AgentList> {
-        let now = now_ms();
+        let clock = self.health_clock(filter).await?;
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
         let search = self.search(filter, sort).await?;
@@ -65,7 +65,7 @@ impl SqliteStore {
             (Some(facets), _) => Total::kept(self.kept_total(&facets).await?),
             (None, Some(search)) if !filter.has_facets() => {
                 let mut count = QueryBuilder::<Sqlite>::new("");
-                search.push_ranked_count(&mut count, filter, now, Total::count_limit(filter));
+                search.push_ranked_count(&mut count, filter, clock, Total::count_limit(filter));
                 Total::capped(
                     filter,
                     count.build_query_scalar().fetch_one(&self.read).await?,
@@ -88,7 +88,7 @@ impl SqliteStore {
                 } else {
                     seekable(filter)
                 };
-                push_filter(&mut count, &counted, search, now);
+                push_filter(&mut count, &counted, search, clock);
                 count.push(format!(" LIMIT {})", Total::count_limit(filter)));
                 Total::capped(
                     filter,
@@ -120,11 +120,11 @@ impl SqliteStore {
         let many = total.count >= FEW_MATCHES
             || !total.exact && search.is_some_and(|search| !search.is_indexed());
         if let Some(search) = by_name {
-            search.push_ranked_page(&mut page, filter, now, sort, cursor.as_ref(), limit);
+            search.push_ranked_page(&mut page, filter, clock, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
         } else if as_counted {
             page.push("SELECT sekuire_id FROM agents WHERE 1 = 1");
-            push_filter(&mut page, filter, search, now);
+            push_filter(&mut page, filter, search, clock);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         } else if many || text_search {
@@ -136,7 +136,7 @@ impl SqliteStore {
                         "SELECT sekuire_id, {sort_expr} FROM agents INDEXED BY {} WHERE 1 = 1",
                         sort_index(sort.key, filter)
                     ));
-                    push_filter(qb, filter, search, now);
+                    push_filter(qb, filter, search, clock);
                 };
                 let at = cursor.as_ref();
                 push_state_pages(&mut page, &apart, sort_expr, sort, at, limit, push_matches);
@@ -146,8 +146,8 @@ impl SqliteStore {
                     page.push(format!(" INDEXED BY {}", sort_index(sort.key, filter)));
                 }
                 page.push(" WHERE 1 = 1");
-                push_filter(&mut page, filter, search, now);
-                push_heartbeat_range(&mut page, filter, sort.key, sort_expr, now);
+                push_filter(&mut page, filter, search, clock);
+                push_heartbeat_range(&mut page, filter, sort.key, sort_expr, clock);
             }
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
@@ -157,12 +157,25 @@ impl SqliteStore {
                 "SELECT sekuire_id FROM agents INDEXED BY {} WHERE 1 = 1",
                 facet_index(filter)
             ));
-            push_filter(&mut page, &seekable(filter), search, now);
+            push_filter(&mut page, &seekable(filter), search, clock);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         }
         let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;
-        agent_page(rows, total, limit, sort, now)
+        agent_page(rows, total, limit, sort, clock.now)
+    }
+
+    /// What `filter`'s health is judged by, now: the longest interval in use is read only
+    /// for a filter that names a health.
+    async fn health_clock(&self, filter: &AgentFilter) -> AppResult<HealthClock> {
+        let longest = if filter.health.is_empty() {
+            None
+        } else {
+            sqlx::query_scalar(HealthClock::LONGEST_INTERVAL_SQL)
+                .fetch_one(&self.read)
+                .await?
+        };
+        Ok(HealthClock::new(now_ms(), longest))
     }
 
     /// The sum of the kept counts of `facets`.

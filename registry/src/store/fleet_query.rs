@@ -40,6 +40,37 @@ impl AgentFilter {
     }
 }
 
+/// What a list judges health by: its time, and the longest heartbeat interval any agent
+/// has, which bounds how long ago a stale agent's deadline passed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HealthClock {
+    pub now: i64,
+    pub longest_interval_s: i64,
+}
+
+impl HealthClock {
+    /// The longest interval in use, from the kept counts (`interval:60`; migration 0013 on
+    /// SQLite, 0009 on PostgreSQL): NULL when there are no agents.
+    pub(super) const LONGEST_INTERVAL_SQL: &'static str =
+        "SELECT MAX(CAST(substr(facet, 10) AS BIGINT)) FROM fleet_counts \
+         WHERE facet >= 'interval:' AND facet < 'interval;' AND agents > 0";
+
+    /// The clock at `now`, with the longest interval `LONGEST_INTERVAL_SQL` read, or the
+    /// longest allowed when there is none.
+    pub(super) fn new(now: i64, longest_interval_s: Option<i64>) -> HealthClock {
+        HealthClock {
+            now,
+            longest_interval_s: longest_interval_s.unwrap_or(MAX_HEARTBEAT_INTERVAL_SECS),
+        }
+    }
+
+    /// When the deadline of an agent that is `intervals_ms` of the longest interval behind
+    /// passed: `now` less that many ms per second of interval.
+    pub(super) fn back(&self, intervals_ms: i64) -> i64 {
+        self.now - self.longest_interval_s * intervals_ms
+    }
+}
+
 /// The SQL expression a key sorts on; each has an index (see the migrations). Agents that
 /// never sent a heartbeat sort as time zero: first ascending, last descending.
 pub(super) fn sort_sql(key: SortKey) -> &'static str {
@@ -178,7 +209,7 @@ fn push_in_list<'a, DB: Database>(
 pub(super) fn push_facets<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &AgentFilter,
-    now: i64,
+    clock: HealthClock,
 ) where
     &'a str: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
@@ -187,7 +218,7 @@ pub(super) fn push_facets<'a, DB: Database>(
     push_in_list(qb, "runtime_status", statuses);
     let verifications = filter.verification_status.iter().map(|s| s.as_str());
     push_in_list(qb, "verification_status", verifications);
-    push_health(qb, &filter.health, now);
+    push_health(qb, &filter.health, clock);
     if let Some(min) = filter.min_reputation {
         qb.push(" AND reputation_score >= ")
             .push_bind(i64::from(min));
@@ -204,13 +235,17 @@ pub(super) fn push_facets<'a, DB: Database>(
 /// unhealthy are before it, split at three intervals; never is NULL. Both engines index
 /// that expression (`agents_by_health`, written exactly so), so a health filter that
 /// matches few agents reads a short stretch of an index instead of every agent.
-fn push_health<'a, DB: Database>(qb: &mut QueryBuilder<'a, DB>, healths: &[Health], now: i64)
-where
+fn push_health<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    healths: &[Health],
+    clock: HealthClock,
+) where
     i64: Encode<'a, DB> + Type<DB>,
 {
     if healths.is_empty() {
         return;
     }
+    let now = clock.now;
     qb.push(" AND (");
     for (i, health) in healths.iter().enumerate() {
         if i > 0 {
@@ -218,11 +253,12 @@ where
         }
         match health {
             Health::Healthy => qb.push(format!("{HEALTHY_UNTIL} >= ")).push_bind(now),
-            // Intervals are at most MAX_HEARTBEAT_INTERVAL_SECS, so a stale agent's deadline
-            // passed at most 1.5 of those ago: a short range even when most agents are dead.
+            // A stale agent's deadline passed less than 1.5 of its interval ago, so at most
+            // 1.5 of the longest interval in use: a short range even when most agents
+            // stopped minutes ago (migration 0013 on SQLite, 0009 on PostgreSQL).
             Health::Stale => qb
                 .push(format!("({HEALTHY_UNTIL} >= "))
-                .push_bind(now - MAX_HEARTBEAT_INTERVAL_SECS * 1500)
+                .push_bind(clock.back(1500))
                 .push(format!(" AND {HEALTHY_UNTIL} < "))
                 .push_bind(now)
                 .push(format!(" AND {UNHEALTHY_FROM} >= "))

@@ -1,7 +1,7 @@
 //! Text search on SQLite: the trigram index that finds a search's candidates, LIKE that
 //! decides, and the reads that take a search's matches from the index in name order.
 
-use super::fleet_query::{id_prefix_range, push_facets, AgentFilter, Cursor};
+use super::fleet_query::{id_prefix_range, push_facets, AgentFilter, Cursor, HealthClock};
 use super::like_escape;
 use super::list_plan::push_id_range;
 use super::sqlite::SqliteStore;
@@ -20,12 +20,12 @@ pub(super) fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
     filter: &AgentFilter,
     search: Option<Search<'_>>,
-    now: i64,
+    clock: HealthClock,
 ) {
     if let Some(search) = search {
         push_search(qb, search);
     }
-    push_facets(qb, filter, now);
+    push_facets(qb, filter, clock);
 }
 
 /// Searches of this many characters or more are a phrase of the trigram index
@@ -181,7 +181,7 @@ impl Search<'_> {
         self,
         qb: &mut QueryBuilder<'_, Sqlite>,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
     ) {
         qb.push(
             "SELECT agents_name_trigrams.sekuire_id FROM agents_name_trigrams \
@@ -196,7 +196,7 @@ impl Search<'_> {
             indexed: None,
             ..self
         };
-        push_filter(qb, filter, Some(unindexed), now);
+        push_filter(qb, filter, Some(unindexed), clock);
         qb.push(")");
     }
 
@@ -207,11 +207,11 @@ impl Search<'_> {
         self,
         qb: &mut QueryBuilder<'_, Sqlite>,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
         limit: i64,
     ) {
         qb.push("SELECT COUNT(*) FROM (");
-        self.push_ranked_matches(qb, filter, now);
+        self.push_ranked_matches(qb, filter, clock);
         qb.push(" LIMIT ").push_bind(limit).push(")");
     }
 
@@ -221,12 +221,12 @@ impl Search<'_> {
         self,
         qb: &mut QueryBuilder<'_, Sqlite>,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
         sort: AgentSort,
         cursor: Option<&Cursor>,
         limit: u32,
     ) {
-        self.push_ranked_matches(qb, filter, now);
+        self.push_ranked_matches(qb, filter, clock);
         let dir = if sort.descending { "DESC" } else { "ASC" };
         if let Some(cursor) = cursor {
             // Ranks follow (name, Sekuire ID), so the rows past the cursor are the ranks past

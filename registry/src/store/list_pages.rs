@@ -6,7 +6,9 @@
 use super::postgres::both;
 use super::{secret_hash, AgentFilter, NewAgent, Store};
 use crate::clock::now_ms;
-use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
+use fleet_protocol::{
+    AgentSort, BootstrapRequest, Health, RuntimeStatus, SortKey, VerificationStatus,
+};
 
 /// An SQLite store, and a PostgreSQL one when `SEKUIRE_TEST_POSTGRES` names a server;
 /// and the SQLite file's directory.
@@ -103,6 +105,70 @@ async fn pages_of_a_health_in_heartbeat_order_hold_every_agent_of_it() {
             };
             assert_listed_in_order(store, &filter, sort, 1_000, expected.collect()).await;
         }
+    }
+}
+
+/// A stale agent is listed whatever its interval, as the filter's range reaches back 1.5
+/// of the longest interval in use, which the kept counts know: they follow the agents
+/// inserted in bulk and an interval a lease asks for, on either engine.
+#[tokio::test]
+async fn stale_agents_of_every_interval_in_use_are_listed() {
+    let (stores, _dir) = every_engine().await;
+    let now = now_ms();
+    // Each stale: its last heartbeat two of its intervals ago.
+    let fleet: Vec<NewAgent> = [(20, "short"), (60, "default"), (600, "long")]
+        .into_iter()
+        .map(|(interval_s, name)| NewAgent {
+            last_heartbeat_at: Some(now - interval_s * 2_000),
+            heartbeat_interval_s: interval_s,
+            ..NewAgent::active(secret_hash(name), name, now)
+        })
+        .collect();
+    let lessee = NewAgent::active(secret_hash("lessee"), "lessee", now);
+    for store in &stores {
+        store.insert_agents(&fleet).await.unwrap();
+        store.insert_agents(&[lessee.clone()]).await.unwrap();
+        let (install_token, _) = store
+            .create_install_token("default", &lessee.sekuire_id, None, "test")
+            .await
+            .unwrap();
+        let request = BootstrapRequest {
+            install_token,
+            upstream_url: None,
+            capabilities: Vec::new(),
+            heartbeat_interval_seconds: None,
+        };
+        let (boot, _) = store.bootstrap(&request).await.unwrap();
+        store
+            .lease(&boot.installation_id, &boot.runtime_token, None, Some(300))
+            .await
+            .unwrap();
+
+        let mut intervals: Vec<(String, i64)> = store.fleet_counts().await.unwrap();
+        intervals.retain(|(facet, _)| facet.starts_with("interval:"));
+        intervals.sort_unstable();
+        let counted = [("20", 1), ("300", 1), ("60", 1), ("600", 1)]
+            .map(|(interval, agents)| (format!("interval:{interval}"), agents));
+        assert_eq!(intervals, counted);
+
+        let filter = AgentFilter {
+            health: vec![Health::Stale],
+            ..AgentFilter::default()
+        };
+        let by_name = store
+            .list_agents(&filter, AgentSort::default(), 10, None)
+            .await
+            .unwrap();
+        let names: Vec<&str> = by_name.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["default", "long", "short"]);
+        let sort = AgentSort {
+            key: SortKey::LastHeartbeatAt,
+            descending: false,
+        };
+        let expected = fleet
+            .iter()
+            .map(|a| (a.last_heartbeat_at.unwrap(), a.sekuire_id.as_str()));
+        assert_listed_in_order(store, &filter, sort, 2, expected.collect()).await;
     }
 }
 

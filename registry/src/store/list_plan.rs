@@ -3,8 +3,7 @@
 //! a state apart from the others, every value of a facet named), and the range of IDs a
 //! search starts. Each selects exactly the agents the filter does.
 
-use super::fleet_query::{push_page_order, AgentFilter, Cursor};
-use super::installations::MAX_HEARTBEAT_INTERVAL_SECS;
+use super::fleet_query::{push_page_order, AgentFilter, Cursor, HealthClock};
 use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
@@ -88,42 +87,43 @@ pub(super) fn push_state_pages<'a, DB: Database>(
 /// every other agent, reading each one's row to test its health (`health=never`, newest
 /// heartbeat first, at 1M agents: 1.8 s on SQLite, 1.1 s on PostgreSQL).
 ///
-/// Intervals are 1 to [`MAX_HEARTBEAT_INTERVAL_SECS`] seconds, so a healthy agent's
-/// heartbeat is at most 1.5 of the longest ago, and a stale or unhealthy one's is in the
-/// past, at most 3 of the longest ago for a stale one. A heartbeat is a time after 1970,
-/// so an unhealthy agent's is past the never-seen agents' 0 (`health=unhealthy`, oldest
-/// heartbeat first, passed the 99,840 never-seen agents at 1M: 111 ms on SQLite).
+/// A healthy agent's heartbeat is at most 1.5 of the longest interval in use ago
+/// ([`HealthClock`]), and a stale or unhealthy one's is in the past, at most 3
+/// of the longest ago for a stale one. A heartbeat is a time after 1970, so an unhealthy
+/// agent's is past the never-seen agents' 0 (`health=unhealthy`, oldest heartbeat first,
+/// passed the 99,840 never-seen agents at 1M: 111 ms on SQLite).
 pub(super) fn push_heartbeat_range<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &AgentFilter,
     sort: SortKey,
     sort_expr: &str,
-    now: i64,
+    clock: HealthClock,
 ) where
     i64: Encode<'a, DB> + Type<DB>,
 {
     if sort != SortKey::LastHeartbeatAt || filter.health.is_empty() {
         return;
     }
-    let longest = MAX_HEARTBEAT_INTERVAL_SECS;
-    let range = |health: &Health| match health {
-        Health::Never => (Some(0), Some(0)),
-        Health::Healthy => (Some(now - longest * 1500), None),
-        Health::Stale => (Some(now - longest * 3000), Some(now)),
-        Health::Unhealthy => (Some(1), Some(now)),
-    };
-    let ranges: Vec<_> = filter.health.iter().map(range).collect();
-    // The union's bounds: a side is open when any health leaves it open.
-    let lowest = ranges.iter().map(|r| r.0).min().flatten();
-    let highest = ranges
-        .iter()
-        .map(|r| r.1)
-        .try_fold(i64::MIN, |high, bound| bound.map(|b| high.max(b)));
-    if let Some(low) = lowest {
-        qb.push(format!(" AND {sort_expr} >= ")).push_bind(low);
+    let named = |health| filter.health.contains(&health);
+    // The union's lower bound: the lowest of the healths named.
+    if named(Health::Never) {
+        qb.push(format!(" AND {sort_expr} >= 0"));
+    } else if named(Health::Unhealthy) {
+        qb.push(format!(" AND {sort_expr} >= 1"));
+    } else {
+        let intervals_back = if named(Health::Stale) { 3000 } else { 1500 };
+        qb.push(format!(" AND {sort_expr} >= "))
+            .push_bind(clock.back(intervals_back));
     }
-    if let Some(high) = highest {
-        qb.push(format!(" AND {sort_expr} <= ")).push_bind(high);
+    // Its upper bound: open when healthy is named, else the highest named.
+    if named(Health::Healthy) {
+        return;
+    }
+    if named(Health::Stale) || named(Health::Unhealthy) {
+        qb.push(format!(" AND {sort_expr} <= "))
+            .push_bind(clock.now);
+    } else {
+        qb.push(format!(" AND {sort_expr} <= 0"));
     }
 }
 

@@ -5,6 +5,7 @@
 use super::fleet_list::push_filter;
 use super::PostgresStore;
 use crate::error::AppResult;
+use crate::store::fleet_query::HealthClock;
 use crate::store::AgentFilter;
 use sqlx::{Postgres, QueryBuilder};
 
@@ -108,14 +109,14 @@ impl PostgresStore {
     pub(super) async fn few_matches(
         &self,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
         pieces: Option<&[String]>,
     ) -> AppResult<bool> {
         if filter.search_text().is_none() {
             return Ok(false);
         }
         let mut explain = QueryBuilder::<Postgres>::new("EXPLAIN SELECT 1 FROM agents WHERE TRUE");
-        push_filter(&mut explain, filter, now, pieces);
+        push_filter(&mut explain, filter, clock, pieces);
         let plan = self.explain(explain).await?;
         let rows = plan.first().and_then(|top| planned_rows(top));
         Ok(rows.is_some_and(|rows| rows < FEW_MATCHES))

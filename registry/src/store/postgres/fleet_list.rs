@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, Cursor, Total,
+    push_page_order, Cursor, HealthClock, Total,
 };
 use crate::store::list_plan::{
     apart_by_state, push_heartbeat_range, push_id_range, push_state_pages, seekable,
@@ -35,14 +35,14 @@ fn sort_sql(key: SortKey) -> &'static str {
 pub(super) fn push_filter(
     qb: &mut QueryBuilder<'_, Postgres>,
     filter: &AgentFilter,
-    now: i64,
+    clock: HealthClock,
     pieces: Option<&[String]>,
 ) {
     if let Some(q) = filter.search_text() {
         qb.push(" AND ");
         push_search(qb, q, pieces);
     }
-    push_facets(qb, filter, now);
+    push_facets(qb, filter, clock);
 }
 
 /// `(…)`, true for the rows the search `q` finds, on `agents` or `agent_names` (which
@@ -85,7 +85,7 @@ impl PostgresStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> AppResult<AgentList> {
-        let now = now_ms();
+        let clock = self.health_clock(filter).await?;
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
         let pieces = self.sparse_pieces(filter).await?;
         // The count and the page are independent reads: they run side by side, each on a
@@ -107,7 +107,7 @@ impl PostgresStore {
                     let mut count = QueryBuilder::<Postgres>::new(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM agent_facets WHERE TRUE",
                     );
-                    push_facets(&mut count, &seekable(filter), now);
+                    push_facets(&mut count, &seekable(filter), clock);
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
                     Total::capped(filter, count.fetch_one(&self.pool).await?)
@@ -121,7 +121,7 @@ impl PostgresStore {
                     let mut count = QueryBuilder::<Postgres>::new(format!(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE TRUE"
                     ));
-                    push_filter(&mut count, filter, now, pieces.as_deref());
+                    push_filter(&mut count, filter, clock, pieces.as_deref());
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
                     Total::capped(filter, count.fetch_one(&self.pool).await?)
@@ -134,13 +134,13 @@ impl PostgresStore {
         // where reading each row as it went took 4× as long at 1M agents.
         let sort_expr = sort_sql(sort.key);
         let rows = async {
-            let few = self.few_matches(filter, now, pieces.as_deref()).await?;
+            let few = self.few_matches(filter, clock, pieces.as_deref()).await?;
             // A search by name is read in name order, unless it asks the index of name
             // pieces, or has facets and few matches, which are gathered and sorted below.
             let searched = filter.search_text().is_some() && pieces.is_none();
             if searched && sort.key == SortKey::Name && !(filter.has_facets() && few) {
                 let page =
-                    self.search_in_name_order(filter, now, sort, cursor.as_ref(), limit, !few);
+                    self.search_in_name_order(filter, clock, sort, cursor.as_ref(), limit, !few);
                 return page.await;
             }
             let mut page = QueryBuilder::<Postgres>::new(format!(
@@ -150,21 +150,21 @@ impl PostgresStore {
                 // Every match first, then the page among them: `OFFSET 0` keeps the
                 // planner from walking the sort index instead.
                 page.push("(SELECT * FROM agents WHERE TRUE");
-                push_filter(&mut page, filter, now, pieces.as_deref());
+                push_filter(&mut page, filter, clock, pieces.as_deref());
                 page.push(" OFFSET 0) AS agents WHERE TRUE");
             } else if let Some(apart) = apart_by_state(filter, sort.key) {
                 let push_matches = |qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter| {
                     qb.push(format!(
                         "SELECT sekuire_id, {sort_expr} FROM agents WHERE TRUE"
                     ));
-                    push_filter(qb, filter, now, pieces.as_deref());
+                    push_filter(qb, filter, clock, pieces.as_deref());
                 };
                 let at = cursor.as_ref();
                 push_state_pages(&mut page, &apart, sort_expr, sort, at, limit, push_matches);
             } else {
                 page.push("agents WHERE TRUE");
-                push_filter(&mut page, filter, now, pieces.as_deref());
-                push_heartbeat_range(&mut page, filter, sort.key, sort_expr, now);
+                push_filter(&mut page, filter, clock, pieces.as_deref());
+                push_heartbeat_range(&mut page, filter, sort.key, sort_expr, clock);
             }
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
@@ -176,7 +176,22 @@ impl PostgresStore {
             )
         };
         let (total, rows) = tokio::try_join!(total, rows)?;
-        agent_page(rows, total, limit, sort, now)
+        agent_page(rows, total, limit, sort, clock.now)
+    }
+
+    /// What `filter`'s health is judged by, now: the longest interval in use is read only
+    /// for a filter that names a health. A value rather than a subquery, so the planner
+    /// estimates the stale range from its statistics: with a subquery it expected the
+    /// range to hold many agents and walked the sort index past every agent.
+    async fn health_clock(&self, filter: &AgentFilter) -> AppResult<HealthClock> {
+        let longest = if filter.health.is_empty() {
+            None
+        } else {
+            sqlx::query_scalar(HealthClock::LONGEST_INTERVAL_SQL)
+                .fetch_one(&self.pool)
+                .await?
+        };
+        Ok(HealthClock::new(now_ms(), longest))
     }
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one

@@ -29,7 +29,7 @@ use super::fleet_list::push_search;
 use super::PostgresStore;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
-use crate::store::fleet_query::{following, order_by, push_facets, Cursor};
+use crate::store::fleet_query::{following, order_by, push_facets, Cursor, HealthClock};
 use crate::store::AgentFilter;
 use fleet_protocol::AgentSort;
 use sqlx::{Postgres, QueryBuilder};
@@ -53,7 +53,7 @@ impl PostgresStore {
     pub(super) async fn search_in_name_order(
         &self,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
         sort: AgentSort,
         cursor: Option<&Cursor>,
         limit: u32,
@@ -74,7 +74,7 @@ impl PostgresStore {
             push_search(&mut walked, q, None);
             if filter.has_facets() {
                 walked.push(" AND ");
-                push_kept(&mut walked, filter, now, "walked");
+                push_kept(&mut walked, filter, clock, "walked");
             }
             walked.push(&order).push(" LIMIT ").push_bind(page);
             ids = walked
@@ -85,7 +85,7 @@ impl PostgresStore {
         }
         if ids.len() < page as usize {
             ids = if filter.has_facets() {
-                self.gather_kept(filter, now, sort, cursor, page).await?
+                self.gather_kept(filter, clock, sort, cursor, page).await?
             } else {
                 let mut gather =
                     QueryBuilder::<Postgres>::new("SELECT sekuire_id FROM agent_names WHERE ");
@@ -124,7 +124,7 @@ impl PostgresStore {
     async fn gather_kept(
         &self,
         filter: &AgentFilter,
-        now: i64,
+        clock: HealthClock,
         sort: AgentSort,
         cursor: Option<&Cursor>,
         page: i64,
@@ -136,7 +136,7 @@ impl PostgresStore {
         let mut ids = Vec::new();
         loop {
             let mut gather = QueryBuilder::<Postgres>::new("SELECT sekuire_id, name, ");
-            push_kept(&mut gather, filter, now, "gathered");
+            push_kept(&mut gather, filter, clock, "gathered");
             gather.push(" FROM (SELECT sekuire_id, name FROM agent_names WHERE ");
             push_search(&mut gather, q, None);
             push_after(&mut gather, after.as_ref(), sort);
@@ -183,18 +183,23 @@ fn push_after(qb: &mut QueryBuilder<'_, Postgres>, after: Option<&Cursor>, sort:
 
 /// `EXISTS (…)`: whether the agent of the row `alias` (which has its Sekuire ID) passes
 /// `filter`'s facets.
-fn push_kept(qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter, now: i64, alias: &str) {
+fn push_kept(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    filter: &AgentFilter,
+    clock: HealthClock,
+    alias: &str,
+) {
     qb.push(format!(
         "EXISTS (SELECT 1 FROM agents WHERE agents.sekuire_id = {alias}.sekuire_id"
     ));
-    push_facets(qb, filter, now);
+    push_facets(qb, filter, clock);
     qb.push(")");
 }
 
 #[cfg(test)]
 mod tests {
     use crate::clock::now_ms;
-    use crate::store::fleet_query::{agent_page, Cursor, Total};
+    use crate::store::fleet_query::{agent_page, Cursor, HealthClock, Total};
     use crate::store::postgres::fleet_list::tests::{both, fleet};
     use crate::store::postgres::PostgresStore;
     use crate::store::{AgentFilter, Backend, NewAgent, Store};
@@ -279,7 +284,14 @@ mod tests {
             for walk in [true, false] {
                 let now = now_ms();
                 let rows = postgres
-                    .search_in_name_order(filter, now, sort, at.as_ref(), 3, walk)
+                    .search_in_name_order(
+                        filter,
+                        HealthClock::new(now, None),
+                        sort,
+                        at.as_ref(),
+                        3,
+                        walk,
+                    )
                     .await
                     .unwrap();
                 let total = Total::kept(expected.total as i64);
@@ -324,7 +336,14 @@ mod tests {
                 ..AgentFilter::default()
             };
             let rows = store
-                .search_in_name_order(&filter, now_ms(), sort, None, 10, true)
+                .search_in_name_order(
+                    &filter,
+                    HealthClock::new(now_ms(), None),
+                    sort,
+                    None,
+                    10,
+                    true,
+                )
                 .await
                 .unwrap();
             rows.into_iter().map(|row| row.name).collect::<Vec<_>>()
