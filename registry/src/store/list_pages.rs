@@ -127,7 +127,10 @@ async fn stale_agents_of_every_interval_in_use_are_listed() {
     let lessee = NewAgent::active(secret_hash("lessee"), "lessee", now);
     for store in &stores {
         store.insert_agents(&fleet).await.unwrap();
-        store.insert_agents(&[lessee.clone()]).await.unwrap();
+        store
+            .insert_agents(std::slice::from_ref(&lessee))
+            .await
+            .unwrap();
         let (install_token, _) = store
             .create_install_token("default", &lessee.sekuire_id, None, "test")
             .await
