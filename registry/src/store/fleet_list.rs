@@ -55,7 +55,7 @@ impl SqliteStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> AppResult<AgentList> {
-        let clock = self.health_clock(filter).await?;
+        let clock = HealthClock::read(&self.read, filter).await?;
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
         let search = self.search(filter, sort).await?;
@@ -163,19 +163,6 @@ impl SqliteStore {
         }
         let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;
         agent_page(rows, total, limit, sort, clock.now)
-    }
-
-    /// What `filter`'s health is judged by, now: the longest interval in use is read only
-    /// for a filter that names a health.
-    async fn health_clock(&self, filter: &AgentFilter) -> AppResult<HealthClock> {
-        let longest = if filter.health.is_empty() {
-            None
-        } else {
-            sqlx::query_scalar(HealthClock::LONGEST_INTERVAL_SQL)
-                .fetch_one(&self.read)
-                .await?
-        };
-        Ok(HealthClock::new(now_ms(), longest))
     }
 
     /// The sum of the kept counts of `facets`.

@@ -49,19 +49,36 @@ pub(super) struct HealthClock {
 }
 
 impl HealthClock {
-    /// The longest interval in use, from the kept counts (`interval:60`; migration 0013 on
-    /// SQLite, 0009 on PostgreSQL): NULL when there are no agents.
-    pub(super) const LONGEST_INTERVAL_SQL: &'static str =
-        "SELECT MAX(CAST(substr(facet, 10) AS BIGINT)) FROM fleet_counts \
-         WHERE facet >= 'interval:' AND facet < 'interval;' AND agents > 0";
-
-    /// The clock at `now`, with the longest interval `LONGEST_INTERVAL_SQL` read, or the
-    /// longest allowed when there is none.
-    pub(super) fn new(now: i64, longest_interval_s: Option<i64>) -> HealthClock {
-        HealthClock {
-            now,
-            longest_interval_s: longest_interval_s.unwrap_or(MAX_HEARTBEAT_INTERVAL_SECS),
-        }
+    /// What `filter`'s health is judged by, now, on either engine: the longest interval in
+    /// use, from the kept counts (`interval:60`; migration 0013 on SQLite, 0009 on
+    /// PostgreSQL), is read only for a filter that names a health, else the longest
+    /// allowed stands. A value rather than a subquery in the filter, so PostgreSQL's
+    /// planner estimates the stale range from its statistics: given a subquery, it
+    /// expected the range to hold many agents and walked the sort index past all of them.
+    pub(super) async fn read<'e, DB>(
+        executor: impl sqlx::Executor<'e, Database = DB>,
+        filter: &AgentFilter,
+    ) -> AppResult<HealthClock>
+    where
+        DB: Database,
+        i64: Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+        usize: sqlx::ColumnIndex<DB::Row>,
+        for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let longest: Option<i64> = if filter.health.is_empty() {
+            None
+        } else {
+            sqlx::query_scalar(
+                "SELECT MAX(CAST(substr(facet, 10) AS BIGINT)) FROM fleet_counts \
+                 WHERE facet >= 'interval:' AND facet < 'interval;' AND agents > 0",
+            )
+            .fetch_one(executor)
+            .await?
+        };
+        Ok(HealthClock {
+            now: crate::clock::now_ms(),
+            longest_interval_s: longest.unwrap_or(MAX_HEARTBEAT_INTERVAL_SECS),
+        })
     }
 
     /// When the deadline of an agent that is `intervals_ms` of the longest interval behind

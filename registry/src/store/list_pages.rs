@@ -3,12 +3,10 @@
 //! that each engine takes them. Each test runs on SQLite, and on PostgreSQL too when
 //! `SEKUIRE_TEST_POSTGRES` names a server (`cargo xtask test` starts one).
 
-use super::postgres::both;
+use super::postgres::{agent_with_installations, both};
 use super::{secret_hash, AgentFilter, NewAgent, Store};
 use crate::clock::now_ms;
-use fleet_protocol::{
-    AgentSort, BootstrapRequest, Health, RuntimeStatus, SortKey, VerificationStatus,
-};
+use fleet_protocol::{AgentSort, Health, RuntimeStatus, SortKey, VerificationStatus};
 
 /// An SQLite store, and a PostgreSQL one when `SEKUIRE_TEST_POSTGRES` names a server;
 /// and the SQLite file's directory.
@@ -124,26 +122,13 @@ async fn stale_agents_of_every_interval_in_use_are_listed() {
             ..NewAgent::active(secret_hash(name), name, now)
         })
         .collect();
-    let lessee = NewAgent::active(secret_hash("lessee"), "lessee", now);
     for store in &stores {
         store.insert_agents(&fleet).await.unwrap();
+        // An agent of the default interval, whose lease asks for a longer one.
+        let installations = agent_with_installations(store, &secret_hash("lessee"), 1).await;
+        let (installation_id, runtime_token) = &installations[0];
         store
-            .insert_agents(std::slice::from_ref(&lessee))
-            .await
-            .unwrap();
-        let (install_token, _) = store
-            .create_install_token("default", &lessee.sekuire_id, None, "test")
-            .await
-            .unwrap();
-        let request = BootstrapRequest {
-            install_token,
-            upstream_url: None,
-            capabilities: Vec::new(),
-            heartbeat_interval_seconds: None,
-        };
-        let (boot, _) = store.bootstrap(&request).await.unwrap();
-        store
-            .lease(&boot.installation_id, &boot.runtime_token, None, Some(300))
+            .lease(installation_id, runtime_token, None, Some(300))
             .await
             .unwrap();
 

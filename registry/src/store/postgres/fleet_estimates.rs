@@ -15,7 +15,7 @@ use sqlx::{Postgres, QueryBuilder};
 const FEW_MATCHES: i64 = 10_000;
 
 /// Searches of two characters have no trigram; when they are ASCII, the index of name
-/// pieces (migration 0004) holds them.
+/// pieces (migration 0004, on `agent_names` since 0010) holds them.
 const PIECE: usize = 2;
 
 /// The width of the pieces that hold a separator (migration 0005).
@@ -87,7 +87,7 @@ impl PostgresStore {
         let mut branches = explain.separated(" UNION ALL ");
         for piece in &pieces {
             branches
-                .push("SELECT 1 FROM agents WHERE agent_name_pieces(name) @> ARRAY[")
+                .push("SELECT 1 FROM agent_names WHERE agent_name_pieces(name) @> ARRAY[")
                 .push_bind_unseparated(piece.clone())
                 .push_unseparated("::text]");
         }

@@ -49,8 +49,21 @@ pub(super) fn push_filter(
 /// both have the two columns): `q` is a substring of the name (ILIKE, which the trigram
 /// index serves; ASCII case only, as the column is `COLLATE "C"`; `%` and `_` literal) or
 /// a prefix of the Sekuire ID (a range of the primary key). `pieces`: pieces of the search
-/// few names hold, also asked of the index of name pieces (on `agents` only).
+/// few names hold, asked of the index of name pieces instead, which is on `agent_names`
+/// (migration 0010), so the rows' IDs are taken from there (on `agents` only).
 pub(super) fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str, pieces: Option<&[String]>) {
+    match pieces {
+        Some(pieces) => {
+            qb.push("sekuire_id IN (SELECT sekuire_id FROM agent_names WHERE ");
+            push_matches(qb, q, Some(pieces));
+            qb.push(")");
+        }
+        None => push_matches(qb, q, None),
+    }
+}
+
+/// The body of [`push_search`], on the table being read.
+fn push_matches(qb: &mut QueryBuilder<'_, Postgres>, q: &str, pieces: Option<&[String]>) {
     // With pieces, the candidates come from their index alone, and ILIKE tests each: on
     // `name || ''`, which the trigram index does not serve, as a plan that also asked
     // that index would have to test every row both found against both conditions again,
@@ -85,7 +98,7 @@ impl PostgresStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> AppResult<AgentList> {
-        let clock = self.health_clock(filter).await?;
+        let clock = HealthClock::read(&self.pool, filter).await?;
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
         let pieces = self.sparse_pieces(filter).await?;
         // The count and the page are independent reads: they run side by side, each on a
@@ -114,14 +127,18 @@ impl PostgresStore {
                 }
                 None => {
                     // Counting stops one past the cap. A search without facets counts
-                    // narrow rows (`agent_names`), unless it asks the index of name
-                    // pieces, which is on `agents`.
-                    let names_only = !filter.has_facets() && pieces.is_none();
-                    let table = if names_only { "agent_names" } else { "agents" };
-                    let mut count = QueryBuilder::<Postgres>::new(format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE TRUE"
-                    ));
-                    push_filter(&mut count, filter, clock, pieces.as_deref());
+                    // narrow rows: `agent_names`, which has both of the name's indexes.
+                    let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM (");
+                    match filter.search_text() {
+                        Some(q) if !filter.has_facets() => {
+                            count.push("SELECT 1 FROM agent_names WHERE ");
+                            push_matches(&mut count, q, pieces.as_deref());
+                        }
+                        _ => {
+                            count.push("SELECT 1 FROM agents WHERE TRUE");
+                            push_filter(&mut count, filter, clock, pieces.as_deref());
+                        }
+                    }
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
                     let count = count.build_query_scalar().persistent(false);
                     Total::capped(filter, count.fetch_one(&self.pool).await?)
@@ -177,21 +194,6 @@ impl PostgresStore {
         };
         let (total, rows) = tokio::try_join!(total, rows)?;
         agent_page(rows, total, limit, sort, clock.now)
-    }
-
-    /// What `filter`'s health is judged by, now: the longest interval in use is read only
-    /// for a filter that names a health. A value rather than a subquery, so the planner
-    /// estimates the stale range from its statistics: with a subquery it expected the
-    /// range to hold many agents and walked the sort index past every agent.
-    async fn health_clock(&self, filter: &AgentFilter) -> AppResult<HealthClock> {
-        let longest = if filter.health.is_empty() {
-            None
-        } else {
-            sqlx::query_scalar(HealthClock::LONGEST_INTERVAL_SQL)
-                .fetch_one(&self.pool)
-                .await?
-        };
-        Ok(HealthClock::new(now_ms(), longest))
     }
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one

@@ -241,7 +241,7 @@ pub(super) mod tests {
     }
 
     /// An active agent with `installations` installations; answers their ids and tokens.
-    pub(in crate::store::postgres) async fn agent_with_installations(
+    pub(in crate::store) async fn agent_with_installations(
         store: &Store,
         sekuire_id: &str,
         installations: usize,

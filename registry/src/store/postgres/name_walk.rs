@@ -282,20 +282,13 @@ mod tests {
                 .unwrap();
             let at = cursor.as_deref().map(|c| Cursor::decode(c, sort).unwrap());
             for walk in [true, false] {
-                let now = now_ms();
+                let clock = HealthClock::read(&postgres.pool, filter).await.unwrap();
                 let rows = postgres
-                    .search_in_name_order(
-                        filter,
-                        HealthClock::new(now, None),
-                        sort,
-                        at.as_ref(),
-                        3,
-                        walk,
-                    )
+                    .search_in_name_order(filter, clock, sort, at.as_ref(), 3, walk)
                     .await
                     .unwrap();
                 let total = Total::kept(expected.total as i64);
-                let page = agent_page(rows, total, 3, sort, now).unwrap();
+                let page = agent_page(rows, total, 3, sort, clock.now).unwrap();
                 assert_eq!(
                     page, expected,
                     "{filter:?} by {sort} after {cursor:?}, {walk}"
@@ -335,15 +328,9 @@ mod tests {
                 q: Some(q.to_owned()),
                 ..AgentFilter::default()
             };
+            let clock = HealthClock::read(&store.pool, &filter).await.unwrap();
             let rows = store
-                .search_in_name_order(
-                    &filter,
-                    HealthClock::new(now_ms(), None),
-                    sort,
-                    None,
-                    10,
-                    true,
-                )
+                .search_in_name_order(&filter, clock, sort, None, 10, true)
                 .await
                 .unwrap();
             rows.into_iter().map(|row| row.name).collect::<Vec<_>>()
