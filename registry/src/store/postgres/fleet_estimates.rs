@@ -14,8 +14,8 @@ use sqlx::{Postgres, QueryBuilder};
 /// 1M / matches rows per row of the page; gathering every match reads each once.
 const FEW_MATCHES: i64 = 10_000;
 
-/// Searches of two characters have no trigram; when they are ASCII, the index of name
-/// pieces (migration 0004, on `agent_names` since 0010) holds them.
+/// Searches of one or two characters have no trigram; when they are ASCII, the index of
+/// name pieces (migration 0004, on `agent_names` since 0010) holds them.
 const PIECE: usize = 2;
 
 /// The width of the pieces that hold a separator (migration 0005).
@@ -28,19 +28,19 @@ const MAX_PIECES: usize = 8;
 
 /// Below this many candidates a search reads them through the index of name pieces;
 /// above, it matches densely, and ILIKE over the names finds a page and the capped count
-/// sooner than computing each candidate's pieces again. (One-character searches are
-/// nearly always dense and never take the index.)
+/// sooner than computing each candidate's pieces again. (Most one-character searches are
+/// dense; a rare character, such as a typo's `%`, takes the index.)
 const FEW_CANDIDATES: i64 = 5_000;
 
 /// The pieces of the search `q` that the index of name pieces holds and `pg_trgm` does
-/// not see: `q` itself when it is two ASCII characters, or else each three-character
+/// not see: `q` itself when it is one or two ASCII characters, or else each three-character
 /// piece with a character other than `a`-`z` or `0`-`9` in it, after ASCII lowercasing,
 /// as `agent_name_pieces` (migration 0005) cuts a name (the first [`MAX_PIECES`]). Every
 /// name ILIKE matches to `q` holds them all, as ILIKE folds ASCII case only on these
 /// `COLLATE "C"` columns.
 fn name_pieces(q: &str) -> Vec<String> {
     let folded: Vec<char> = q.to_ascii_lowercase().chars().collect();
-    if q.is_ascii() && q.len() == PIECE {
+    if q.is_ascii() && q.len() <= PIECE {
         return vec![folded.iter().collect()];
     }
     let across = folded.windows(ACROSS).filter(|piece| {
@@ -155,9 +155,11 @@ mod tests {
         assert_eq!(name_pieces(&long).len(), super::MAX_PIECES);
         // Only ASCII case folds; other characters are pieces as they are.
         assert_eq!(name_pieces("ÄBC"), ["Äbc"]);
-        // Letters and digits alone are trigrams already, and one character is too short.
+        assert_eq!(name_pieces("A"), ["a"]);
+        assert_eq!(name_pieces("%"), ["%"]);
+        // Letters and digits alone are trigrams already; other characters than ASCII are
+        // left to ILIKE alone, as for two.
         assert!(name_pieces("triage").is_empty());
-        assert!(name_pieces("a").is_empty());
         assert!(name_pieces("ä").is_empty());
         assert!(name_pieces("äb").is_empty());
     }
