@@ -97,7 +97,7 @@ impl Prepared {
 }
 
 /// Fleet-list queries measured, as a user of the dashboard would issue them.
-pub const LIST_CASES: [(&str, &str); 16] = [
+pub const LIST_CASES: [(&str, &str); 18] = [
     ("all, by name", "sort=name"),
     (
         "active, by reputation desc",
@@ -157,6 +157,12 @@ pub const LIST_CASES: [(&str, &str); 16] = [
         "search a team name, paused, recently changed",
         "q=security&runtime_status=paused&sort=-updated_at",
     ),
+    // One character no name holds: PostgreSQL read every name for it (180–300 ms).
+    ("one-character typo, by name", "q=%25&sort=name"),
+    // Minutes after the fleet is seeded, most agents' deadlines passed in the last 15
+    // minutes and none of them is stale: both engines read them all for the page or the
+    // count (0.13–0.65 s) while the range reached back 1.5 of the longest interval allowed.
+    ("stale, by name", "health=stale&sort=name"),
 ];
 
 /// Median and p99 of `count` sequential requests to `path` (after a warm-up).
