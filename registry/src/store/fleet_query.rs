@@ -81,10 +81,10 @@ impl HealthClock {
         })
     }
 
-    /// When the deadline of an agent that is `intervals_ms` of the longest interval behind
-    /// passed: `now` less that many ms per second of interval.
-    pub(super) fn back(&self, intervals_ms: i64) -> i64 {
-        self.now - self.longest_interval_s * intervals_ms
+    /// `now` less `ms_per_interval_s` ms for each second of the longest interval in use:
+    /// `back(1500)` is 1.5 of the longest interval ago.
+    pub(super) fn back(&self, ms_per_interval_s: i64) -> i64 {
+        self.now - self.longest_interval_s * ms_per_interval_s
     }
 }
 
@@ -270,7 +270,7 @@ fn push_health<'a, DB: Database>(
         }
         match health {
             Health::Healthy => qb.push(format!("{HEALTHY_UNTIL} >= ")).push_bind(now),
-            // A stale agent's deadline passed less than 1.5 of its interval ago, so at most
+            // A stale agent's deadline passed at most 1.5 of its interval ago, so at most
             // 1.5 of the longest interval in use: a short range even when most agents
             // stopped minutes ago (migration 0013 on SQLite, 0009 on PostgreSQL).
             Health::Stale => qb

@@ -307,12 +307,19 @@ impl LeasePlan {
                 [serde_json::Value::from(agents).to_string()],
             )?;
         }
-        let mut heartbeat = tx.prepare_cached(
-            "UPDATE agents SET last_heartbeat_at = ?1, heartbeat_interval_s = ?2 \
-             WHERE sekuire_id = ?3",
+        // The interval in a statement of its own that changes a row only when the interval
+        // changed: a statement that sets a column a trigger watches (the counts per
+        // interval, migration 0013) takes a statement journal, whatever the trigger's WHEN
+        // says, and the heartbeat's statement would pay for it on every lease.
+        let mut heartbeat =
+            tx.prepare_cached("UPDATE agents SET last_heartbeat_at = ?1 WHERE sekuire_id = ?2")?;
+        let mut interval_change = tx.prepare_cached(
+            "UPDATE agents SET heartbeat_interval_s = ?1 \
+             WHERE sekuire_id = ?2 AND heartbeat_interval_s <> ?1",
         )?;
         for (id, interval) in &self.agents {
-            heartbeat.execute(params![now, interval, id])?;
+            heartbeat.execute(params![now, id])?;
+            interval_change.execute(params![interval, id])?;
         }
         Ok(())
     }

@@ -108,23 +108,26 @@ async fn pages_of_a_health_in_heartbeat_order_hold_every_agent_of_it() {
 
 /// A stale agent is listed whatever its interval, as the filter's range reaches back 1.5
 /// of the longest interval in use, which the kept counts know: they follow the agents
-/// inserted in bulk and an interval a lease asks for, on either engine.
+/// inserted in bulk and an interval a lease asks for, on either engine. The longest by
+/// number (500) is not the longest as text (60), and the 500 s agent's deadline passed
+/// 250 s ago, past 1.5 of 60 s.
 #[tokio::test]
 async fn stale_agents_of_every_interval_in_use_are_listed() {
     let (stores, _dir) = every_engine().await;
-    let now = now_ms();
-    // Each stale: its last heartbeat two of its intervals ago.
-    let fleet: Vec<NewAgent> = [(20, "short"), (60, "default"), (600, "long")]
-        .into_iter()
-        .map(|(interval_s, name)| NewAgent {
-            last_heartbeat_at: Some(now - interval_s * 2_000),
-            heartbeat_interval_s: interval_s,
-            ..NewAgent::active(secret_hash(name), name, now)
-        })
-        .collect();
     for store in &stores {
+        // Each stale: its last heartbeat two of its intervals ago, so it stays stale for
+        // one more interval (20 s for the shortest), longer than this store's part takes.
+        let now = now_ms();
+        let fleet: Vec<NewAgent> = [(20, "short"), (60, "default"), (500, "long")]
+            .into_iter()
+            .map(|(interval_s, name)| NewAgent {
+                last_heartbeat_at: Some(now - interval_s * 2_000),
+                heartbeat_interval_s: interval_s,
+                ..NewAgent::active(secret_hash(name), name, now)
+            })
+            .collect();
         store.insert_agents(&fleet).await.unwrap();
-        // An agent of the default interval, whose lease asks for a longer one.
+        // An agent of the default interval, whose lease asks for another.
         let installations = agent_with_installations(store, &secret_hash("lessee"), 1).await;
         let (installation_id, runtime_token) = &installations[0];
         store
@@ -135,7 +138,7 @@ async fn stale_agents_of_every_interval_in_use_are_listed() {
         let mut intervals: Vec<(String, i64)> = store.fleet_counts().await.unwrap();
         intervals.retain(|(facet, _)| facet.starts_with("interval:"));
         intervals.sort_unstable();
-        let counted = [("20", 1), ("300", 1), ("60", 1), ("600", 1)]
+        let counted = [("20", 1), ("300", 1), ("500", 1), ("60", 1)]
             .map(|(interval, agents)| (format!("interval:{interval}"), agents));
         assert_eq!(intervals, counted);
 

@@ -170,14 +170,23 @@ impl PostgresStore {
                 push_filter(&mut page, filter, clock, pieces.as_deref());
                 page.push(" OFFSET 0) AS agents WHERE TRUE");
             } else if let Some(apart) = apart_by_state(filter, sort.key) {
-                let push_matches = |qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter| {
-                    qb.push(format!(
-                        "SELECT sekuire_id, {sort_expr} FROM agents WHERE TRUE"
-                    ));
-                    push_filter(qb, filter, clock, pieces.as_deref());
-                };
+                let push_state_matches =
+                    |qb: &mut QueryBuilder<'_, Postgres>, filter: &AgentFilter| {
+                        qb.push(format!(
+                            "SELECT sekuire_id, {sort_expr} FROM agents WHERE TRUE"
+                        ));
+                        push_filter(qb, filter, clock, pieces.as_deref());
+                    };
                 let at = cursor.as_ref();
-                push_state_pages(&mut page, &apart, sort_expr, sort, at, limit, push_matches);
+                push_state_pages(
+                    &mut page,
+                    &apart,
+                    sort_expr,
+                    sort,
+                    at,
+                    limit,
+                    push_state_matches,
+                );
             } else {
                 page.push("agents WHERE TRUE");
                 push_filter(&mut page, filter, clock, pieces.as_deref());
