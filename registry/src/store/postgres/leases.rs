@@ -8,41 +8,32 @@ use crate::store::installations::{LeaseOutcome, LeaseRow};
 use crate::store::lease_plan::LeasePlan;
 use crate::store::leases::{answer, LeaseJob, LEASE_COLUMNS, MAX_LEASE_BATCH};
 use sqlx::{PgConnection, PgPool};
-use std::sync::Arc;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 
-/// Lease batches in flight at once in one process: while one waits for its commit to
-/// reach the disk, the next is read, planned and written. Batches lock agents and
-/// installations in key order, so where they overlap they wait for each other, and they
-/// never deadlock one another.
-const WRITERS: usize = 4;
-
-/// Starts this process's lease writers; they end when every sender is gone.
+/// Starts this process's lease writer; it ends when every sender is gone.
+///
+/// Decision: one batch in flight per process. While a batch commits, the leases that
+/// arrive wait and make the next batch, so a busier registry writes bigger batches, and
+/// PostgreSQL's CPU per lease (statements, round trips and a commit per batch) falls as
+/// they grow. With 32 clients and four batches in flight, a batch held 4.6 leases
+/// (`pg_stat_statements`). `fleet-bench leases --registries` at 100,000 agents, 32 clients,
+/// three rounds each: one writer 6,823–6,880/s, two 5,314–6,599, three 4,995–5,118, four
+/// 4,614–5,540, eight 3,715–4,204; with 64 clients one writer 7,506–8,483/s, two
+/// 6,804–8,170, three 7,254–7,668. Several processes still write side by side; a
+/// database server with more cores than this 2-core benchmark machine may want more.
 ///
 /// Unlike SQLite's writer there is no write priority here: SQLite has one turn to write,
 /// which lifecycle writes must take before lease batches; PostgreSQL gives
 /// them connections of their own, and row locks order the two where they meet.
 pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
-    let (sender, queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
-    let queue = Arc::new(Mutex::new(queue));
-    for _ in 0..WRITERS {
-        let (pool, queue) = (pool.clone(), Arc::clone(&queue));
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
-            loop {
-                let received = queue
-                    .lock()
-                    .await
-                    .recv_many(&mut batch, MAX_LEASE_BATCH)
-                    .await;
-                if received == 0 {
-                    return;
-                }
-                let committed = super::retry(|| commit_leases(&pool, &batch)).await;
-                answer(&mut batch, committed);
-            }
-        });
-    }
+    let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
+        while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
+            let committed = super::retry(|| commit_leases(&pool, &batch)).await;
+            answer(&mut batch, committed);
+        }
+    });
     sender
 }
 
