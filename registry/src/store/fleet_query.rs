@@ -3,7 +3,7 @@
 //! How each engine plans a page is in `fleet_list.rs` (SQLite) and `postgres/`.
 
 use super::agents::AgentRow;
-use super::installations::MAX_HEARTBEAT_INTERVAL_SECS;
+pub(super) use super::health_clock::HealthClock;
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -37,54 +37,6 @@ impl AgentFilter {
     /// The text search: `q` trimmed, when anything is left of it.
     pub(super) fn search_text(&self) -> Option<&str> {
         self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
-    }
-}
-
-/// What a list judges health by: its time, and the longest heartbeat interval any agent
-/// has, which bounds how long ago a stale agent's deadline passed.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct HealthClock {
-    pub now: i64,
-    pub longest_interval_s: i64,
-}
-
-impl HealthClock {
-    /// What `filter`'s health is judged by, now, on either engine: the longest interval in
-    /// use, from the kept counts (`interval:60`; migration 0013 on SQLite, 0009 on
-    /// PostgreSQL), is read only for a filter that names a health, else the longest
-    /// allowed stands. A value rather than a subquery in the filter, so PostgreSQL's
-    /// planner estimates the stale range from its statistics: given a subquery, it
-    /// expected the range to hold many agents and walked the sort index past all of them.
-    pub(super) async fn read<'e, DB>(
-        executor: impl sqlx::Executor<'e, Database = DB>,
-        filter: &AgentFilter,
-    ) -> AppResult<HealthClock>
-    where
-        DB: Database,
-        i64: Type<DB> + for<'r> sqlx::Decode<'r, DB>,
-        usize: sqlx::ColumnIndex<DB::Row>,
-        for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    {
-        let longest: Option<i64> = if filter.health.is_empty() {
-            None
-        } else {
-            sqlx::query_scalar(
-                "SELECT MAX(CAST(substr(facet, 10) AS BIGINT)) FROM fleet_counts \
-                 WHERE facet >= 'interval:' AND facet < 'interval;' AND agents > 0",
-            )
-            .fetch_one(executor)
-            .await?
-        };
-        Ok(HealthClock {
-            now: crate::clock::now_ms(),
-            longest_interval_s: longest.unwrap_or(MAX_HEARTBEAT_INTERVAL_SECS),
-        })
-    }
-
-    /// `now` less `ms_per_interval_s` ms for each second of the longest interval in use:
-    /// `back(1500)` is 1.5 of the longest interval ago.
-    pub(super) fn back(&self, ms_per_interval_s: i64) -> i64 {
-        self.now - self.longest_interval_s * ms_per_interval_s
     }
 }
 

@@ -15,6 +15,7 @@ mod credentials;
 mod fleet_list;
 mod fleet_query;
 mod fleet_search;
+mod health_clock;
 mod installations;
 mod keys;
 mod lease_plan;
