@@ -7,7 +7,9 @@ use crate::error::AppResult;
 use crate::store::installations::{LeaseOutcome, LeaseRow};
 use crate::store::lease_plan::LeasePlan;
 use crate::store::leases::{answer, LeaseJob, LEASE_COLUMNS, MAX_LEASE_BATCH};
-use sqlx::{PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Starts this process's lease writer; it ends when every sender is gone.
@@ -28,17 +30,73 @@ use tokio::sync::mpsc;
 pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
     let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
     tokio::spawn(async move {
+        let writer = WriterConnection {
+            pool,
+            held: std::sync::Mutex::new(None),
+        };
         let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
         while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
-            let committed = super::retry(|| commit_leases(&pool, &batch)).await;
+            let committed = super::retry(|| writer.commit(&batch)).await;
             answer(&mut batch, committed);
         }
     });
     sender
 }
 
-/// Applies a batch of leases in one transaction: the same plan as on SQLite
-/// ([`LeasePlan`]), decided on rows this transaction has locked.
+/// Longest the writer keeps a connection unused before it hands it back to the pool.
+const IDLE_HOLD: Duration = Duration::from_secs(1);
+
+/// The lease writer's connection, kept from one batch to the next.
+///
+/// Decision: kept rather than taken from the pool for each batch, because the pool pings
+/// a connection before it hands it out: one more round trip per batch, in a batch of
+/// four. A batch begins with `BEGIN` on the kept connection, and if that fails (the
+/// server closed it, or went away) on a fresh one from the pool, which the pool has
+/// pinged: nothing of the batch was sent yet. A connection unused for [`IDLE_HOLD`]
+/// goes back to the pool; one whose batch failed is closed, which rolls back whatever
+/// the batch had done.
+///
+/// With one statement to lock and read and one to write, a batch is four round trips, where
+/// it was seven (a ping, `BEGIN`, two locking reads, two writes, `COMMIT`).
+/// `fleet-bench leases --registries` at 100,000 agents, nine runs each, medians: 5,862 →
+/// 6,771/s with 32 clients, 6,488 → 7,463/s with 64; registry CPU per lease 10–15 % less.
+struct WriterConnection {
+    pool: PgPool,
+    held: std::sync::Mutex<Option<(PoolConnection<Postgres>, Instant)>>,
+}
+
+impl WriterConnection {
+    /// Commits a batch in a transaction of its own on the kept connection, or on one from
+    /// the pool.
+    async fn commit(&self, batch: &[LeaseJob]) -> AppResult<Vec<AppResult<LeaseOutcome>>> {
+        let mut connection = self.begun().await?;
+        let committed = commit_leases(&mut connection, batch).await;
+        if committed.is_ok() {
+            *self.held.lock().expect("never poisoned") = Some((connection, Instant::now()));
+        } else {
+            connection.close_on_drop();
+        }
+        committed
+    }
+
+    /// A connection in a transaction just begun.
+    async fn begun(&self) -> AppResult<PoolConnection<Postgres>> {
+        let kept = self.held.lock().expect("never poisoned").take();
+        if let Some((mut kept, _)) = kept.filter(|(_, used)| used.elapsed() <= IDLE_HOLD) {
+            if sqlx::query("BEGIN").execute(&mut *kept).await.is_ok() {
+                return Ok(kept);
+            }
+            kept.close_on_drop();
+        }
+        let mut fresh = self.pool.acquire().await?;
+        sqlx::query("BEGIN").execute(&mut *fresh).await?;
+        Ok(fresh)
+    }
+}
+
+/// Applies a batch of leases in the transaction `connection` has begun, and commits it:
+/// the same plan as on SQLite ([`LeasePlan`]), decided on rows this transaction has
+/// locked. Three round trips: lock and read, write, commit.
 ///
 /// Other processes lease the same installations at the same time, so the rows the plan
 /// decides on are locked (`FOR UPDATE`) before they are read: a concurrent batch waits,
@@ -47,60 +105,37 @@ pub(super) fn spawn_lease_writer(pool: PgPool) -> mpsc::Sender<LeaseJob> {
 ///
 /// Lock order, as everywhere on this backend: agents, then installations, each in key
 /// order. `apply_lifecycle` locks an agent and then updates its installations, and this
-/// batch updates agents after installations, so the batch locks its agents first: their
-/// ids are found through the installations (an installation's agent never changes) in the
-/// statement that locks them, then the installations are locked, each in sorted order.
+/// batch updates agents after installations, so the batch locks its agents first, found
+/// through the installations (an installation's agent never changes). One statement locks
+/// both: the agents in an init plan that gates the installations' scan, so they are
+/// locked before it starts. Both parts read one snapshot, so an installation bootstrapped
+/// meanwhile is in neither, and every installation read has its agent locked.
 async fn commit_leases(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     batch: &[LeaseJob],
 ) -> AppResult<Vec<AppResult<LeaseOutcome>>> {
     let ids: Vec<&str> = batch.iter().map(|j| j.installation_id.as_str()).collect();
-    let mut tx = pool.begin().await?;
-    let agents: Vec<String> = sqlx::query_scalar(
-        "SELECT a.sekuire_id FROM agents a WHERE a.sekuire_id IN \
-         (SELECT i.sekuire_id FROM installations i WHERE i.installation_id = ANY($1)) \
-         ORDER BY a.sekuire_id FOR UPDATE OF a",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
     let found: Vec<LeaseRow> = sqlx::query_as(&format!(
-        "SELECT {LEASE_COLUMNS} FROM installations WHERE installation_id = ANY($1) \
+        "WITH agents_locked AS (\
+           SELECT a.sekuire_id FROM agents a WHERE a.sekuire_id IN \
+           (SELECT i.sekuire_id FROM installations i WHERE i.installation_id = ANY($1)) \
+           ORDER BY a.sekuire_id FOR UPDATE OF a) \
+         SELECT {LEASE_COLUMNS} FROM installations WHERE installation_id = ANY($1) \
+         AND (SELECT count(*) FROM agents_locked) >= 0 \
          ORDER BY installation_id FOR UPDATE"
     ))
     .bind(&ids)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *connection)
     .await?;
-    // An installation bootstrapped between the two reads has an agent not locked yet. It
-    // is locked now, out of order; a deadlock that this may cause is retried.
-    let late: Vec<String> = found
-        .iter()
-        .map(|row| &row.sekuire_id)
-        .filter(|id| !agents.contains(id))
-        .cloned()
-        .collect();
-    lock_agents(&mut tx, &late).await?;
     let now = now_ms();
     let (plan, outcomes) = LeasePlan::decide(batch, found, now);
-    write(plan, &mut tx, now).await?;
-    tx.commit().await?;
+    write(plan, connection, now).await?;
+    sqlx::query("COMMIT").execute(&mut *connection).await?;
     Ok(outcomes)
 }
 
-/// Locks agents in key order.
-async fn lock_agents(tx: &mut PgConnection, sekuire_ids: &[String]) -> AppResult<()> {
-    if !sekuire_ids.is_empty() {
-        sqlx::query(
-            "SELECT 1 FROM agents WHERE sekuire_id = ANY($1) ORDER BY sekuire_id FOR UPDATE",
-        )
-        .bind(sekuire_ids)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Writes a lease plan: one statement per table, over arrays.
+/// Writes a lease plan: one statement for every installation's lease and agent's
+/// heartbeat, over arrays, then the rare token refreshes and cleared commands.
 async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()> {
     if plan.installations.is_empty() {
         return Ok(());
@@ -117,15 +152,20 @@ async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()
         expiries.push(lease.lease_expires_at);
         used.push(lease.token_used);
     }
+    let (agents, agent_intervals): (Vec<String>, Vec<i64>) = plan.agents.into_iter().unzip();
     sqlx::query(
-        "UPDATE installations SET status = COALESCE(l.status, installations.status), \
-         heartbeat_interval_s = l.interval, last_lease_at = $1, lease_expires_at = l.expires, \
-         command_delivered_at = CASE WHEN installations.last_command IS NULL THEN NULL \
-                                     ELSE COALESCE(installations.command_delivered_at, $1) END, \
-         token_used = installations.token_used OR l.used \
-         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::boolean[]) \
-              AS l (id, status, interval, expires, used) \
-         WHERE installations.installation_id = l.id",
+        "WITH leased AS (\
+           UPDATE installations SET status = COALESCE(l.status, installations.status), \
+           heartbeat_interval_s = l.interval, last_lease_at = $1, lease_expires_at = l.expires, \
+           command_delivered_at = CASE WHEN installations.last_command IS NULL THEN NULL \
+                                       ELSE COALESCE(installations.command_delivered_at, $1) END, \
+           token_used = installations.token_used OR l.used \
+           FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::boolean[]) \
+                AS l (id, status, interval, expires, used) \
+           WHERE installations.installation_id = l.id) \
+         UPDATE agents SET last_heartbeat_at = $1, heartbeat_interval_s = h.interval \
+         FROM unnest($7::text[], $8::bigint[]) AS h (id, interval) \
+         WHERE agents.sekuire_id = h.id",
     )
     .bind(now)
     .bind(ids)
@@ -133,6 +173,8 @@ async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()
     .bind(intervals)
     .bind(expiries)
     .bind(used)
+    .bind(agents)
+    .bind(agent_intervals)
     .execute(&mut *tx)
     .await?;
     if !plan.tokens.is_empty() {
@@ -155,8 +197,9 @@ async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()
             .await?;
     }
     if !plan.delivered_to.is_empty() {
-        // An agent's pending command clears once every live installation has had it. The
-        // agents are locked, so no lifecycle change or other batch runs between.
+        // An agent's pending command clears once every live installation has had it: this
+        // statement reads what the lease statement wrote, so it runs after it. The agents
+        // are locked, so no lifecycle change or other batch runs between.
         let agents: Vec<String> = plan.delivered_to.into_iter().collect();
         sqlx::query(&format!(
             "UPDATE agents SET pending_command = NULL WHERE sekuire_id = ANY($1) AND NOT {}",
@@ -166,17 +209,6 @@ async fn write(plan: LeasePlan, tx: &mut PgConnection, now: i64) -> AppResult<()
         .execute(&mut *tx)
         .await?;
     }
-    let (agents, intervals): (Vec<String>, Vec<i64>) = plan.agents.into_iter().unzip();
-    sqlx::query(
-        "UPDATE agents SET last_heartbeat_at = $1, heartbeat_interval_s = l.interval \
-         FROM unnest($2::text[], $3::bigint[]) AS l (id, interval) \
-         WHERE agents.sekuire_id = l.id",
-    )
-    .bind(now)
-    .bind(agents)
-    .bind(intervals)
-    .execute(&mut *tx)
-    .await?;
     Ok(())
 }
 
@@ -381,6 +413,32 @@ pub(super) mod tests {
         let agent = stores[1].agent("agent-race").await.unwrap();
         assert_eq!(agent.runtime_status, RuntimeStatus::Paused);
         assert_eq!(agent.pending_command, None, "every installation has had it");
+        database.drop().await;
+    }
+
+    /// The writer keeps its connection between batches. When the server has ended it
+    /// meanwhile (a restart, an administrator), the next batch begins on a fresh one, and
+    /// its leases go through.
+    #[tokio::test]
+    async fn a_lease_goes_through_after_the_server_ended_the_writers_connection() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let store = database.open().await;
+        let installations = agent_with_installations(&store, "agent-ended", 1).await;
+        let (id, token) = &installations[0];
+        store.lease(id, token, None, None).await.unwrap();
+        let pool = store.postgres_pool().unwrap();
+        let ended: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(ended >= 1, "the writer's connection was open");
+        let outcome = store.lease(id, token, Some("busy"), None).await;
+        assert!(outcome.is_ok(), "{outcome:?}");
         database.drop().await;
     }
 
