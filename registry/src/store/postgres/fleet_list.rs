@@ -105,15 +105,7 @@ impl PostgresStore {
         // connection of its own.
         let total = async {
             AppResult::Ok(match kept_facets(filter) {
-                Some(facets) => Total::kept(
-                    sqlx::query_scalar(
-                        "SELECT COALESCE(SUM(agents), 0)::BIGINT FROM fleet_counts \
-                         WHERE facet = ANY($1)",
-                    )
-                    .bind(facets)
-                    .fetch_one(&self.pool)
-                    .await?,
-                ),
+                Some(facets) => Total::kept(self.kept_total(facets).await?),
                 None if filter.search_text().is_none() && filter.health.is_empty() => {
                     // Counted in `agent_facets`' index alone (migration 0008), one past
                     // the cap.
@@ -151,7 +143,9 @@ impl PostgresStore {
         // where reading each row as it went took 4× as long at 1M agents.
         let sort_expr = sort_sql(sort.key);
         let rows = async {
-            let few = self.few_matches(filter, clock, pieces.as_deref()).await?;
+            let few = self
+                .few_matches(filter, sort.key, limit, clock, pieces.as_deref())
+                .await?;
             // A search by name is read in name order, unless it asks the index of name
             // pieces, or has facets and few matches, which are gathered and sorted below.
             let searched = filter.search_text().is_some() && pieces.is_none();
@@ -203,6 +197,16 @@ impl PostgresStore {
         };
         let (total, rows) = tokio::try_join!(total, rows)?;
         agent_page(rows, total, limit, sort, clock.now)
+    }
+
+    /// The sum of the kept counts of `facets` (`fleet_counts`).
+    pub(super) async fn kept_total(&self, facets: Vec<String>) -> AppResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(SUM(agents), 0)::BIGINT FROM fleet_counts WHERE facet = ANY($1)",
+        )
+        .bind(facets)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Counts by runtime state, health and verification, and a reputation histogram, in one
