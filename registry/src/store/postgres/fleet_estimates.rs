@@ -2,7 +2,7 @@
 //! planner's own row estimates, read with `EXPLAIN`, decide between plans that the cost
 //! model alone picks badly.
 
-use super::fleet_list::push_filter;
+use super::fleet_list::{filtered, push_filter};
 use super::PostgresStore;
 use crate::error::AppResult;
 use crate::store::fleet_query::HealthClock;
@@ -122,7 +122,10 @@ impl PostgresStore {
         if filter.search_text().is_none() {
             return Ok(false);
         }
-        let mut explain = QueryBuilder::<Postgres>::new("EXPLAIN SELECT 1 FROM agents WHERE TRUE");
+        let mut explain = QueryBuilder::<Postgres>::new(format!(
+            "EXPLAIN SELECT 1 FROM {} WHERE TRUE",
+            filtered(filter)
+        ));
         push_filter(&mut explain, filter, clock, pieces);
         let walked = self.kept_total(walked_facets(filter, sort));
         let (plan, walked) = tokio::try_join!(self.explain(explain), walked)?;
