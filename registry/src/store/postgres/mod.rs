@@ -52,8 +52,8 @@
 //!   0008), as an index-only count on `agents` reads the rows a heartbeat changed: two
 //!   facets at once at 1M agents, 69–84 → 1.5–4.1 ms a list (BENCHMARKS.md). It holds the
 //!   name too, with a trigram index and in the facet index (0012), so a search with facets
-//!   and no health is counted there, and its few matches found there: 143 searches with
-//!   a facet at 1M agents, 41 → 12 over 50 ms (`fleet_list.rs`).
+//!   and no health is counted there, and its few matches found there: 280 lists of a search with
+//!   a facet under five sorts at 1M agents, 41 → 12 over 50 ms (`fleet_list.rs`).
 //! - **Heartbeats** rewrite the agent's row on both. SQLite writes only the indexes that
 //!   hold a heartbeat column (the facet index holds none since migration 0010), and a
 //!   background connection checkpoints its WAL off the writer (restarting it from 128 MB,
