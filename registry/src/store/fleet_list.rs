@@ -56,11 +56,14 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
 /// 200 ms for the count and as much for the page; by key, 1-3 ms.
 fn searched_agents(search: Option<Search<'_>>) -> &'static str {
     if search.is_some_and(|search| search.is_indexed()) {
-        "agents INDEXED BY sqlite_autoindex_agents_1"
+        BY_KEY
     } else {
         "agents"
     }
 }
+
+/// `agents`, read by its primary key: the table itself, as it has no rowid.
+const BY_KEY: &str = "agents INDEXED BY sqlite_autoindex_agents_1";
 
 impl SqliteStore {
     /// One page of the fleet, and the number of agents matching the filter.
@@ -77,7 +80,8 @@ impl SqliteStore {
         let search = self.search(filter, sort).await?;
         let text_search = search.is_some();
         let in_name_order = search.filter(|s| s.in_name_order());
-        let total = match (kept_facets(filter), in_name_order) {
+        let counted_in_name_order = search.filter(|s| s.counted_in_name_order());
+        let total = match (kept_facets(filter), counted_in_name_order) {
             (Some(facets), _) => Total::kept(self.kept_total(&facets).await?),
             (None, Some(search)) if !filter.has_facets() => {
                 let mut count = QueryBuilder::<Sqlite>::new("");
@@ -91,10 +95,19 @@ impl SqliteStore {
                 // Without a text search every filter column is in a narrow facet index, so
                 // the count reads that instead of the wide rows (87 ms → see
                 // BENCHMARKS.md); it stops one past the cap.
+                // A search alone is counted by key: from its few candidates, or, dense, in
+                // key order, where its matches are spread evenly. Left to choose, SQLite
+                // read the name index, narrower, and `se`, whose matches sit late in name
+                // order, read 800,000 names to count 1,001 (90 ms).
+                let alone = text_search && !filter.has_facets();
                 let mut count = QueryBuilder::<Sqlite>::new(if text_search {
                     format!(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE 1 = 1",
-                        searched_agents(search)
+                        if alone {
+                            BY_KEY
+                        } else {
+                            searched_agents(search)
+                        }
                     )
                 } else {
                     format!(

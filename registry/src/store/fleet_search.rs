@@ -166,12 +166,45 @@ impl Search<'_> {
     }
 
     /// Whether the trigram index alone can list this search's matches: a phrase (three
-    /// characters or more) that cannot also start a Sekuire ID, which matches by ID
-    /// instead of by name. Its rows are keyed by each agent's place in name order
-    /// (`name_rank`, migration 0011), so it lists them in name order too.
+    /// characters or more), or two ASCII characters, the phrases of the trigrams that start
+    /// with them ([`Search::push_match`]), that cannot also start a Sekuire ID, which
+    /// matches by ID instead of by name. Its rows are keyed by each agent's place in name
+    /// order (`name_rank`, migration 0011), so it lists them in name order too.
+    ///
+    /// Decision: not one character, whose trigrams are many: listing the terms that
+    /// start with `e` took 60 ms at 1M agents, as the term table counts each term's rows.
     pub(super) fn in_name_order(self) -> bool {
-        Candidates::of(self.text) == Some(Candidates::Phrase)
-            && id_prefix_range(self.text).is_none()
+        let listed = match Candidates::of(self.text) {
+            Some(Candidates::Phrase) => true,
+            Some(Candidates::TrigramPrefix) => self.text.chars().count() == TRIGRAM - 1,
+            None => false,
+        };
+        listed && id_prefix_range(self.text).is_none()
+    }
+
+    /// Whether this search's count is read from the index in name order too: a phrase
+    /// only. Two characters are counted in key order, where their matches are spread
+    /// evenly and a dense search soon reaches the cap, as listing their trigrams costs
+    /// more (10-40 ms at 1M agents for the commonest pairs) than a count that stops early.
+    pub(super) fn counted_in_name_order(self) -> bool {
+        self.in_name_order() && Candidates::of(self.text) == Some(Candidates::Phrase)
+    }
+
+    /// Pushes ` MATCH …` for [`Search::in_name_order`]: the search as a phrase, or, for two
+    /// characters, the phrases of the trigrams in the index's term list that start with
+    /// them, joined by OR (`""`, which matches nothing, when there are none).
+    fn push_match(self, qb: &mut QueryBuilder<'_, Sqlite>) {
+        qb.push(" MATCH ");
+        if Candidates::of(self.text) == Some(Candidates::Phrase) {
+            qb.push_bind(trigram_phrase(self.text));
+        } else {
+            qb.push(
+                "(SELECT IFNULL(group_concat('\"' || replace(term, '\"', '\"\"') || '\"', \
+                 ' OR '), '\"\"') FROM agents_name_trigram_terms WHERE ",
+            );
+            push_term_range(qb, self.text);
+            qb.push(")");
+        }
     }
 
     /// Pushes a query of the Sekuire IDs of `filter`'s matches, in the index's order: each
@@ -185,10 +218,10 @@ impl Search<'_> {
     ) {
         qb.push(
             "SELECT agents_name_trigrams.sekuire_id FROM agents_name_trigrams \
-             WHERE agents_name_trigrams MATCH ",
-        )
-        .push_bind(trigram_phrase(self.text))
-        .push(
+             WHERE agents_name_trigrams",
+        );
+        self.push_match(qb);
+        qb.push(
             " AND EXISTS (SELECT 1 FROM agents \
              WHERE agents.sekuire_id = agents_name_trigrams.sekuire_id",
         );
@@ -254,9 +287,9 @@ impl Search<'_> {
 
 impl SqliteStore {
     /// `filter`'s text search, read through the trigram index when it has few candidates
-    /// (counting them stops at [`FEW_MATCHES`]: one small index read). A search without
-    /// facets sorted by name is read from the index in name order whatever its
-    /// candidates, so they are not counted.
+    /// (counting them stops at [`FEW_MATCHES`]: one small index read). A phrase without
+    /// facets sorted by name is read and counted from the index in name order whatever
+    /// its candidates, so they are not counted.
     pub(super) async fn search<'a>(
         &self,
         filter: &'a AgentFilter,
@@ -269,7 +302,7 @@ impl SqliteStore {
             text,
             indexed: None,
         };
-        if unplanned.in_name_order() && sort.key == SortKey::Name && !filter.has_facets() {
+        if unplanned.counted_in_name_order() && sort.key == SortKey::Name && !filter.has_facets() {
             return Ok(Some(unplanned));
         }
         let indexed = match Candidates::of(text) {
