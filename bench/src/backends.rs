@@ -7,6 +7,7 @@
 
 use crate::registry::{self, Prepared};
 use crate::stats::{ms, Summary, Throughput};
+use crate::sweep::Sweep;
 use crate::{browser, row};
 use anyhow::{ensure, Context, Result};
 use fleet_e2e::Registry;
@@ -67,6 +68,7 @@ struct Figures {
     /// Navigation → 50 rows visible in the dashboard, p50 of 10.
     first_render: Duration,
     lists: Vec<Summary>,
+    sweep: Sweep,
     summary: Summary,
     /// One figure per [`LEASE_CLIENTS`].
     leases: Vec<Throughput>,
@@ -191,6 +193,7 @@ async fn measure(
         let path = format!("/api/v1/agents?{query}&limit=50");
         lists.push(registry::time_get_over(&client, processes, key, &path, REQUESTS).await?);
     }
+    let sweep = Sweep::run(processes, key).await?;
     let summary =
         registry::time_get_over(&client, processes, key, "/api/v1/fleet/summary", REQUESTS).await?;
     let first_render = first_render(processes[0], key).await?;
@@ -220,6 +223,7 @@ async fn measure(
         label,
         first_render,
         lists,
+        sweep,
         summary,
         leases,
         fanout,
@@ -280,6 +284,10 @@ fn section(
         cells.push("≤ 50 ms".into());
         row(&mut out, &cells);
     }
+    let mut cells = vec![Sweep::label()];
+    cells.extend(runs.iter().map(|r| r.sweep.cell()));
+    cells.push("none over 50 ms".into());
+    row(&mut out, &cells);
     let mut cells = vec!["dashboard: first fleet render, navigation → 50 rows, p50 ms".to_owned()];
     cells.extend(runs.iter().map(|r| {
         format!(

@@ -9,6 +9,7 @@ mod browser;
 mod cpu;
 mod registry;
 mod stats;
+mod sweep;
 
 use anyhow::Result;
 use fleet_e2e::Registry;
