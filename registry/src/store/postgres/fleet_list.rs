@@ -35,11 +35,16 @@ fn sort_sql(key: SortKey) -> &'static str {
 /// 0008 and 0012), which heartbeats never touch, unless the filter names a health, whose
 /// columns are the heartbeat's, in `agents`.
 pub(super) fn filtered(filter: &AgentFilter) -> &'static str {
-    if filter.health.is_empty() {
+    if facets_suffice(filter) {
         "agent_facets"
     } else {
         "agents"
     }
+}
+
+/// Whether `agent_facets` holds every column `filter` tests: it names no health.
+fn facets_suffice(filter: &AgentFilter) -> bool {
+    filter.health.is_empty()
 }
 
 /// `(…) AS agents WHERE TRUE`: every match of `filter`, among which a page in order of
@@ -61,7 +66,7 @@ fn push_gathered(
     clock: HealthClock,
     pieces: Option<&[String]>,
 ) {
-    let narrow = filtered(filter) == "agent_facets";
+    let narrow = facets_suffice(filter);
     let held = matches!(
         key,
         SortKey::Name | SortKey::ReputationScore | SortKey::RuntimeStatus
@@ -199,7 +204,8 @@ impl PostgresStore {
         let rows = async {
             let few = self
                 .few_matches(filter, sort.key, limit, clock, pieces.as_deref())
-                .await?;
+                .await?
+                || self.few_in_health(filter, clock).await?;
             // A search by name is read in name order, unless it asks the index of name
             // pieces, or has facets and few matches, which are gathered and sorted below.
             let searched = filter.search_text().is_some() && pieces.is_none();
