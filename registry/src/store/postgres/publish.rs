@@ -201,11 +201,11 @@ impl PostgresStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::leases::tests::{agent_with_installations, TestDatabase};
+    use super::super::leases::tests::{agent_with_installations, bootstrap_request, TestDatabase};
     use crate::clock::now_ms;
     use crate::error::AppError;
     use crate::store::{CheckedPush, LifecycleCommand};
-    use fleet_protocol::{BootstrapRequest, LifecycleAction, PublishRequest};
+    use fleet_protocol::{LifecycleAction, PublishRequest};
 
     fn push(sekuire_id: &str, public_key: &str) -> PublishRequest {
         PublishRequest {
@@ -260,16 +260,7 @@ mod tests {
         assert!(matches!(other, Err(AppError::Forbidden(_))), "{other:?}");
 
         agent_with_installations(&stores[0], "agent-boot", 0).await;
-        let (install_token, _) = stores[0]
-            .create_install_token("default", "agent-boot", None, "test")
-            .await
-            .unwrap();
-        let request = BootstrapRequest {
-            install_token,
-            upstream_url: None,
-            capabilities: Vec::new(),
-            heartbeat_interval_seconds: None,
-        };
+        let request = bootstrap_request(&stores[0], "agent-boot").await;
         let (a, b) = tokio::join!(stores[0].bootstrap(&request), stores[1].bootstrap(&request));
         assert_eq!(
             u8::from(a.is_ok()) + u8::from(b.is_ok()),

@@ -59,20 +59,28 @@ pub(in crate::store) async fn agent_with_installations(
         .unwrap();
     let mut out = Vec::new();
     for _ in 0..installations {
-        let (install_token, _) = store
-            .create_install_token("default", sekuire_id, None, "test")
-            .await
-            .unwrap();
-        let request = BootstrapRequest {
-            install_token,
-            upstream_url: None,
-            capabilities: Vec::new(),
-            heartbeat_interval_seconds: None,
-        };
+        let request = bootstrap_request(store, sekuire_id).await;
         let (boot, _) = store.bootstrap(&request).await.unwrap();
         out.push((boot.installation_id, boot.runtime_token));
     }
     out
+}
+
+/// A bootstrap of `sekuire_id` with a fresh install token.
+pub(in crate::store::postgres) async fn bootstrap_request(
+    store: &Store,
+    sekuire_id: &str,
+) -> BootstrapRequest {
+    let (install_token, _) = store
+        .create_install_token("default", sekuire_id, None, "test")
+        .await
+        .unwrap();
+    BootstrapRequest {
+        install_token,
+        upstream_url: None,
+        capabilities: Vec::new(),
+        heartbeat_interval_seconds: None,
+    }
 }
 
 /// Two stores on one database stand for two registry processes. Installations lease
