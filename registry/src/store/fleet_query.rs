@@ -149,7 +149,7 @@ pub(super) fn health_sql(now: i64) -> String {
 /// When an agent stops being healthy, in ms: 1.5 heartbeat intervals after its last
 /// heartbeat, NULL for one that never sent one. `agents_by_health` indexes this expression,
 /// so it must stay written exactly so.
-const HEALTHY_UNTIL: &str = "last_heartbeat_at + heartbeat_interval_s * 1500";
+pub(super) const HEALTHY_UNTIL: &str = "last_heartbeat_at + heartbeat_interval_s * 1500";
 
 /// When an agent becomes unhealthy, in ms: 3 heartbeat intervals after its last heartbeat.
 const UNHEALTHY_FROM: &str = "last_heartbeat_at + heartbeat_interval_s * 3000";

@@ -5,7 +5,7 @@
 use super::fleet_list::{filtered, push_filter};
 use super::PostgresStore;
 use crate::error::AppResult;
-use crate::store::fleet_query::HealthClock;
+use crate::store::fleet_query::{HealthClock, HEALTHY_UNTIL};
 use crate::store::list_plan::distinct_states;
 use crate::store::AgentFilter;
 use fleet_protocol::SortKey;
@@ -163,6 +163,7 @@ impl PostgresStore {
         let mut count =
             QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM (SELECT 1 FROM agents WHERE TRUE");
         push_filter(&mut count, &health, clock, None);
+        push_health_order(&mut count);
         count.push(format!(" LIMIT {FEW_IN_HEALTH}) AS counted"));
         let counted: i64 = count
             .build_query_scalar()
@@ -213,6 +214,23 @@ fn walked_facets(filter: &AgentFilter, sort: SortKey) -> Vec<String> {
 /// 150,377 paused agents: gathered, 40–50 ms; walked, 1,017 rows in 7 ms.
 fn gathers(matches: i64, walked: i64, limit: u32) -> bool {
     matches.saturating_mul(matches) < WALK_MARGIN * (i64::from(limit) + 1) * walked
+}
+
+/// Whether `filter` names a health and nothing else.
+pub(super) fn health_alone(filter: &AgentFilter) -> bool {
+    let others = AgentFilter {
+        health: Vec::new(),
+        ..filter.clone()
+    };
+    !filter.health.is_empty() && filter.search_text().is_none() && !others.has_facets()
+}
+
+/// ` ORDER BY` the health index's expression, for a count of a health alone that stops at
+/// a bound: PostgreSQL then reads that index's range up to the bound. Planned on its own,
+/// a count of `healthy` just after 100,000 agents had heartbeat was a sequential scan
+/// that read 50,000 rows to find 5,000 (49 ms).
+pub(super) fn push_health_order(count: &mut QueryBuilder<'_, Postgres>) {
+    count.push(format!(" ORDER BY {HEALTHY_UNTIL}"));
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! 1.5 ms to 840 ms on its sixth run, walking the whole name index. Planning costs about a
 //! millisecond per statement.
 
+use super::fleet_estimates::{health_alone, push_health_order};
 use super::PostgresStore;
 use crate::clock::now_ms;
 use crate::error::AppResult;
@@ -188,6 +189,9 @@ impl PostgresStore {
                         _ => {
                             count.push(format!("SELECT 1 FROM {} WHERE TRUE", filtered(filter)));
                             push_filter(&mut count, filter, clock, pieces.as_deref());
+                            if health_alone(filter) {
+                                push_health_order(&mut count);
+                            }
                         }
                     }
                     count.push(format!(" LIMIT {}) AS matches", Total::count_limit(filter)));
