@@ -53,8 +53,9 @@ const IDLE_HOLD: Duration = Duration::from_secs(1);
 /// four. A batch begins with `BEGIN` on the kept connection, and if that fails (the
 /// server closed it, or went away) on a fresh one from the pool, which the pool has
 /// pinged: nothing of the batch was sent yet. A connection unused for [`IDLE_HOLD`]
-/// goes back to the pool; one whose batch failed is closed, which rolls back whatever
-/// the batch had done.
+/// goes back to the pool when the next batch comes, which takes one the pool has pinged
+/// (between batches the writer holds one of the process's connections); one whose batch
+/// failed is closed, which rolls back whatever the batch had done.
 ///
 /// With one statement to lock and read and one to write, a batch is four round trips, where
 /// it was seven (a ping, `BEGIN`, two locking reads, two writes, `COMMIT`).
