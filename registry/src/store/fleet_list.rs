@@ -99,16 +99,13 @@ impl SqliteStore {
                 // key order, where its matches are spread evenly. Left to choose, SQLite
                 // read the name index, narrower, and `se`, whose matches sit late in name
                 // order, read 800,000 names to count 1,001 (90 ms).
-                let alone = text_search && !filter.has_facets();
+                let searched = if filter.has_facets() {
+                    searched_agents(search)
+                } else {
+                    BY_KEY
+                };
                 let mut count = QueryBuilder::<Sqlite>::new(if text_search {
-                    format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE 1 = 1",
-                        if alone {
-                            BY_KEY
-                        } else {
-                            searched_agents(search)
-                        }
-                    )
+                    format!("SELECT COUNT(*) FROM (SELECT 1 FROM {searched} WHERE 1 = 1")
                 } else {
                     format!(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM agents INDEXED BY {} WHERE 1 = 1",

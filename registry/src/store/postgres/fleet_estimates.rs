@@ -5,8 +5,7 @@
 use super::fleet_list::{filtered, push_filter};
 use super::PostgresStore;
 use crate::error::AppResult;
-use crate::store::fleet_query::{HealthClock, HEALTHY_UNTIL};
-use crate::store::list_plan::distinct_states;
+use crate::store::fleet_query::{kept_facets, HealthClock, HEALTHY_UNTIL};
 use crate::store::AgentFilter;
 use fleet_protocol::SortKey;
 use sqlx::{Postgres, QueryBuilder};
@@ -195,12 +194,14 @@ fn planned_rows(plan: &str) -> Option<i64> {
 /// finds: those in the filter's runtime states in order of change, as each state's
 /// agents sit together in the index by state and change (`apart_by_state`), else all.
 fn walked_facets(filter: &AgentFilter, sort: SortKey) -> Vec<String> {
-    match distinct_states(filter) {
-        states if sort == SortKey::UpdatedAt && !states.is_empty() => {
-            states.iter().map(|s| format!("runtime:{s}")).collect()
-        }
-        _ => vec!["total".to_owned()],
-    }
+    let walked = AgentFilter {
+        runtime_status: match sort {
+            SortKey::UpdatedAt => filter.runtime_status.clone(),
+            _ => Vec::new(),
+        },
+        ..AgentFilter::default()
+    };
+    kept_facets(&walked).expect("the kept counts answer states alone")
 }
 
 /// Whether a page of `limit` rows among `matches` is gathered from every match rather
