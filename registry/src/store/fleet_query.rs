@@ -3,7 +3,10 @@
 //! How each engine plans a page is in `fleet_list.rs` (SQLite) and `postgres/`.
 
 use super::agents::AgentRow;
-pub(super) use super::health_clock::HealthClock;
+use super::health_clock::push_health;
+pub(super) use super::health_clock::{
+    health_counts_sql, push_health_tested, HealthClock, HEALTHY_UNTIL,
+};
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -136,24 +139,6 @@ impl Cursor {
     }
 }
 
-/// SQL for an agent's health at `now`: the same thresholds as [`Health::derive`].
-pub(super) fn health_sql(now: i64) -> String {
-    format!(
-        "(CASE WHEN last_heartbeat_at IS NULL THEN 'never' \
-         WHEN {HEALTHY_UNTIL} >= {now} THEN 'healthy' \
-         WHEN {UNHEALTHY_FROM} >= {now} THEN 'stale' \
-         ELSE 'unhealthy' END)"
-    )
-}
-
-/// When an agent stops being healthy, in ms: 1.5 heartbeat intervals after its last
-/// heartbeat, NULL for one that never sent one. `agents_by_health` indexes this expression,
-/// so it must stay written exactly so.
-pub(super) const HEALTHY_UNTIL: &str = "last_heartbeat_at + heartbeat_interval_s * 1500";
-
-/// When an agent becomes unhealthy, in ms: 3 heartbeat intervals after its last heartbeat.
-const UNHEALTHY_FROM: &str = "last_heartbeat_at + heartbeat_interval_s * 3000";
-
 fn push_in_list<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     column: &str,
@@ -196,53 +181,6 @@ pub(super) fn push_facets<'a, DB: Database>(
         qb.push(" AND reputation_score <= ")
             .push_bind(i64::from(max));
     }
-}
-
-/// ` AND (…)` for `healths`: the thresholds of [`Health::derive`] written as ranges of
-/// when an agent stops being healthy (`last_heartbeat_at + heartbeat_interval_s * 1500`,
-/// NULL for one that never sent a heartbeat). Healthy is from it onwards; stale and
-/// unhealthy are before it, split at three intervals; never is NULL. Both engines index
-/// that expression (`agents_by_health`, written exactly so), so a health filter that
-/// matches few agents reads a short stretch of an index instead of every agent.
-fn push_health<'a, DB: Database>(
-    qb: &mut QueryBuilder<'a, DB>,
-    healths: &[Health],
-    clock: HealthClock,
-) where
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    if healths.is_empty() {
-        return;
-    }
-    let now = clock.now;
-    qb.push(" AND (");
-    for (i, health) in healths.iter().enumerate() {
-        if i > 0 {
-            qb.push(" OR ");
-        }
-        match health {
-            Health::Healthy => qb.push(format!("{HEALTHY_UNTIL} >= ")).push_bind(now),
-            // A stale agent's deadline passed at most 1.5 of its interval ago, so at most
-            // 1.5 of the longest interval in use: a short range even when most agents
-            // stopped minutes ago (migration 0013 on SQLite, 0009 on PostgreSQL).
-            Health::Stale => qb
-                .push(format!("({HEALTHY_UNTIL} >= "))
-                .push_bind(clock.back(1500))
-                .push(format!(" AND {HEALTHY_UNTIL} < "))
-                .push_bind(now)
-                .push(format!(" AND {UNHEALTHY_FROM} >= "))
-                .push_bind(now)
-                .push(")"),
-            Health::Unhealthy => qb
-                .push(format!("({HEALTHY_UNTIL} < "))
-                .push_bind(now)
-                .push(format!(" AND {UNHEALTHY_FROM} < "))
-                .push_bind(now)
-                .push(")"),
-            Health::Never => qb.push(format!("{HEALTHY_UNTIL} IS NULL")),
-        };
-    }
-    qb.push(")");
 }
 
 /// The range of Sekuire IDs that start with `q`, when `q` could begin one. IDs are
@@ -392,18 +330,6 @@ pub(super) fn agent_page(
         total_exact: total.exact,
         next_cursor,
     })
-}
-
-/// The query that counts agents by health at `now` (health depends on the time, so it is
-/// counted, not kept), each condition counted as `count` writes it, in [`Health::ALL`]'s
-/// order.
-pub(super) fn health_counts_sql(now: i64, count: impl Fn(&str) -> String) -> String {
-    let health = health_sql(now);
-    let columns: Vec<String> = Health::ALL
-        .iter()
-        .map(|h| count(&format!("{health} = '{h}'")))
-        .collect();
-    format!("SELECT {} FROM agents", columns.join(", "))
 }
 
 /// The summary from the kept counts (`fleet_counts`: migrations 0007 on SQLite, 0002 on

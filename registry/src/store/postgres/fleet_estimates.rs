@@ -17,7 +17,11 @@ const WALK_MARGIN: i64 = 2;
 /// Below this many agents in a filter's health, its page is gathered from them all (see
 /// `few_in_health`). Above it, a walk of the sort index finds a page within the first
 /// 1M / 5,000 × 51, about 10,000 rows, at 1M agents, if they are spread evenly.
+#[cfg(not(test))]
 const FEW_IN_HEALTH: i64 = 5_000;
+/// A test's fleet has 15 agents of each health: one health is few, two are many.
+#[cfg(test)]
+const FEW_IN_HEALTH: i64 = 16;
 
 /// Searches of one or two characters have no trigram; when they are ASCII, the index of
 /// name pieces (migration 0004, on `agent_names` since 0010) holds them.

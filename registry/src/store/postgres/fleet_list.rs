@@ -14,7 +14,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_page_order, Cursor, HealthClock, Total,
+    push_health_tested, push_page_order, Cursor, HealthClock, Total,
 };
 use crate::store::list_plan::{
     apart_by_state, push_heartbeat_range, push_id_range, push_state_pages, seekable,
@@ -103,6 +103,27 @@ pub(super) fn push_filter(
         push_search(qb, q, pieces);
     }
     push_facets(qb, filter, clock);
+}
+
+/// ` AND …` terms for `filter` on `agents`, as [`push_filter`] writes them, for a page
+/// walked along its sort index; `tested`: its health holds many agents, and is tested on
+/// each row the walk reads rather than read from the health index ([`push_health_tested`]).
+fn push_walked(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    filter: &AgentFilter,
+    clock: HealthClock,
+    pieces: Option<&[String]>,
+    tested: bool,
+) {
+    if !tested {
+        return push_filter(qb, filter, clock, pieces);
+    }
+    let others = AgentFilter {
+        health: Vec::new(),
+        ..filter.clone()
+    };
+    push_filter(qb, &others, clock, pieces);
+    push_health_tested(qb, &filter.health, clock);
 }
 
 /// `(…)`, true for the rows the search `q` finds, on `agents` or `agent_names` (which
@@ -210,6 +231,8 @@ impl PostgresStore {
                 .few_matches(filter, sort.key, limit, clock, pieces.as_deref())
                 .await?
                 || self.few_in_health(filter, clock).await?;
+            // A health that holds many agents is tested on the rows a walk reads.
+            let tested = !few && !filter.health.is_empty();
             // A search by name is read in name order, unless it asks the index of name
             // pieces, or has facets and few matches, which are gathered and sorted below.
             let searched = filter.search_text().is_some() && pieces.is_none();
@@ -229,7 +252,7 @@ impl PostgresStore {
                         qb.push(format!(
                             "SELECT sekuire_id, {sort_expr} FROM agents WHERE TRUE"
                         ));
-                        push_filter(qb, filter, clock, pieces.as_deref());
+                        push_walked(qb, filter, clock, pieces.as_deref(), tested);
                     };
                 let at = cursor.as_ref();
                 push_state_pages(
@@ -243,7 +266,7 @@ impl PostgresStore {
                 );
             } else {
                 page.push("agents WHERE TRUE");
-                push_filter(&mut page, filter, clock, pieces.as_deref());
+                push_walked(&mut page, filter, clock, pieces.as_deref(), tested);
                 push_heartbeat_range(&mut page, filter, sort.key, sort_expr, clock);
             }
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);

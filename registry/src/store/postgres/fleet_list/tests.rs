@@ -86,6 +86,10 @@ async fn lists_and_summarizes_as_sqlite_does() {
         q: Some(q.to_owned()),
         ..AgentFilter::default()
     };
+    let health = |healths: &[Health]| AgentFilter {
+        health: healths.to_vec(),
+        ..AgentFilter::default()
+    };
     // Name substrings (ASCII case folded) and ID prefixes, counted here.
     let matches = |q: &str| {
         let q = q.to_ascii_lowercase();
@@ -167,6 +171,19 @@ async fn lists_and_summarizes_as_sqlite_does() {
             AgentFilter {
                 runtime_status: vec![RuntimeStatus::Active],
                 ..search("alpha-x")
+            },
+            0,
+        ),
+        // Healths: one (15 agents, under the test's `FEW_IN_HEALTH`) gathered; two
+        // walked, with the health tested on each row, and with a facet; each checked
+        // against SQLite below.
+        (health(&[Health::Healthy]), 15),
+        (health(&[Health::Healthy, Health::Stale]), 30),
+        (health(&[Health::Unhealthy, Health::Never]), 30),
+        (
+            AgentFilter {
+                verification_status: vec![VerificationStatus::Verified],
+                ..health(&[Health::Stale, Health::Unhealthy])
             },
             0,
         ),
