@@ -112,7 +112,10 @@ impl SqliteStore {
                         facet_index(filter)
                     )
                 });
-                let counted = if text_search {
+                // A search with facets names every state and status it leaves open too,
+                // so that SQLite seeks each in the facet index, which holds the name
+                // (migration 0015): with a verification status alone it read the rows.
+                let counted = if text_search && !filter.has_facets() {
                     filter.clone()
                 } else {
                     seekable(filter)

@@ -32,7 +32,8 @@
 //!   only the first matches. A GIN index returns its matches in no order. Here a search of
 //!   letters and digits reads the first names of each word of the vocabulary that holds
 //!   it, from `name_words`, which keeps each word's names in name order (migration 0013,
-//!   `name_words.rs`): `se` by name at 1M agents, 124 → 9 ms; `security`, 35 → 6 ms.
+//!   `name_words.rs`): `se` by name at 1M agents, 124 → 9 ms; `security`, 35 → 6 ms. A
+//!   search that more than 64 words hold is read as any other search.
 //!   Another search walks the name index and tests each name, up to 50,000 names, then
 //!   gathers its page from `agent_names`, a narrow copy of the names with a trigram index
 //!   of its own, and sorts it (`name_walk.rs`). With facets, both probe each match's

@@ -1,7 +1,8 @@
 //! A search by name that matches densely: the first names in order are tested one by
 //! one, and when they do not fill the page, the page is gathered through the trigram
 //! index of `agent_names` (migration 0006), or, for a search of letters and digits,
-//! through the words of the names, which needs no walk first (`name_words.rs`). With
+//! through the words of the names, which needs no walk first unless the search is one or
+//! two hex digits (`name_words.rs`). With
 //! facets, each match is kept when its agent passes them (an index probe by Sekuire ID),
 //! as the walk or the gather reaches it.
 //!
@@ -115,8 +116,9 @@ impl PostgresStore {
     }
 
     /// The Sekuire IDs of the first `page` matches of `filter`, a search with facets, in
-    /// `sort` after `cursor`: its matches by name are gathered from `agent_names` a round
-    /// at a time, in order, and each is kept when its agent passes the facets.
+    /// `sort` after `cursor`: its matches by name are gathered as `gathering` says (from
+    /// `agent_names` or the words of the names) a round at a time, in order, and each is
+    /// kept when its agent passes the facets.
     ///
     /// Decision: the facets are tested on the names a round gathered, one index probe
     /// each, and not in the statement that gathers them. Told to join the facets,

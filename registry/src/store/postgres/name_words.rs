@@ -6,10 +6,9 @@
 //! `name_words` keeps each word's names in name order, so the first `n` matches after a
 //! cursor are among the first `n` names of each such word: a page of `se` at a million
 //! agents reads 51 names from each of three words (0.3 ms), where the gather read and
-//! sorted all 150,000 matches (98 ms), and a round of `se` with facets reads 3,264 of each
-//! (7 ms). A search that many words hold (a digit, in a fleet numbered into the
-//! thousands) reads [`MAX_WORDS`] words at most this way, and is gathered from
-//! `agent_names` past that, as a search with any other character is.
+//! sorted all 150,000 matches (98 ms). A search that many words hold (a digit, in a fleet
+//! numbered into the thousands) is gathered this way from [`MAX_WORDS`] words at most,
+//! and from `agent_names` past that, as a search with any other character is.
 
 use super::fleet_list::push_search;
 use super::PostgresStore;
@@ -51,13 +50,25 @@ impl PostgresStore {
         if q.is_empty() || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(Gathering::Names);
         }
-        let words: Vec<String> =
-            sqlx::query_scalar("SELECT word FROM name_vocabulary WHERE word LIKE $1 LIMIT $2")
-                .bind(format!("%{}%", q.to_ascii_lowercase()))
-                .bind(MAX_WORDS + 1)
-                .persistent(false)
-                .fetch_all(&self.pool)
-                .await?;
+        // One or two characters have no trigram: the index of pieces holds them.
+        let q = q.to_ascii_lowercase();
+        let mut words = QueryBuilder::<Postgres>::new("SELECT word FROM name_vocabulary WHERE ");
+        if q.len() <= 2 {
+            words
+                .push("agent_name_pieces(word) @> ARRAY[")
+                .push_bind(q.clone())
+                .push("]::text[] AND ");
+        }
+        words
+            .push("word LIKE ")
+            .push_bind(format!("%{q}%"))
+            .push(" LIMIT ")
+            .push_bind(MAX_WORDS + 1);
+        let words: Vec<String> = words
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(if words.len() as i64 > MAX_WORDS {
             Gathering::Names
         } else {
