@@ -3,9 +3,8 @@
 //! How each engine plans a page is in `fleet_list.rs` (SQLite) and `postgres/`.
 
 use super::agents::AgentRow;
-use super::health_clock::push_health;
 pub(super) use super::health_clock::{
-    health_counts_sql, push_health_tested, HealthClock, HEALTHY_UNTIL,
+    health_counts_sql, push_health, HealthClock, HealthRead, HEALTHY_UNTIL,
 };
 use crate::error::{AppError, AppResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -172,7 +171,7 @@ pub(super) fn push_facets<'a, DB: Database>(
     push_in_list(qb, "runtime_status", statuses);
     let verifications = filter.verification_status.iter().map(|s| s.as_str());
     push_in_list(qb, "verification_status", verifications);
-    push_health(qb, &filter.health, clock);
+    push_health(qb, &filter.health, clock, HealthRead::Indexed);
     if let Some(min) = filter.min_reputation {
         qb.push(" AND reputation_score >= ")
             .push_bind(i64::from(min));

@@ -74,57 +74,47 @@ pub(super) const HEALTHY_UNTIL: &str = "last_heartbeat_at + heartbeat_interval_s
 /// When an agent becomes unhealthy, in ms: 3 heartbeat intervals after its last heartbeat.
 const UNHEALTHY_FROM: &str = "last_heartbeat_at + heartbeat_interval_s * 3000";
 
+/// How a list reads its health terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HealthRead {
+    /// As a range of `agents_by_health`, which indexes the healthy deadline as it is
+    /// written here: a health that holds few agents reads a short stretch of the index
+    /// instead of every agent.
+    Indexed,
+    /// Tested on each row a plan reads: the deadline is written so that the index does
+    /// not match it. For a page of a health that holds many agents, on PostgreSQL: its
+    /// planner estimates a health's range from statistics of the last `ANALYZE`, and a
+    /// range past them, where every agent that has heartbeat since sits, as nearly empty.
+    /// At 1M agents, 258,000 of them healthy since, `healthy` by newest heartbeat read and
+    /// sorted all of them (113–141 ms), where the heartbeat index's first 51 were healthy.
+    /// Never is written as always, so that the index of never-seen agents (migration 0011
+    /// on PostgreSQL), whose predicate it is, still serves it: whether an agent was ever
+    /// seen does not move with the clock.
+    Tested,
+}
+
 /// ` AND (…)` for `healths`: the thresholds of [`Health::derive`] written as ranges of
 /// when an agent stops being healthy (`last_heartbeat_at + heartbeat_interval_s * 1500`,
 /// NULL for one that never sent a heartbeat). Healthy is from it onwards; stale and
-/// unhealthy are before it, split at three intervals; never is NULL. Both engines index
-/// that expression (`agents_by_health`, written exactly so), so a health filter that
-/// matches few agents reads a short stretch of an index instead of every agent.
-pub(super) fn push_health<'a, DB: Database>(
-    qb: &mut QueryBuilder<'a, DB>,
-    healths: &[Health],
-    clock: HealthClock,
-) where
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    push_health_on(qb, healths, clock, HEALTHY_UNTIL);
-}
-
-/// ` AND (…)` for `healths`, as [`push_health`] writes them, but tested on each row a plan
-/// reads rather than read as a range of `agents_by_health`: the expression is written so
-/// that the index does not match it. Never is written as always, so that the index of
-/// never-seen agents (migration 0011 on PostgreSQL), whose predicate it is, still serves
-/// it: whether an agent was ever seen does not move with the clock.
-///
-/// For a page of a health that holds many agents, on PostgreSQL: its planner estimates a
-/// health's range from statistics that describe the deadlines of the last `ANALYZE`, and
-/// a range past them, where every agent that has heartbeat since sits, as nearly empty.
-/// At 1M agents, 258,000 of them healthy since, `healthy` by newest heartbeat read and
-/// sorted all of them (113–141 ms), where the heartbeat index's first 51 were healthy.
-pub(super) fn push_health_tested<'a, DB: Database>(
-    qb: &mut QueryBuilder<'a, DB>,
-    healths: &[Health],
-    clock: HealthClock,
-) where
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    push_health_on(qb, healths, clock, &format!("({HEALTHY_UNTIL}) + 0"));
-}
-
-/// The body of [`push_health`], on `until`, the healthy deadline's expression.
+/// unhealthy are before it, split at three intervals; never is NULL. Read as `read` says.
 ///
 /// Several healths without unhealthy or never, whose ranges are all bounded below, get
 /// the lowest of those bounds as a range of their own: PostgreSQL reads the index from
 /// there instead of from its start (`healthy` or `stale`, counted in the index's order at
 /// 1M agents, passed every unhealthy agent: 110 ms).
-fn push_health_on<'a, DB: Database>(
+pub(super) fn push_health<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     healths: &[Health],
     clock: HealthClock,
-    until: &str,
+    read: HealthRead,
 ) where
     i64: Encode<'a, DB> + Type<DB>,
 {
+    let tested = format!("({HEALTHY_UNTIL}) + 0");
+    let until = match read {
+        HealthRead::Indexed => HEALTHY_UNTIL,
+        HealthRead::Tested => tested.as_str(),
+    };
     if healths.is_empty() {
         return;
     }

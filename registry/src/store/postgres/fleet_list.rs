@@ -14,7 +14,7 @@ use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
 use crate::store::fleet_query::{
     self, agent_page, health_counts_sql, id_prefix_range, kept_facets, order_by, push_facets,
-    push_health_tested, push_page_order, Cursor, HealthClock, Total,
+    push_health, push_page_order, Cursor, HealthClock, HealthRead, Total,
 };
 use crate::store::list_plan::{
     apart_by_state, push_heartbeat_range, push_id_range, push_state_pages, seekable,
@@ -107,7 +107,7 @@ pub(super) fn push_filter(
 
 /// ` AND …` terms for `filter` on `agents`, as [`push_filter`] writes them, for a page
 /// walked along its sort index; `tested`: its health holds many agents, and is tested on
-/// each row the walk reads rather than read from the health index ([`push_health_tested`]).
+/// each row the walk reads rather than read from the health index ([`HealthRead::Tested`]).
 fn push_walked(
     qb: &mut QueryBuilder<'_, Postgres>,
     filter: &AgentFilter,
@@ -123,7 +123,7 @@ fn push_walked(
         ..filter.clone()
     };
     push_filter(qb, &others, clock, pieces);
-    push_health_tested(qb, &filter.health, clock);
+    push_health(qb, &filter.health, clock, HealthRead::Tested);
 }
 
 /// `(…)`, true for the rows the search `q` finds, on `agents` or `agent_names` (which
