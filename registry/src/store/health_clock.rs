@@ -110,10 +110,13 @@ pub(super) fn push_health<'a, DB: Database>(
 ) where
     i64: Encode<'a, DB> + Type<DB>,
 {
-    let tested = format!("({HEALTHY_UNTIL}) + 0");
+    let tested;
     let until = match read {
         HealthRead::Indexed => HEALTHY_UNTIL,
-        HealthRead::Tested => tested.as_str(),
+        HealthRead::Tested => {
+            tested = format!("({HEALTHY_UNTIL}) + 0");
+            tested.as_str()
+        }
     };
     if healths.is_empty() {
         return;

@@ -29,11 +29,11 @@
 //! The count of such a search reads `agent_names` too (`fleet_list.rs`).
 
 use super::fleet_list::{filtered, push_search};
-use super::name_words::{push_first_matches, Gathering};
+use super::name_words::{push_after, push_first_matches, Gathering};
 use super::PostgresStore;
 use crate::error::AppResult;
 use crate::store::agents::{AgentRow, AGENT_COLUMNS};
-use crate::store::fleet_query::{following, order_by, push_facets, Cursor, HealthClock};
+use crate::store::fleet_query::{order_by, push_facets, Cursor, HealthClock};
 use crate::store::AgentFilter;
 use fleet_protocol::AgentSort;
 use sqlx::{Postgres, QueryBuilder};
@@ -200,13 +200,6 @@ fn next_round(round: i64, read: i64, passed: i64, missing: i64) -> i64 {
         return most;
     }
     (2 * missing * read / passed).clamp(missing, most)
-}
-
-/// ` AND (name, sekuire_id)` past `after`, when there is a cursor, in `sort`.
-fn push_after(qb: &mut QueryBuilder<'_, Postgres>, after: Option<&Cursor>, sort: AgentSort) {
-    if let Some(after) = after {
-        after.push_bound(qb, "name", following(sort));
-    }
 }
 
 /// `EXISTS (…)`: whether the agent of the row `alias` (which has its Sekuire ID) passes

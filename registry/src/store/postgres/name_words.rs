@@ -89,16 +89,11 @@ pub(super) fn push_first_matches(
     alias: &str,
 ) {
     let order = order_by("name", sort);
-    let push_after = |qb: &mut QueryBuilder<'_, Postgres>| {
-        if let Some(after) = after {
-            after.push_bound(qb, "name", following(sort));
-        }
-    };
     match gathering {
         Gathering::Names => {
             qb.push("(SELECT sekuire_id, name FROM agent_names WHERE ");
             push_search(qb, q, None);
-            push_after(qb);
+            push_after(qb, after, sort);
         }
         Gathering::Words(words) => {
             // A name with two of the words comes once; so does an agent whose ID also
@@ -112,7 +107,7 @@ pub(super) fn push_first_matches(
                 "::text[]) AS vocabulary (word), LATERAL (SELECT sekuire_id, name \
                  FROM name_words WHERE name_words.word = vocabulary.word",
             );
-            push_after(qb);
+            push_after(qb, after, sort);
             qb.push(&order)
                 .push(" LIMIT ")
                 .push_bind(round)
@@ -120,7 +115,7 @@ pub(super) fn push_first_matches(
             if let Some(range) = id_prefix_range(q) {
                 qb.push(" UNION ALL SELECT sekuire_id, name FROM agent_names WHERE ");
                 push_id_range(qb, &range);
-                push_after(qb);
+                push_after(qb, after, sort);
             }
             qb.push(") AS matches WHERE TRUE");
         }
@@ -129,4 +124,15 @@ pub(super) fn push_first_matches(
         .push(" LIMIT ")
         .push_bind(round)
         .push(format!(") AS {alias}"));
+}
+
+/// ` AND (name, sekuire_id)` past `after`, when there is a cursor, in `sort`.
+pub(super) fn push_after(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    after: Option<&Cursor>,
+    sort: AgentSort,
+) {
+    if let Some(after) = after {
+        after.push_bound(qb, "name", following(sort));
+    }
 }
