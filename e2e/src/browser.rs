@@ -4,6 +4,7 @@
 use crate::WAIT;
 use anyhow::{bail, Context, Result};
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -158,19 +159,42 @@ impl Browser {
         Ok(self.find_all(css).await?.len())
     }
 
+    /// Finds the element at `css` and acts on it. A list that redraws between the two
+    /// (a live event, a page's results arriving) replaces the element, and WebDriver calls
+    /// the old one stale; then it is found again, until [`WAIT`] has passed.
+    async fn on_element<T, F, Fut>(&self, css: &str, act: F) -> Result<T>
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CmdError>>,
+    {
+        let started = Instant::now();
+        loop {
+            let element = self.find(css).await?;
+            match act(element).await {
+                Err(error) if error.is_stale_element_reference() && started.elapsed() < WAIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                outcome => return outcome.with_context(|| format!("acting on {css}")),
+            }
+        }
+    }
+
+    /// Scrolls the element so that `block` ("center", "start") of it is in view.
+    async fn scroll_to(&self, element: &Element, block: &str) -> Result<(), CmdError> {
+        let argument = serde_json::to_value(element)?;
+        let script = format!("arguments[0].scrollIntoView({{block: '{block}'}});");
+        self.client.execute(&script, vec![argument]).await?;
+        Ok(())
+    }
+
     /// Clicks the element at `css`, first brought to the middle of the screen, as a person
     /// scrolls to a button (the sticky header would otherwise cover one near the top).
     pub async fn click(&self, css: &str) -> Result<()> {
-        let element = self.find(css).await?;
-        let argument = serde_json::to_value(&element)?;
-        self.client
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center'});",
-                vec![argument],
-            )
-            .await?;
-        element.click().await?;
-        Ok(())
+        self.on_element(css, |element| async move {
+            self.scroll_to(&element, "center").await?;
+            element.click().await
+        })
+        .await
     }
 
     /// Replaces the text of an input the way a user does: select all, delete, type.
@@ -179,15 +203,17 @@ impl Browser {
         const CONTROL: char = '\u{e009}';
         const BACKSPACE: char = '\u{e003}';
         const RELEASE_MODIFIERS: char = '\u{e000}';
-        let input = self.find(css).await?;
-        input
-            .send_keys(&format!("{CONTROL}a{RELEASE_MODIFIERS}{BACKSPACE}{text}"))
-            .await?;
-        Ok(())
+        let keys = format!("{CONTROL}a{RELEASE_MODIFIERS}{BACKSPACE}{text}");
+        self.on_element(css, |input| {
+            let keys = keys.clone();
+            async move { input.send_keys(&keys).await }
+        })
+        .await
     }
 
     pub async fn text(&self, css: &str) -> Result<String> {
-        Ok(self.find(css).await?.text().await?)
+        self.on_element(css, |element| async move { element.text().await })
+            .await
     }
 
     pub async fn url(&self) -> Result<String> {
@@ -228,14 +254,14 @@ impl Browser {
 
     /// A screenshot with the element at `css` scrolled to the top of the window.
     pub async fn screenshot_of(&self, css: &str, path: &Path) -> Result<()> {
-        let element = self.find(css).await?;
-        let argument = serde_json::to_value(&element)?;
-        self.client
-            .execute(
-                "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -70);",
-                vec![argument],
-            )
-            .await?;
+        self.on_element(css, |element| async move {
+            self.scroll_to(&element, "start").await?;
+            self.client
+                .execute("window.scrollBy(0, -70);", vec![])
+                .await?;
+            Ok(())
+        })
+        .await?;
         self.screenshot(path).await
     }
 
