@@ -62,6 +62,14 @@ fn searched_agents(search: Option<Search<'_>>) -> &'static str {
     }
 }
 
+/// A row of a page, with the number of matches of the whole list beside it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    agent: AgentRow,
+    matches: i64,
+}
+
 /// `agents`, read by its primary key: the table itself, as it has no rowid.
 const BY_KEY: &str = "agents INDEXED BY sqlite_autoindex_agents_1";
 
@@ -78,6 +86,11 @@ impl SqliteStore {
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
 
         let search = self.search(filter, sort).await?;
+        if let Some(search) = search.filter(|s| s.is_indexed() && filter.has_facets()) {
+            return self
+                .list_candidates(filter, search, clock, sort, cursor.as_ref(), limit)
+                .await;
+        }
         let text_search = search.is_some();
         let in_name_order = search.filter(|s| s.in_name_order());
         let counted_in_name_order = search.filter(|s| s.counted_in_name_order());
@@ -99,8 +112,10 @@ impl SqliteStore {
                 // key order, where its matches are spread evenly. Left to choose, SQLite
                 // read the name index, narrower, and `se`, whose matches sit late in name
                 // order, read 800,000 names to count 1,001 (90 ms).
+                // (A search through few candidates with facets is read by key, counted
+                // with its page: [`SqliteStore::list_candidates`].)
                 let searched = if filter.has_facets() {
-                    searched_agents(search)
+                    "agents"
                 } else {
                     BY_KEY
                 };
@@ -155,10 +170,7 @@ impl SqliteStore {
             search.push_ranked_page(&mut page, filter, clock, sort, cursor.as_ref(), limit);
             page.push(")").push(order_by(sort_expr, sort));
         } else if as_counted {
-            page.push(format!(
-                "SELECT sekuire_id FROM {} WHERE 1 = 1",
-                searched_agents(search)
-            ));
+            page.push("SELECT sekuire_id FROM agents WHERE 1 = 1");
             push_filter(&mut page, filter, search, clock);
             page.push(")");
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
@@ -201,6 +213,48 @@ impl SqliteStore {
             push_page_order(&mut page, sort_expr, sort, cursor.as_ref(), limit);
         }
         let rows: Vec<AgentRow> = page.build_query_as().fetch_all(&self.read).await?;
+        agent_page(rows, total, limit, sort, clock.now)
+    }
+
+    /// A page of a search with facets whose candidates are few ([`Search::is_indexed`]),
+    /// and the number of its matches, from one read of the candidates by key.
+    ///
+    /// Decision: counted in the same statement as the page (`COUNT(*) OVER ()`, taken
+    /// before the cursor and the page's `LIMIT`), as the count and the page read the same
+    /// candidates by key: `security-auditor` + `suspended` at 1M agents, 3,195 candidates,
+    /// was 20 ms of count and 20 ms of page. Past the last match, the page has no row to
+    /// carry the count, and it is counted on its own.
+    async fn list_candidates(
+        &self,
+        filter: &AgentFilter,
+        search: Search<'_>,
+        clock: HealthClock,
+        sort: AgentSort,
+        cursor: Option<&Cursor>,
+        limit: u32,
+    ) -> AppResult<AgentList> {
+        let push_matches = |qb: &mut QueryBuilder<'_, Sqlite>| {
+            qb.push(format!(" FROM {BY_KEY} WHERE 1 = 1"));
+            push_filter(qb, filter, Some(search), clock);
+        };
+        let mut page = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT * FROM (SELECT {AGENT_COLUMNS}, COUNT(*) OVER () AS matches"
+        ));
+        push_matches(&mut page);
+        page.push(") AS agents WHERE 1 = 1");
+        push_page_order(&mut page, sort_sql(sort.key), sort, cursor, limit);
+        let rows: Vec<CountedRow> = page.build_query_as().fetch_all(&self.read).await?;
+        let matches = match rows.first() {
+            Some(row) => row.matches,
+            None if cursor.is_some() => {
+                let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*)");
+                push_matches(&mut count);
+                count.build_query_scalar().fetch_one(&self.read).await?
+            }
+            None => 0,
+        };
+        let rows = rows.into_iter().map(|row| row.agent).collect();
+        let total = Total::capped(filter, matches);
         agent_page(rows, total, limit, sort, clock.now)
     }
 

@@ -163,6 +163,74 @@ async fn stale_agents_of_every_interval_in_use_are_listed() {
     }
 }
 
+/// A search with facets is counted on every page, and past its last match too, on
+/// either engine. Its candidates are few, so SQLite counts them in the page's statement;
+/// a page after a cursor whose matches have since left the filter has no row to carry
+/// that count, and counts on its own.
+#[tokio::test]
+async fn a_search_with_facets_is_counted_on_every_page_and_past_its_last_match() {
+    let (stores, _dir) = every_engine().await;
+    let now = now_ms();
+    let fleet: Vec<NewAgent> = (0..230)
+        .map(|i| {
+            let name = match i {
+                0..30 => format!("rare-{i}"),
+                _ => format!("common-{i}"),
+            };
+            NewAgent {
+                reputation_score: (i % 100) as u8,
+                ..NewAgent::active(secret_hash(&name), name, now)
+            }
+        })
+        .collect();
+    let (rare, _) = fleet.split_at(30);
+    let filter = AgentFilter {
+        q: Some("RARE".into()),
+        verification_status: vec![VerificationStatus::Verified],
+        ..AgentFilter::default()
+    };
+    let sort = AgentSort {
+        key: SortKey::ReputationScore,
+        descending: true,
+    };
+    for store in &stores {
+        store.insert_agents(&fleet).await.unwrap();
+        let expected = rare
+            .iter()
+            .map(|a| (i64::from(a.reputation_score), a.sekuire_id.as_str()));
+        assert_listed_in_order(store, &filter, sort, 10, expected.collect()).await;
+        let first = store.list_agents(&filter, sort, 10, None).await.unwrap();
+        let second = store
+            .list_agents(&filter, sort, 10, first.next_cursor.as_deref())
+            .await
+            .unwrap();
+        for page in [&first, &second] {
+            assert_eq!((page.total, page.total_exact), (30, true));
+        }
+        for agent in rare {
+            if !first
+                .agents
+                .iter()
+                .any(|a| a.sekuire_id == agent.sekuire_id)
+            {
+                let suspended = VerificationStatus::Suspended;
+                let id = &agent.sekuire_id;
+                store
+                    .set_verification(id, suspended, None, "test", "r")
+                    .await
+                    .unwrap();
+            }
+        }
+        let past = store
+            .list_agents(&filter, sort, 10, first.next_cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(past.agents.is_empty(), "{:?}", past.agents);
+        assert_eq!((past.total, past.total_exact), (10, true));
+        assert_eq!(past.next_cursor, None);
+    }
+}
+
 /// Lists every page of `filter` in `sort`, `limit` at a time, and asserts that together
 /// they are `expected`'s agents in order: by the sort key given with each, then by
 /// Sekuire ID, reversed for a descending sort.
