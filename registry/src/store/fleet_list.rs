@@ -46,8 +46,9 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
     }
 }
 
-/// `agents`, for a read that tests a search: by key, from the candidates the trigram
-/// index names, when it names few ([`Search::is_indexed`]).
+/// `agents`, for a read that tests a search without facets: by key, from the candidates
+/// the trigram index names, when it names few ([`Search::is_indexed`]). A search with
+/// facets and few candidates is read by key too, in [`SqliteStore::list_candidates`].
 ///
 /// Decision: the primary key is named (`INDEXED BY`), as SQLite, which keeps no
 /// statistics here, expects an equality on a facet index to narrow to a few rows and
