@@ -204,11 +204,9 @@ impl Browser {
         const BACKSPACE: char = '\u{e003}';
         const RELEASE_MODIFIERS: char = '\u{e000}';
         let keys = format!("{CONTROL}a{RELEASE_MODIFIERS}{BACKSPACE}{text}");
-        self.on_element(css, |input| {
-            let keys = keys.clone();
-            async move { input.send_keys(&keys).await }
-        })
-        .await
+        let keys = keys.as_str();
+        self.on_element(css, |input| async move { input.send_keys(keys).await })
+            .await
     }
 
     pub async fn text(&self, css: &str) -> Result<String> {
@@ -255,13 +253,12 @@ impl Browser {
     /// A screenshot with the element at `css` scrolled to the top of the window.
     pub async fn screenshot_of(&self, css: &str, path: &Path) -> Result<()> {
         self.on_element(css, |element| async move {
-            self.scroll_to(&element, "start").await?;
-            self.client
-                .execute("window.scrollBy(0, -70);", vec![])
-                .await?;
-            Ok(())
+            self.scroll_to(&element, "start").await
         })
         .await?;
+        self.client
+            .execute("window.scrollBy(0, -70);", vec![])
+            .await?;
         self.screenshot(path).await
     }
 
