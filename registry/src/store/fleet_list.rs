@@ -34,7 +34,8 @@ fn facet_index(filter: &AgentFilter) -> &'static str {
 /// 23.5 ms → 1.7 ms for `paused,terminated` by state at 1M, where the facet index also
 /// starts with the state. The walk names it (`INDEXED BY`), whatever the filter. A filter
 /// of one runtime state in order of change walks that state's stretch of the index by
-/// state and change (migration 0012), as its agents sit together in the other.
+/// state and change (migration 0012), as its agents sit together in the other; one of a
+/// single verification status and no state, that status's stretch (migration 0016).
 fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
     match key {
         SortKey::Name => "agents_by_name",
@@ -42,8 +43,17 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
         SortKey::LastHeartbeatAt => "agents_by_heartbeat",
         SortKey::RuntimeStatus => "agents_by_status",
         SortKey::UpdatedAt if distinct_states(filter).len() == 1 => "agents_by_status_updated",
+        SortKey::UpdatedAt if one_verification_alone(filter) => "agents_by_verification_updated",
         SortKey::UpdatedAt => "agents_by_updated",
     }
+}
+
+/// Whether `filter` names one verification status and no runtime state.
+fn one_verification_alone(filter: &AgentFilter) -> bool {
+    let mut statuses = filter.verification_status.clone();
+    statuses.sort_unstable();
+    statuses.dedup();
+    filter.runtime_status.is_empty() && statuses.len() == 1
 }
 
 /// `agents`, for a read that tests a search without facets: by key, from the candidates

@@ -56,6 +56,43 @@ async fn pages_of_several_states_in_order_of_change_merge_each_states_page() {
     }
 }
 
+/// A page of a dense search and one verification status in order of change (on SQLite,
+/// a walk of that status's stretch of the index by status and change, migration 0016)
+/// holds every match, both ways, from every cursor. The search names more than
+/// `FEW_MATCHES` candidates and the status has more matches than a search's count
+/// reaches, so SQLite walks.
+#[tokio::test]
+async fn pages_of_a_search_and_one_verification_status_in_order_of_change_hold_every_match() {
+    let (stores, _dir) = every_engine().await;
+    let now = now_ms();
+    let fleet: Vec<NewAgent> = (0..5_200)
+        .map(|i| NewAgent {
+            verification_status: VerificationStatus::ALL[i % 4],
+            created_at: now - (i as i64 * 7_919 % 1_000),
+            ..NewAgent::active(secret_hash(&format!("v-{i}")), format!("security-{i}"), now)
+        })
+        .collect();
+    let filter = AgentFilter {
+        q: Some("security".into()),
+        verification_status: vec![VerificationStatus::Suspended],
+        ..AgentFilter::default()
+    };
+    for store in &stores {
+        store.insert_agents(&fleet).await.unwrap();
+        for descending in [false, true] {
+            let sort = AgentSort {
+                key: SortKey::UpdatedAt,
+                descending,
+            };
+            let expected = fleet
+                .iter()
+                .filter(|a| a.verification_status == VerificationStatus::Suspended)
+                .map(|a| (a.created_at, a.sekuire_id.as_str()));
+            assert_listed_in_order(store, &filter, sort, 300, expected.collect()).await;
+        }
+    }
+}
+
 /// A page of one health in heartbeat order walks only the heartbeats that health
 /// allows, and finds every agent of it: each page, both ways, from every cursor, is
 /// the fleet's agents of that health by heartbeat (0 for never) and Sekuire ID. Each
