@@ -37,8 +37,8 @@ pub fn machine() -> Option<(Duration, Duration)> {
     Some((seconds(total - idle), seconds(total)))
 }
 
-/// CPU time of the registry, of this process (the load generator) and of the machine
-/// (busy, total): so far when read, or between two readings.
+/// CPU time of the registry (every process of it), of this process (the load generator)
+/// and of the machine (busy, total): so far when read, or between two readings.
 pub struct Cost {
     registry: Option<Duration>,
     generator: Option<Duration>,
@@ -47,14 +47,14 @@ pub struct Cost {
 
 /// The reading taken when a run starts.
 pub struct Meter {
-    registry_pid: u32,
+    registry_pids: Vec<u32>,
     start: Cost,
 }
 
 impl Cost {
-    fn read(registry_pid: u32) -> Cost {
+    fn read(registry_pids: &[u32]) -> Cost {
         Cost {
-            registry: used(registry_pid),
+            registry: registry_pids.iter().map(|&pid| used(pid)).sum(),
             generator: used(std::process::id()),
             machine: machine(),
         }
@@ -62,17 +62,18 @@ impl Cost {
 }
 
 impl Meter {
-    /// Starts metering the registry `registry_pid` and this process (the load generator).
-    pub fn start(registry_pid: u32) -> Meter {
+    /// Starts metering the registry's processes `registry_pids` and this process (the
+    /// load generator).
+    pub fn start(registry_pids: &[u32]) -> Meter {
         Meter {
-            registry_pid,
-            start: Cost::read(registry_pid),
+            registry_pids: registry_pids.to_vec(),
+            start: Cost::read(registry_pids),
         }
     }
 
     /// The CPU each side used since [`Meter::start`].
     pub fn stop(self) -> Cost {
-        let (start, now) = (self.start, Cost::read(self.registry_pid));
+        let (start, now) = (self.start, Cost::read(&self.registry_pids));
         let since = |start: Option<Duration>, now: Option<Duration>| Some(now? - start?);
         Cost {
             registry: since(start.registry, now.registry),
@@ -109,6 +110,28 @@ impl Cost {
             );
         }
         line
+    }
+
+    /// A table cell: CPU per request in the registry, the load generator and the rest of
+    /// the machine (PostgreSQL, when it runs here), how busy the machine was, and the
+    /// rate its cores allow at that cost, `requests` having been served.
+    pub fn cell(&self, requests: f64) -> String {
+        let (Some(registry), Some(generator), Some((busy, all))) =
+            (self.registry, self.generator, self.machine)
+        else {
+            return "not measured".to_owned();
+        };
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.max(1.0);
+        let rest = busy.saturating_sub(registry + generator);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        format!(
+            "{:.0} + {:.0} + {:.0} µs; {:.0} % busy; ≤ {:.0}/s",
+            per(registry),
+            per(generator),
+            per(rest),
+            100.0 * busy.as_secs_f64() / all.as_secs_f64().max(1e-9),
+            cores * 1e6 / per(busy).max(1.0)
+        )
     }
 }
 

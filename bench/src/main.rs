@@ -409,7 +409,7 @@ async fn leases_only(options: &Options) -> Result<()> {
                     clients,
                 )
                 .await;
-                let meter = cpu::Meter::start(registry.pid());
+                let meter = cpu::Meter::start(&[registry.pid()]);
                 let leases = registry::lease_throughput_over(
                     &[&registry],
                     &prepared.installations,
