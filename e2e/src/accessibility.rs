@@ -29,11 +29,7 @@ fn axe_source() -> Result<String> {
 impl Browser {
     /// Picks a theme with the header's theme picker, as a user does.
     pub async fn use_theme(&self, theme: &str) -> Result<()> {
-        self.find("[data-testid=theme]")
-            .await?
-            .select_by_value(theme)
-            .await?;
-        Ok(())
+        self.select("[data-testid=theme]", theme).await
     }
 
     /// What axe finds wrong with the page as it is now.

@@ -67,7 +67,7 @@ impl AgentPage<'_> {
 
     /// What the terminate dialog's name field holds.
     pub async fn typed_name(&self) -> Result<Option<String>> {
-        Ok(self.browser.find(CONFIRM_NAME).await?.prop("value").await?)
+        self.browser.value(CONFIRM_NAME).await
     }
 
     /// In the open dialog, the reason typed (replacing what was there).

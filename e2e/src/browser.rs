@@ -214,6 +214,21 @@ impl Browser {
             .await
     }
 
+    /// What an input holds now (its `value` property, not the attribute it started with).
+    pub async fn value(&self, css: &str) -> Result<Option<String>> {
+        self.on_element(css, |input| async move { input.prop("value").await })
+            .await
+    }
+
+    /// Picks the option whose value is `value` in a `<select>`, as a user does.
+    pub async fn select(&self, css: &str, value: &str) -> Result<()> {
+        self.on_element(
+            css,
+            |select| async move { select.select_by_value(value).await },
+        )
+        .await
+    }
+
     pub async fn url(&self) -> Result<String> {
         Ok(self.client.current_url().await?.to_string())
     }

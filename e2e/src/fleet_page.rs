@@ -81,8 +81,7 @@ impl<'a> FleetPage<'a> {
 
     /// What the search box holds.
     pub async fn search_text(&self) -> Result<Option<String>> {
-        let search = self.browser.find("[data-testid=search]").await?;
-        Ok(search.prop("value").await?)
+        self.browser.value("[data-testid=search]").await
     }
 
     /// Toggles the chip `value` of the filter `filter` ("runtime", …).
