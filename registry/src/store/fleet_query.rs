@@ -141,11 +141,15 @@ impl Cursor {
 fn push_in_list<'a, DB: Database>(
     qb: &mut QueryBuilder<'a, DB>,
     column: &str,
-    values: impl ExactSizeIterator<Item = &'static str>,
+    values: impl Iterator<Item = &'static str>,
 ) where
     &'a str: Encode<'a, DB> + Type<DB>,
 {
-    if values.len() == 0 {
+    // Each value once: an engine turns `IN` of one value into `=`, and seeks it.
+    let mut values: Vec<&'static str> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    if values.is_empty() {
         return;
     }
     qb.push(format!(" AND {column} IN ("));

@@ -40,20 +40,8 @@ async fn pages_of_several_states_in_order_of_change_merge_each_states_page() {
         runtime_status: vec![RuntimeStatus::Terminated, RuntimeStatus::Paused],
         ..AgentFilter::default()
     };
-    for store in &stores {
-        store.insert_agents(&fleet).await.unwrap();
-        for descending in [false, true] {
-            let sort = AgentSort {
-                key: SortKey::UpdatedAt,
-                descending,
-            };
-            let expected = fleet
-                .iter()
-                .filter(|a| a.runtime_status != RuntimeStatus::Active)
-                .map(|a| (a.created_at, a.sekuire_id.as_str()));
-            assert_listed_in_order(store, &filter, sort, 700, expected.collect()).await;
-        }
-    }
+    let kept = |a: &NewAgent| a.runtime_status != RuntimeStatus::Active;
+    assert_listed_by_change(&stores, &fleet, &filter, 700, kept).await;
 }
 
 /// A page of a dense search and one verification status in order of change (on SQLite,
@@ -77,20 +65,8 @@ async fn pages_of_a_search_and_one_verification_status_in_order_of_change_hold_e
         verification_status: vec![VerificationStatus::Suspended],
         ..AgentFilter::default()
     };
-    for store in &stores {
-        store.insert_agents(&fleet).await.unwrap();
-        for descending in [false, true] {
-            let sort = AgentSort {
-                key: SortKey::UpdatedAt,
-                descending,
-            };
-            let expected = fleet
-                .iter()
-                .filter(|a| a.verification_status == VerificationStatus::Suspended)
-                .map(|a| (a.created_at, a.sekuire_id.as_str()));
-            assert_listed_in_order(store, &filter, sort, 300, expected.collect()).await;
-        }
-    }
+    let kept = |a: &NewAgent| a.verification_status == VerificationStatus::Suspended;
+    assert_listed_by_change(&stores, &fleet, &filter, 300, kept).await;
 }
 
 /// A page of one health in heartbeat order walks only the heartbeats that health
@@ -265,6 +241,32 @@ async fn a_search_with_facets_is_counted_on_every_page_and_past_its_last_match()
         assert!(past.agents.is_empty(), "{:?}", past.agents);
         assert_eq!((past.total, past.total_exact), (10, true));
         assert_eq!(past.next_cursor, None);
+    }
+}
+
+/// Adds `fleet` to each of `stores` and lists `filter` by change, both ways, `limit` at a
+/// time: together the pages must be the agents `kept` holds, by change (an agent's
+/// `created_at`) and Sekuire ID.
+async fn assert_listed_by_change(
+    stores: &[Store],
+    fleet: &[NewAgent],
+    filter: &AgentFilter,
+    limit: u32,
+    kept: impl Fn(&NewAgent) -> bool,
+) {
+    for store in stores {
+        store.insert_agents(fleet).await.unwrap();
+        for descending in [false, true] {
+            let sort = AgentSort {
+                key: SortKey::UpdatedAt,
+                descending,
+            };
+            let expected = fleet
+                .iter()
+                .filter(|a| kept(a))
+                .map(|a| (a.created_at, a.sekuire_id.as_str()));
+            assert_listed_in_order(store, filter, sort, limit, expected.collect()).await;
+        }
     }
 }
 
