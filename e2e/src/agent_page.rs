@@ -77,8 +77,11 @@ impl AgentPage<'_> {
 
     /// Whether the terminate dialog's Terminate button can be pressed.
     pub async fn can_confirm_terminate(&self) -> Result<bool> {
-        let confirm = self.browser.find(CONFIRM_TERMINATE).await?;
-        Ok(confirm.attr("disabled").await?.is_none())
+        Ok(self
+            .browser
+            .attr(CONFIRM_TERMINATE, "disabled")
+            .await?
+            .is_none())
     }
 
     /// The terminate dialog's Terminate button.

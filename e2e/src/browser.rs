@@ -214,6 +214,12 @@ impl Browser {
             .await
     }
 
+    /// The attribute `name` of an element, if it has it.
+    pub async fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        self.on_element(css, |element| async move { element.attr(name).await })
+            .await
+    }
+
     /// What an input holds now (its `value` property, not the attribute it started with).
     pub async fn value(&self, css: &str) -> Result<Option<String>> {
         self.on_element(css, |input| async move { input.prop("value").await })
