@@ -30,11 +30,26 @@ pub fn machine() -> Option<(Duration, Duration)> {
         .skip(1)
         .map(|t| t.parse().unwrap_or(0.0))
         .collect();
-    // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+    // user nice system idle iowait irq softirq steal …: idle and iowait are not busy, nor
+    // is steal, the time the hypervisor gave this machine's CPUs to another.
     let total: f64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3)? + ticks.get(4)?;
+    let idle = ticks.get(3)? + ticks.get(4)? + ticks.get(7)?;
     let seconds = |t: f64| Duration::from_secs_f64(t / USER_HZ);
     Some((seconds(total - idle), seconds(total)))
+}
+
+/// The CPUs `/proc/stat` adds up in [`machine`] (its `cpuN` lines); what Rust says this
+/// process may use where there is no such file.
+pub fn cores() -> f64 {
+    let listed = std::fs::read_to_string("/proc/stat").map(|stat| {
+        stat.lines()
+            .filter(|line| line.starts_with("cpu") && !line.starts_with("cpu "))
+            .count()
+    });
+    match listed {
+        Ok(n) if n > 0 => n as f64,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+    }
 }
 
 /// CPU time of the registry (every process of it), of this process (the load generator)
@@ -91,7 +106,7 @@ impl Cost {
     /// registry's own CPU per request would allow if it had every core to itself.
     pub fn describe(&self, requests: f64) -> String {
         let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.max(1.0);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cores = cores();
         let mut line = String::new();
         if let Some(registry) = self.registry {
             line += &format!(
@@ -123,7 +138,7 @@ impl Cost {
         };
         let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.max(1.0);
         let rest = busy.saturating_sub(registry + generator);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cores = cores();
         format!(
             "{:.0} + {:.0} + {:.0} µs; {:.0} % busy; ≤ {:.0}/s",
             per(registry),

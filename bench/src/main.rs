@@ -430,10 +430,7 @@ async fn leases_only(options: &Options) -> Result<()> {
                     ms(leases.latency.p99),
                     leases.errors,
                 );
-                println!(
-                    "  {}",
-                    cost.describe(leases.per_second * duration.as_secs_f64())
-                );
+                println!("  {}", cost.describe(leases.latency.count as f64));
             }
         }
     }
