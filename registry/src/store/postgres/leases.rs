@@ -21,8 +21,13 @@ use tokio::sync::mpsc;
 /// (`pg_stat_statements`). `fleet-bench leases --registries` at 100,000 agents, 32 clients,
 /// three rounds each: one writer 6,823–6,880/s, two 5,314–6,599, three 4,995–5,118, four
 /// 4,614–5,540, eight 3,715–4,204; with 64 clients one writer 7,506–8,483/s, two
-/// 6,804–8,170, three 7,254–7,668. Several processes still write side by side; a
-/// database server with more cores than this 2-core benchmark machine may want more.
+/// 6,804–8,170, three 7,254–7,668. Again on a slower machine, where one writer left it
+/// 62–67 % busy (two writers sharing one queue, the same harness, three rounds each):
+/// 32 clients, one writer 3,513–3,956/s, two 3,081–3,323; 64 clients, one 4,167–5,416,
+/// two 4,335–5,407. The second batch in flight made each lease cost more CPU (registry
+/// 85–88 → 104–115 µs at 32 clients) than the idle core gave back. Several processes
+/// still write side by side; a database server with more cores than this 2-core
+/// benchmark machine may want more.
 ///
 /// Unlike SQLite's writer there is no write priority here: SQLite has one turn to write,
 /// which lifecycle writes must take before lease batches; PostgreSQL gives
