@@ -344,8 +344,7 @@ fn section(
         let mut cells = vec![format!(
             "leases, {clients} clients: CPU a lease in the registry + the load generator + \
              the rest of the machine (PostgreSQL, where it runs); machine busy; the rate its \
-             cores allow at \
-             that cost"
+             cores allow at that cost"
         )];
         cells.extend(
             runs.iter()

@@ -52,6 +52,11 @@ pub fn cores() -> f64 {
     }
 }
 
+/// `spent` per request, in µs, `requests` having been served.
+fn micros_each(spent: Duration, requests: f64) -> f64 {
+    spent.as_secs_f64() * 1e6 / requests.max(1.0)
+}
+
 /// CPU time of the registry (every process of it), of this process (the load generator)
 /// and of the machine (busy, total): so far when read, or between two readings.
 pub struct Cost {
@@ -105,7 +110,7 @@ impl Cost {
     /// One line: CPU per request on each side, how busy the machine was, and the rate the
     /// registry's own CPU per request would allow if it had every core to itself.
     pub fn describe(&self, requests: f64) -> String {
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.max(1.0);
+        let per = |d: Duration| micros_each(d, requests);
         let cores = cores();
         let mut line = String::new();
         if let Some(registry) = self.registry {
@@ -136,7 +141,7 @@ impl Cost {
         else {
             return "not measured".to_owned();
         };
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.max(1.0);
+        let per = |d: Duration| micros_each(d, requests);
         let rest = busy.saturating_sub(registry + generator);
         let cores = cores();
         format!(

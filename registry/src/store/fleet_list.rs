@@ -9,7 +9,8 @@ use super::fleet_query::{
 };
 use super::fleet_search::{push_filter, Search, FEW_MATCHES};
 use super::list_plan::{
-    apart_by_state, distinct_states, push_heartbeat_range, push_state_pages, seekable,
+    apart_by_state, distinct_states, distinct_statuses, push_heartbeat_range, push_state_pages,
+    seekable,
 };
 use super::sqlite::SqliteStore;
 use crate::clock::now_ms;
@@ -43,17 +44,13 @@ fn sort_index(key: SortKey, filter: &AgentFilter) -> &'static str {
         SortKey::LastHeartbeatAt => "agents_by_heartbeat",
         SortKey::RuntimeStatus => "agents_by_status",
         SortKey::UpdatedAt if distinct_states(filter).len() == 1 => "agents_by_status_updated",
-        SortKey::UpdatedAt if one_verification_alone(filter) => "agents_by_verification_updated",
+        SortKey::UpdatedAt
+            if filter.runtime_status.is_empty() && distinct_statuses(filter).len() == 1 =>
+        {
+            "agents_by_verification_updated"
+        }
         SortKey::UpdatedAt => "agents_by_updated",
     }
-}
-
-/// Whether `filter` names one verification status and no runtime state.
-fn one_verification_alone(filter: &AgentFilter) -> bool {
-    let mut statuses = filter.verification_status.clone();
-    statuses.sort_unstable();
-    statuses.dedup();
-    filter.runtime_status.is_empty() && statuses.len() == 1
 }
 
 /// `agents`, for a read that tests a search without facets: by key, from the candidates

@@ -9,10 +9,20 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// The runtime states `filter` names, each once.
 pub(super) fn distinct_states(filter: &AgentFilter) -> Vec<RuntimeStatus> {
-    let mut states = filter.runtime_status.clone();
-    states.sort_unstable_by_key(|s| s.as_str());
-    states.dedup();
-    states
+    each_once(&filter.runtime_status, RuntimeStatus::as_str)
+}
+
+/// The verification statuses `filter` names, each once.
+pub(super) fn distinct_statuses(filter: &AgentFilter) -> Vec<VerificationStatus> {
+    each_once(&filter.verification_status, VerificationStatus::as_str)
+}
+
+/// `values` each once, in the order of their wire names.
+fn each_once<T: Copy>(values: &[T], name: fn(T) -> &'static str) -> Vec<T> {
+    let mut once = values.to_vec();
+    once.sort_unstable_by_key(|v| name(*v));
+    once.dedup_by_key(|v| name(*v));
+    once
 }
 
 /// `filter` for a read of a narrow index that starts with the runtime state, then the
