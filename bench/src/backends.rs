@@ -344,7 +344,8 @@ fn section(
         let mut cells = vec![format!(
             "leases, {clients} clients: CPU a lease in the registry + the load generator + \
              the rest of the machine (PostgreSQL, where it runs); machine busy; the rate its \
-             cores allow at that cost"
+             cores allow at that cost; how long the registry's threads waited for a core, \
+             and SQLite's lease writer's time running and waiting"
         )];
         cells.extend(
             runs.iter()
