@@ -1,7 +1,7 @@
 //! Leases on SQLite: one writer thread commits each batch of waiting leases in a single
 //! transaction, so a fleet heartbeating thousands of times a second costs a commit per
-//! batch, not per lease, and a syncer thread answers them once they are on disk. Each
-//! lease is a heartbeat and the channel that hands over lifecycle commands.
+//! batch, not per lease, and answers them once the batch is on disk. Each lease is a
+//! heartbeat and the channel that hands over lifecycle commands.
 
 use super::credentials::INSTALL_TOKENS;
 use super::installations::{live_installation, LeaseOutcome, LeaseRow};
@@ -35,12 +35,18 @@ pub(super) struct LeaseJob {
     pub(super) reply: oneshot::Sender<AppResult<LeaseOutcome>>,
 }
 
-/// Starts the threads that own lease writes; they end when every sender is gone.
+/// Starts the thread that owns lease writes; it ends when every sender is gone.
 ///
-/// The writer thread commits each batch on a connection of its own, and the syncer thread
-/// makes committed batches durable (it syncs the WAL) before their leases are answered, so
-/// that one batch's fsync runs beside the next batch's work instead of before it: a group
-/// commit.
+/// The writer thread commits each batch on a connection of its own, hands back the turn to
+/// write, and makes the batch durable (it syncs the WAL) before its leases are answered.
+/// Leases that arrive during a sync wait for the next batch, so one sync covers them all:
+/// a group commit.
+///
+/// Decision: the writer syncs on its own thread rather than handing each committed batch
+/// to a syncer thread. With a syncer, the next batch was written during a sync, but each
+/// batch crossed one more thread, and on two shared cores each of a lease's threads waited
+/// for a core about as long as it ran: the writer syncing itself led 13 rounds of 15 in
+/// `fleet-bench leases` at 32, 64 and 128 clients, by up to 29 % (BENCHMARKS.md).
 ///
 /// Decision: the writer holds its own SQLite connection (rusqlite, the same bundled SQLite
 /// as sqlx's) rather than one of sqlx's, because each statement through sqlx is a hand-off
@@ -63,14 +69,19 @@ pub(super) fn spawn_lease_writer(
     })
 }
 
-/// Starts the writer on `db` and the syncer, whose syncs run `make_durable`.
+/// Starts the writer on `db`, whose syncs run `make_durable`.
+///
+/// A failed sync fails its batch and every later one, for good: after a failed `fsync`,
+/// Linux may mark the unwritten pages clean, so a later sync could succeed without them,
+/// and recovery after a crash stops at the first lost WAL frame, taking the later batches
+/// with it. Until the registry restarts, leases fail rather than be answered as durable
+/// when they may not be.
 fn start_lease_writer(
     mut db: Connection,
     write: SqlitePool,
     priority: Arc<WritePriority>,
-    make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
+    mut make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
 ) -> anyhow::Result<mpsc::Sender<LeaseJob>> {
-    let durable = spawn_syncer(make_durable)?;
     let (sender, mut queue) = mpsc::channel::<LeaseJob>(4 * MAX_LEASE_BATCH);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,23 +91,29 @@ fn start_lease_writer(
         .spawn(move || {
             runtime.block_on(async move {
                 let mut batch = Vec::with_capacity(MAX_LEASE_BATCH);
+                let mut sync_failed: Option<String> = None;
                 while queue.recv_many(&mut batch, MAX_LEASE_BATCH).await > 0 {
                     // Bounded, so a steady stream of lifecycle writes cannot starve heartbeats.
                     let _ =
                         tokio::time::timeout(MAX_PRIORITY_WAIT, priority.wait_for_clear()).await;
+                    // The turn to write is handed back before the sync, so a lifecycle
+                    // write can commit while it runs.
                     let committed = match write.acquire().await {
                         Ok(_turn) => commit_leases(&mut db, &batch),
                         Err(err) => Err(err.into()),
                     };
-                    match committed {
-                        Ok(outcomes) => {
-                            let batch =
-                                std::mem::replace(&mut batch, Vec::with_capacity(MAX_LEASE_BATCH));
-                            // The syncer outlives the writer: it ends when this sender does.
-                            let _ = durable.send(Committed { batch, outcomes });
+                    let durable = committed.and_then(|outcomes| {
+                        if sync_failed.is_none() {
+                            sync_failed = make_durable()
+                                .err()
+                                .map(|err| format!("the WAL could not be synced: {err}"));
                         }
-                        Err(err) => answer(&mut batch, Err::<Vec<_>, _>(err)),
-                    }
+                        match &sync_failed {
+                            None => Ok(outcomes),
+                            Some(failed) => Err(anyhow::anyhow!("{failed}")),
+                        }
+                    });
+                    answer(&mut batch, durable);
                 }
             })
         })?;
@@ -117,8 +134,8 @@ fn start_lease_writer(
 const LEASE_CACHE_SIZE: &str = "-16384";
 
 /// Opens the lease writer's connection: the registry's settings, but a smaller cache
-/// ([`LEASE_CACHE_SIZE`]) and commits that do not wait for the disk, since the syncer
-/// does that for them.
+/// ([`LEASE_CACHE_SIZE`]) and commits that do not wait for the disk, since the writer
+/// syncs each batch once its turn to write is handed back.
 fn open_lease_connection(path: &Path) -> rusqlite::Result<Connection> {
     let db = Connection::open(path)?;
     db.busy_timeout(BUSY_TIMEOUT)?;
@@ -131,49 +148,7 @@ fn open_lease_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(db)
 }
 
-/// A committed batch of leases, waiting to be on disk before it is answered.
-struct Committed {
-    batch: Vec<LeaseJob>,
-    outcomes: Vec<AppResult<LeaseOutcome>>,
-}
-
-/// Starts the thread that answers committed batches once `make_durable` has put them on
-/// disk. One sync covers every batch committed before it started, so when the disk is the
-/// slower side, batches share syncs.
-///
-/// A failed sync fails its batches and every later one, for good: after a failed
-/// `fsync`, Linux may mark the unwritten pages clean, so a later sync could succeed
-/// without them, and recovery after a crash stops at the first lost WAL frame, taking the
-/// later batches with it. Until the registry restarts, leases fail rather than be
-/// answered as durable when they may not be.
-fn spawn_syncer(
-    mut make_durable: impl FnMut() -> std::io::Result<()> + Send + 'static,
-) -> std::io::Result<std::sync::mpsc::Sender<Committed>> {
-    let (sender, committed) = std::sync::mpsc::channel::<Committed>();
-    std::thread::Builder::new()
-        .name("lease-syncer".into())
-        .spawn(move || {
-            let mut failed: Option<String> = None;
-            while let Ok(first) = committed.recv() {
-                let ready: Vec<Committed> =
-                    std::iter::once(first).chain(committed.try_iter()).collect();
-                if failed.is_none() {
-                    failed = make_durable()
-                        .err()
-                        .map(|err| format!("the WAL could not be synced: {err}"));
-                }
-                for mut done in ready {
-                    answer(
-                        &mut done.batch,
-                        failed.as_ref().map_or(Ok(done.outcomes), Err),
-                    );
-                }
-            }
-        })?;
-    Ok(sender)
-}
-
-/// The WAL of the database `db` has open, which the syncer syncs (and with it every commit
+/// The WAL of the database `db` has open, which the writer syncs (and with it every commit
 /// written to it so far): named from the file SQLite opened, symbolic links resolved, as
 /// SQLite names it.
 ///
@@ -403,7 +378,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_syncer_syncs_the_wal_sqlite_writes_behind_a_symbolic_link() {
+    async fn the_writer_syncs_the_wal_sqlite_writes_behind_a_symbolic_link() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.db");
         SqliteStore::open(&real).await.unwrap();
@@ -414,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_connection_caches_less_and_leaves_syncing_to_the_syncer() {
+    fn the_lease_connection_caches_less_and_syncs_only_when_the_writer_does() {
         let dir = tempfile::tempdir().unwrap();
         let db = open_lease_connection(&dir.path().join("r.db")).unwrap();
         let setting = |pragma| {
