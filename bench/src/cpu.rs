@@ -209,9 +209,9 @@ impl Cost {
     }
 
     /// What the registry's threads waited for a core, per request, and the lease writers'
-    /// time running and waiting for one, where there are such threads: on a machine that
-    /// is not fully busy, a writer that waits is held back by where its work is woken,
-    /// not by the work (`bench/notes.md`).
+    /// time running and waiting for one, where there are such threads: threads that wait
+    /// for a core as long as they run hold a lease back by the hand-offs between them as
+    /// much as by its work (`bench/notes.md`).
     fn waits(&self, requests: f64) -> String {
         let mut line = format!(
             "; registry threads waited {:.0} µs/lease for a core",
